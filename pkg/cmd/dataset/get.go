@@ -1,0 +1,176 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/dataset"
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+)
+
+// GetOptions are the options of `dataset get` and `dataset list`.
+type GetOptions struct {
+	Names         []string
+	Namespace     string
+	AllNamespaces bool
+	Output        cmdutil.OutputFlags
+
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+	Now     func() time.Time
+}
+
+// NewCmdGet returns `dataset get` (or its alias-like twin `list`).
+func NewCmdGet(f *cmdutil.Factory, use string, runF func(*GetOptions) error) *cobra.Command {
+	o := &GetOptions{Streams: f.Streams, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   use + " [SAMPLESET...]",
+		Short: "List the SampleSet caches and how much of their data is cached",
+		Long: `List SampleSet caches with their phase, partitions, total and cached size, and
+cache progress, plus the data sets being synced or warmed up into them.`,
+		Example: fmt.Sprintf(`  paddlex dataset %[1]s
+  paddlex dataset %[1]s data-center -o yaml
+  paddlex dataset %[1]s -A`, use),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Names = args
+			o.Namespace = f.Namespace()
+			if err := o.Output.Validate(); err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := cmdutil.ValidateName("SAMPLESET", n); err != nil {
+					return err
+				}
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			var err error
+			if o.Kube, err = f.Kube(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list across all namespaces")
+	o.Output.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// Run lists and prints.
+func (o *GetOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ns := o.Namespace
+	if o.AllNamespaces {
+		ns = ""
+	}
+	sets, err := o.Kube.List(ctx, paddle.SampleSetGVK, kube.ListOptions{Namespace: ns})
+	if err != nil {
+		return err
+	}
+	jobs, err := o.Kube.List(ctx, paddle.SampleJobGVK, kube.ListOptions{Namespace: ns, LabelSelector: paddle.LabelDataset})
+	if err != nil {
+		return err
+	}
+	var selected []*unstructured.Unstructured
+	for i := range sets {
+		if len(o.Names) == 0 || contains(o.Names, sets[i].GetName()) {
+			selected = append(selected, &sets[i])
+		}
+	}
+	for _, n := range o.Names {
+		found := false
+		for _, s := range selected {
+			found = found || s.GetName() == n
+		}
+		if !found {
+			return cmdutil.FailedErrorf("SampleSet %s/%s not found", o.Namespace, n)
+		}
+	}
+	if !o.Output.Table() {
+		return o.Output.PrintObjects(o.Streams.Out, selected)
+	}
+	if len(selected) == 0 {
+		fmt.Fprintf(o.Streams.ErrOut, "No SampleSets found in %s.\n", nsText(ns))
+		return nil
+	}
+	headers := []string{"NAME", "PHASE", "PARTITIONS", "TOTAL", "CACHED", "PROGRESS", "SYNCING", "AGE"}
+	if o.AllNamespaces {
+		headers = append([]string{"NAMESPACE"}, headers...)
+	}
+	if o.Output.Wide() {
+		headers = append(headers, "RUNTIME", "SECRET")
+	}
+	t := cmdutil.NewTable(o.Streams.Out, headers...)
+	for _, s := range selected {
+		get := func(path ...string) string { v, _, _ := unstructured.NestedFieldNoCopy(s.Object, path...); return fmt.Sprint(orEmpty(v)) }
+		row := []string{s.GetName(), cmdutil.OrNone(kube.Phase(s)), get("spec", "partitions"),
+			orDash(get("status", "cacheStatus", "totalSize")), orDash(get("status", "cacheStatus", "cachedSize")),
+			orDash(dataset.CachedPercent(s)), syncing(jobs, s), cmdutil.Age(s.GetCreationTimestamp(), o.Now())}
+		if o.AllNamespaces {
+			row = append([]string{s.GetNamespace()}, row...)
+		}
+		if o.Output.Wide() {
+			row = append(row, orDash(get("status", "runtimeStatus", "runtimeReady")), orDash(get("spec", "secretRef", "name")))
+		}
+		t.Row(row...)
+	}
+	return t.Flush()
+}
+
+// syncing lists the data sets with SampleJobs on the SampleSet, e.g. "icdar2015(sync:Running)".
+func syncing(jobs []unstructured.Unstructured, set *unstructured.Unstructured) string {
+	var out []string
+	for i := range jobs {
+		j := &jobs[i]
+		ref, _, _ := unstructured.NestedString(j.Object, "spec", "sampleSetRef", "name")
+		if ref != set.GetName() || j.GetNamespace() != set.GetNamespace() {
+			continue
+		}
+		typ, _, _ := unstructured.NestedString(j.Object, "spec", "type")
+		out = append(out, fmt.Sprintf("%s(%s:%s)", j.GetLabels()[paddle.LabelDataset], typ, cmdutil.OrNone(kube.Phase(j))))
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ",")
+}
+
+func nsText(ns string) string {
+	if ns == "" {
+		return "any namespace"
+	}
+	return "namespace " + ns
+}
+
+func orEmpty(v any) any {
+	if v == nil {
+		return ""
+	}
+	return v
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,177 @@
+// Package cmd assembles the paddlex command tree.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/paddleflow/paddlex/pkg/cmd/completion"
+	"github.com/paddleflow/paddlex/pkg/cmd/dataset"
+	"github.com/paddleflow/paddlex/pkg/cmd/version"
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+)
+
+// EnvPrefix prefixes the environment variables mapped onto flags:
+// PADDLEX_NAMESPACE sets --namespace, PADDLEX_DRY_RUN sets --dry-run.
+const EnvPrefix = "PADDLEX"
+
+// Options configure the root command.
+type Options struct {
+	// Plugin renders help and examples as "kubectl paddlex".
+	Plugin bool
+	// Env looks environment variables up; nil means os.LookupEnv.
+	Env func(string) (string, bool)
+}
+
+// NewRootCmd returns the paddlex command tree using f.
+func NewRootCmd(f *cmdutil.Factory, o Options) *cobra.Command {
+	var configFile string
+	root := &cobra.Command{
+		Use:   "paddlex",
+		Short: "Take PaddlePaddle models from an empty Kubernetes cluster to a served model",
+		Long: `paddlex installs the PaddlePaddle platform on a Kubernetes cluster and drives it:
+sample data sets cached in the cluster, distributed training for PaddleOCR,
+PaddleClas, PaddleNLP and PaddleRec, a versioned model center, serving on
+Knative with scale to zero and canary rollouts, and whole pipelines on Argo.
+
+Every command renders Kubernetes objects and applies them with server-side
+apply; --dry-run=client -o yaml prints exactly what would be applied.
+
+Configuration: flags win over PADDLEX_* environment variables (PADDLEX_NAMESPACE
+for --namespace), which win over the config file
+($XDG_CONFIG_HOME/paddlex/config.yaml or --config), which wins over defaults.
+
+` + cmdutil.ExitCodesHelp,
+		Example: `  # put the platform on a cluster
+  paddlex install-standalone
+  # cache a data set in the cluster
+  paddlex dataset create icdar2015 --source-uri bos://paddleflow-public.hkg.bcebos.com/icdar2015/ --source-secret icdar2015
+  # print what would be applied
+  paddlex dataset create icdar2015 --source-uri s3://bucket/icdar2015/ --dry-run=client -o yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return bindConfig(cmd, configFile, o.Env)
+		},
+	}
+	root.PersistentFlags().StringVar(&configFile, "config", "", "config file (default $XDG_CONFIG_HOME/paddlex/config.yaml)")
+	f.ConfigFlags.AddFlags(root.PersistentFlags())
+	// cli-runtime registers flags paddlex does not use; hide them from help.
+	for _, name := range []string{"as", "as-group", "as-uid", "as-user-extra", "cache-dir", "certificate-authority", "client-certificate", "client-key", "insecure-skip-tls-verify", "server", "tls-server-name", "token", "username", "password", "disable-compression"} {
+		if fl := root.PersistentFlags().Lookup(name); fl != nil {
+			fl.Hidden = true
+		}
+	}
+
+	root.AddCommand(
+		dataset.NewCmdDataset(f),
+		version.NewCmdVersion(f),
+		completion.NewCmdCompletion(f),
+	)
+
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cmdutil.UsageErrorf("%v\nSee '%s --help'.", err, c.CommandPath())
+	})
+	walk(root, func(c *cobra.Command) {
+		if c.Args != nil {
+			args := c.Args
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return cmdutil.UsageErrorf("%v\nSee '%s --help'.", err, cmd.CommandPath())
+				}
+				return nil
+			}
+		}
+	})
+	if o.Plugin {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl paddlex"}
+		walk(root, func(c *cobra.Command) {
+			c.Example = strings.ReplaceAll(c.Example, "  paddlex ", "  kubectl paddlex ")
+		})
+	}
+	return root
+}
+
+func walk(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, sub := range c.Commands() {
+		walk(sub, fn)
+	}
+}
+
+// bindConfig maps PADDLEX_* variables and the config file onto every flag the
+// user did not set: flag > env > file > default. viper lives here alone;
+// commands read their options.
+func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string, bool)) error {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	v := viper.New()
+	explicit := configFile != ""
+	if !explicit {
+		if p, ok := env(EnvPrefix + "_CONFIG"); ok && p != "" {
+			configFile, explicit = p, true
+		}
+	}
+	if !explicit {
+		dir, ok := env("XDG_CONFIG_HOME")
+		if !ok || dir == "" {
+			if home, err := os.UserHomeDir(); err == nil {
+				dir = filepath.Join(home, ".config")
+			}
+		}
+		configFile = filepath.Join(dir, "paddlex", "config.yaml")
+	}
+	v.SetConfigFile(configFile)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		var notFound *os.PathError
+		if explicit || !errors.As(err, &notFound) {
+			return cmdutil.UsageErrorf("config file %s: %v", configFile, err)
+		}
+	}
+	var errs []error
+	set := func(fl *pflag.Flag) {
+		if fl.Changed || fl.Name == "config" {
+			return
+		}
+		key := strings.ToUpper(EnvPrefix + "_" + strings.ReplaceAll(fl.Name, "-", "_"))
+		val, ok := env(key)
+		src := key
+		if !ok && v.IsSet(fl.Name) {
+			val, ok = configValue(v.Get(fl.Name)), true
+			src = "config file key " + fl.Name
+		}
+		if !ok {
+			return
+		}
+		if err := fl.Value.Set(val); err != nil {
+			errs = append(errs, fmt.Errorf("%s: invalid value %q for --%s: %w", src, val, fl.Name, err))
+		}
+	}
+	cmd.Flags().VisitAll(set)
+	if len(errs) > 0 {
+		return cmdutil.UsageErrorf("%v", errors.Join(errs...))
+	}
+	return nil
+}
+
+// configValue renders a config-file value as flag text; lists become
+// comma-separated, which slice flags accept.
+func configValue(x any) string {
+	if list, ok := x.([]any); ok {
+		parts := make([]string, len(list))
+		for i, e := range list {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(x)
+}

@@ -1,0 +1,163 @@
+package cmdutil
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/paddleflow/paddlex/pkg/kube"
+)
+
+// DefaultNamespace is where the platform's controllers watch.
+const DefaultNamespace = "kubeflow"
+
+// IOStreams are the standard streams of a command, with terminal detection.
+type IOStreams struct {
+	genericiooptions.IOStreams
+	// OutTTY and ErrTTY say whether stdout and stderr are terminals: tables
+	// and live progress for people, plain lines for scripts.
+	OutTTY, ErrTTY bool
+}
+
+// SystemStreams returns the process's streams.
+func SystemStreams() IOStreams {
+	return IOStreams{
+		IOStreams: genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},
+		OutTTY:    isTerminal(os.Stdout),
+		ErrTTY:    isTerminal(os.Stderr),
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Factory builds the clients a command needs, lazily: only Complete phases
+// call it, so flag parsing and validation never touch kubeconfig.
+type Factory struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	Streams     IOStreams
+
+	// KubeOverride and ClientsetOverride, when set, are returned instead of
+	// clients built from ConfigFlags: tests pre-set fakes here.
+	KubeOverride      kube.Interface
+	ClientsetOverride kubernetes.Interface
+
+	mu        sync.Mutex
+	kube      kube.Interface
+	reporter  *kube.ProgressReporter
+	clientset kubernetes.Interface
+}
+
+// NewFactory returns a Factory reading cluster access from flags.
+func NewFactory(streams IOStreams) *Factory {
+	cf := genericclioptions.NewConfigFlags(true)
+	cf.WrapConfigFn = func(c *rest.Config) *rest.Config {
+		// client-go's default of 5 QPS would turn a 1000-object install into
+		// minutes; the API server's priority and fairness protects it.
+		c.QPS, c.Burst = 500, 1000
+		return c
+	}
+	return &Factory{ConfigFlags: cf, Streams: streams}
+}
+
+// RESTConfig returns the client configuration from kubeconfig and flags.
+func (f *Factory) RESTConfig() (*rest.Config, error) {
+	c, err := f.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return nil, PreconditionErrorf("no cluster to talk to: %v (set --kubeconfig or KUBECONFIG, or run `make demo` for a local one)", err)
+	}
+	return c, nil
+}
+
+// Namespace resolves the namespace: -n, then PADDLEX_NAMESPACE and the config
+// file (mapped onto -n at the root), then the kubeconfig context's namespace
+// when it sets one, then kubeflow.
+func (f *Factory) Namespace() string {
+	if f.ConfigFlags.Namespace != nil && *f.ConfigFlags.Namespace != "" {
+		return *f.ConfigFlags.Namespace
+	}
+	raw, err := f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	if err == nil {
+		ctxName := raw.CurrentContext
+		if f.ConfigFlags.Context != nil && *f.ConfigFlags.Context != "" {
+			ctxName = *f.ConfigFlags.Context
+		}
+		if c, ok := raw.Contexts[ctxName]; ok && c.Namespace != "" {
+			return c.Namespace
+		}
+	}
+	return DefaultNamespace
+}
+
+// Reporter returns the progress reporter writing to stderr.
+func (f *Factory) Reporter() *kube.ProgressReporter {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reporter == nil {
+		f.reporter = kube.NewReporter(f.Streams.ErrOut, f.Streams.ErrTTY)
+	}
+	return f.reporter
+}
+
+// Kube returns the engine.
+func (f *Factory) Kube() (kube.Interface, error) {
+	if f.KubeOverride != nil {
+		return f.KubeOverride, nil
+	}
+	rep := f.Reporter()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kube != nil {
+		return f.kube, nil
+	}
+	cfg, err := f.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("clientset: %w", err)
+	}
+	mapper, err := f.ConfigFlags.ToRESTMapper()
+	if err != nil {
+		return nil, PreconditionErrorf("discover the cluster's kinds: %v", err)
+	}
+	f.kube = &kube.Client{Dynamic: dyn, Clientset: cs, Mapper: mapper, Reporter: rep}
+	return f.kube, nil
+}
+
+// Clientset returns a typed client, for pods, logs, events and port-forwards.
+func (f *Factory) Clientset() (kubernetes.Interface, error) {
+	if f.ClientsetOverride != nil {
+		return f.ClientsetOverride, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.clientset != nil {
+		return f.clientset, nil
+	}
+	cfg, err := f.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("clientset: %w", err)
+	}
+	f.clientset = cs
+	return cs, nil
+}

@@ -1,0 +1,282 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+)
+
+// DefaultConcurrency bounds the requests one wave sends at once.
+const DefaultConcurrency = 16
+
+// Client is the Interface implementation that talks to a real API server.
+type Client struct {
+	Dynamic   dynamic.Interface
+	Clientset kubernetes.Interface
+	// Mapper resolves kinds to resources; a ResettableRESTMapper over
+	// disk-cached discovery is reset once when a kind is not found, so CRDs
+	// installed moments ago are seen.
+	Mapper meta.RESTMapper
+	// Reporter receives progress; nil discards it.
+	Reporter Reporter
+	// Concurrency bounds the requests one wave sends at once.
+	Concurrency int
+
+	resetOnce sync.Mutex
+}
+
+var _ Interface = (*Client)(nil)
+
+func (c *Client) reporter() Reporter {
+	if c.Reporter == nil {
+		return NopReporter{}
+	}
+	return c.Reporter
+}
+
+// mapping resolves ref's kind, refreshing discovery once if it is unknown.
+func (c *Client) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err == nil {
+		return m, nil
+	}
+	if !meta.IsNoMatchError(err) {
+		return nil, err
+	}
+	if r, ok := c.Mapper.(meta.ResettableRESTMapper); ok {
+		c.resetOnce.Lock()
+		r.Reset()
+		c.resetOnce.Unlock()
+		if m, err2 := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err2 == nil {
+			return m, nil
+		}
+	}
+	return nil, NoKindError(gvk)
+}
+
+// resource returns the dynamic client for ref and the resource's name for messages.
+func (c *Client) resource(ref ObjectRef) (dynamic.ResourceInterface, string, error) {
+	m, err := c.mapping(ref.GVK)
+	if err != nil {
+		return nil, "", err
+	}
+	name := m.Resource.Resource
+	if m.Resource.Group != "" {
+		name += "." + m.Resource.Group
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		if ref.Namespace == "" {
+			return nil, "", fmt.Errorf("%s: kind %s is namespaced but no namespace was given", ref, ref.GVK.Kind)
+		}
+		return c.Dynamic.Resource(m.Resource).Namespace(ref.Namespace), name, nil
+	}
+	return c.Dynamic.Resource(m.Resource), name, nil
+}
+
+// Apply implements Interface.
+func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]*unstructured.Unstructured, error) {
+	if opts.FieldManager == "" {
+		opts.FieldManager = FieldManager
+	}
+	out := make([]*unstructured.Unstructured, len(objs))
+	for _, wave := range Waves(objs) {
+		if err := c.forEach(ctx, wave, func(i int) error {
+			applied, err := c.applyOne(ctx, objs[i], opts)
+			out[i] = applied
+			return err
+		}); err != nil {
+			return out, err
+		}
+		// Kinds that the CRDs of this wave define must be served before the
+		// next wave applies objects of them.
+		if opts.DryRun == DryRunNone {
+			if err := c.forEach(ctx, wave, func(i int) error {
+				if !IsCRD(objs[i]) {
+					return nil
+				}
+				_, err := c.Wait(ctx, RefOf(objs[i]), CRDEstablished())
+				return err
+			}); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// forEach runs fn for every index concurrently, at most Concurrency at a
+// time, and returns the first error in index order.
+func (c *Client) forEach(ctx context.Context, idx []int, fn func(i int) error) error {
+	limit := c.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	errs := make([]error, len(idx))
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for k, i := range idx {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[k] = ctx.Err()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[k] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (*unstructured.Unstructured, error) {
+	ref := RefOf(obj)
+	ri, resource, err := c.resource(ref)
+	if err != nil {
+		return nil, classify(err, "apply", ref, resource)
+	}
+	ao := metav1.ApplyOptions{FieldManager: opts.FieldManager, Force: opts.Force}
+	if opts.DryRun == DryRunServer {
+		ao.DryRun = []string{metav1.DryRunAll}
+	}
+	var applied *unstructured.Unstructured
+	err = retry(ctx, func() error {
+		var err error
+		applied, err = ri.Apply(ctx, obj.GetName(), obj, ao)
+		return err
+	})
+	if err != nil {
+		return nil, classify(err, "apply", ref, resource)
+	}
+	c.reporter().Applied(ref, opts.DryRun == DryRunServer)
+	return applied, nil
+}
+
+// Get implements Interface.
+func (c *Client) Get(ctx context.Context, ref ObjectRef) (*unstructured.Unstructured, error) {
+	ri, resource, err := c.resource(ref)
+	if err != nil {
+		return nil, classify(err, "get", ref, resource)
+	}
+	var obj *unstructured.Unstructured
+	err = retry(ctx, func() error {
+		var err error
+		obj, err = ri.Get(ctx, ref.Name, metav1.GetOptions{})
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	return obj, classify(err, "get", ref, resource)
+}
+
+// List implements Interface.
+func (c *Client) List(ctx context.Context, gvk schema.GroupVersionKind, opts ListOptions) ([]unstructured.Unstructured, error) {
+	ref := ObjectRef{GVK: gvk, Namespace: opts.Namespace}
+	m, err := c.mapping(gvk)
+	if err != nil {
+		return nil, classify(err, "list", ref, "")
+	}
+	var ri dynamic.ResourceInterface = c.Dynamic.Resource(m.Resource)
+	if m.Scope.Name() == meta.RESTScopeNameNamespace && opts.Namespace != "" {
+		ri = c.Dynamic.Resource(m.Resource).Namespace(opts.Namespace)
+	}
+	var list *unstructured.UnstructuredList
+	err = retry(ctx, func() error {
+		var err error
+		list, err = ri.List(ctx, metav1.ListOptions{LabelSelector: opts.LabelSelector})
+		return err
+	})
+	if err != nil {
+		return nil, classify(err, "list", ref, m.Resource.GroupResource().String())
+	}
+	items := list.Items
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].GetNamespace() != items[j].GetNamespace() {
+			return items[i].GetNamespace() < items[j].GetNamespace()
+		}
+		return items[i].GetName() < items[j].GetName()
+	})
+	return items, nil
+}
+
+// Delete implements Interface.
+func (c *Client) Delete(ctx context.Context, refs []ObjectRef, opts DeleteOptions) error {
+	objs := make([]*unstructured.Unstructured, len(refs))
+	for i, r := range refs {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(r.GVK)
+		u.SetNamespace(r.Namespace)
+		u.SetName(r.Name)
+		objs[i] = u
+	}
+	waves := Waves(objs)
+	for w := len(waves) - 1; w >= 0; w-- {
+		if err := c.forEach(ctx, waves[w], func(i int) error {
+			return c.deleteOne(ctx, refs[i], opts)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) deleteOne(ctx context.Context, ref ObjectRef, opts DeleteOptions) error {
+	ri, resource, err := c.resource(ref)
+	if err != nil {
+		if opts.IgnoreNotFound && errors.As(err, new(*PreconditionError)) {
+			// The kind itself is gone, so its objects are too.
+			return nil
+		}
+		return classify(err, "delete", ref, resource)
+	}
+	policy := metav1.DeletePropagationForeground
+	do := metav1.DeleteOptions{PropagationPolicy: &policy}
+	if opts.DryRun == DryRunServer {
+		do.DryRun = []string{metav1.DryRunAll}
+	}
+	err = retry(ctx, func() error { return ri.Delete(ctx, ref.Name, do) })
+	if apierrors.IsNotFound(err) {
+		if opts.IgnoreNotFound {
+			return nil
+		}
+		return fmt.Errorf("delete %s: not found", ref)
+	}
+	if err != nil {
+		return classify(err, "delete", ref, resource)
+	}
+	c.reporter().Deleted(ref, opts.DryRun == DryRunServer)
+	if opts.Wait && opts.DryRun == DryRunNone {
+		_, err = c.Wait(ctx, ref, Gone())
+	}
+	return err
+}
+
+// Events implements Interface.
+func (c *Client) Events(ctx context.Context, ref ObjectRef) ([]corev1.Event, error) {
+	sel := fields.Set{"involvedObject.name": ref.Name, "involvedObject.kind": ref.GVK.Kind}
+	if ref.Namespace != "" {
+		sel["involvedObject.namespace"] = ref.Namespace
+	}
+	list, err := c.Clientset.CoreV1().Events(ref.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel.AsSelector().String()})
+	if err != nil {
+		return nil, classify(err, "list", ObjectRef{GVK: corev1.SchemeGroupVersion.WithKind("Event"), Namespace: ref.Namespace}, "events")
+	}
+	items := list.Items
+	sort.SliceStable(items, func(i, j int) bool { return eventTime(items[i]).Before(eventTime(items[j])) })
+	return items, nil
+}

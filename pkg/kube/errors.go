@@ -1,0 +1,149 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// PreconditionError reports that the cluster lacks something the request
+// needs: a kind, a permission, or the cluster itself.
+type PreconditionError struct {
+	Err error
+}
+
+func (e *PreconditionError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *PreconditionError) Unwrap() error { return e.Err }
+
+// installHints says which paddlex command installs the CRDs of an API group.
+var installHints = map[string]string{
+	"batch.paddlepaddle.org":          "run `paddlex install-standalone` (it installs paddle-operator)",
+	"elasticserving.paddlepaddle.org": "run `paddlex install-standalone`",
+	"serving.knative.dev":             "run `paddlex install-standalone` (it installs Knative Serving)",
+	"argoproj.io":                     "run `paddlex install-standalone` (it installs Argo Workflows)",
+	"kubeflow.org":                    "install the Kubeflow training-operator, or use --backend paddle-operator",
+	"cert-manager.io":                 "run `paddlex install` (it installs cert-manager)",
+}
+
+// NoKindError reports a kind the cluster does not serve.
+func NoKindError(gvk schema.GroupVersionKind) error {
+	hint, ok := installHints[gvk.Group]
+	if !ok {
+		hint = "install the CustomResourceDefinition that provides it"
+	}
+	return &PreconditionError{Err: fmt.Errorf("the cluster has no kind %s (%s): %s", gvk.Kind, gvk.GroupVersion(), hint)}
+}
+
+// classify turns an API error for verb on ref into the error paddlex reports:
+// missing kinds, RBAC refusals and unreachable clusters become
+// PreconditionErrors; apply conflicts name the fields and the way out.
+func classify(err error, verb string, ref ObjectRef, resource string) error {
+	if err == nil {
+		return nil
+	}
+	var pe *PreconditionError
+	if errors.As(err, &pe) {
+		return err
+	}
+	if meta.IsNoMatchError(err) {
+		return NoKindError(ref.GVK)
+	}
+	if apierrors.IsForbidden(err) {
+		where := "cluster-wide"
+		if ref.Namespace != "" {
+			where = "in namespace " + ref.Namespace
+		}
+		return &PreconditionError{Err: fmt.Errorf("%s %s: RBAC forbids %s on %s %s: ask a cluster admin for that permission: %w",
+			verb, ref, verb, resource, where, err)}
+	}
+	if apierrors.IsConflict(err) && verb == "apply" {
+		return fmt.Errorf("apply %s: conflict: %s; rerun with --force-conflicts to take ownership of them: %w",
+			ref, conflictFields(err), err)
+	}
+	if isUnreachable(err) {
+		return &PreconditionError{Err: fmt.Errorf("%s %s: cannot reach the cluster: %w (check --kubeconfig and --context)", verb, ref, err)}
+	}
+	return fmt.Errorf("%s %s: %w", verb, ref, err)
+}
+
+// conflictFields lists the fields and managers of a server-side apply conflict.
+func conflictFields(err error) string {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return "fields owned by another manager"
+	}
+	var fields []string
+	for _, c := range status.Status().Details.Causes {
+		if c.Type == metav1.CauseTypeFieldManagerConflict {
+			fields = append(fields, fmt.Sprintf("%s (%s)", c.Field, strings.TrimSpace(c.Message)))
+		}
+	}
+	if len(fields) == 0 {
+		return "fields owned by another manager"
+	}
+	sort.Strings(fields)
+	return strings.Join(fields, ", ")
+}
+
+// isUnreachable reports a connection-level failure.
+func isUnreachable(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) {
+		return true
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		var opErr *net.OpError
+		return errors.As(urlErr.Err, &opErr)
+	}
+	return false
+}
+
+// retriable reports errors worth retrying: throttling, server errors and
+// refused connections (an API server restarting).
+func retriable(err error) bool {
+	return apierrors.IsTooManyRequests(err) || apierrors.IsServerTimeout(err) ||
+		apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
+		apierrors.IsTimeout(err) || apierrors.IsUnexpectedServerError(err) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// retry runs fn until it succeeds, fails with a non-retriable error, or ctx
+// ends, backing off exponentially from 100ms up to 5s between attempts.
+func retry(ctx context.Context, fn func() error) error {
+	delay := 100 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !retriable(err) {
+			return err
+		}
+		if d, ok := apierrors.SuggestsClientDelay(err); ok && time.Duration(d)*time.Second > delay {
+			delay = time.Duration(d) * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay *= 2
+		if delay > 5*time.Second {
+			delay = 5 * time.Second
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Fake is an in-memory Interface for unit tests. Applied objects are stored
+// as given; Wait checks the stored object once and, when the condition is not
+// met, calls OnWait (a test playing a controller) or reports a timeout.
+type Fake struct {
+	mu      sync.Mutex
+	objects map[ObjectRef]*unstructured.Unstructured
+	// Calls records "apply Kind ns/name", "delete ...", "wait ..." in order.
+	Calls []string
+	// OnWait, when set, may change the object (through Set) before the
+	// condition is checked again; it is called once per Wait.
+	OnWait func(ref ObjectRef)
+	// Err, when set, is returned by every call: a cluster that refuses all.
+	Err error
+	// EventList is returned by Events for every ref.
+	EventList []corev1.Event
+}
+
+var _ Interface = (*Fake)(nil)
+
+// NewFake returns a Fake holding objs.
+func NewFake(objs ...*unstructured.Unstructured) *Fake {
+	f := &Fake{objects: map[ObjectRef]*unstructured.Unstructured{}}
+	for _, o := range objs {
+		f.objects[RefOf(o)] = o.DeepCopy()
+	}
+	return f
+}
+
+// Set stores obj, as a controller writing status would.
+func (f *Fake) Set(obj *unstructured.Unstructured) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.objects[RefOf(obj)] = obj.DeepCopy()
+}
+
+// Object returns the stored object, or nil.
+func (f *Fake) Object(ref ObjectRef) *unstructured.Unstructured {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if o, ok := f.objects[ref]; ok {
+		return o.DeepCopy()
+	}
+	return nil
+}
+
+func (f *Fake) record(format string, a ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Calls = append(f.Calls, fmt.Sprintf(format, a...))
+}
+
+// Apply implements Interface.
+func (f *Fake) Apply(_ context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]*unstructured.Unstructured, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	out := make([]*unstructured.Unstructured, len(objs))
+	for _, w := range Waves(objs) {
+		for _, i := range w {
+			ref := RefOf(objs[i])
+			f.record("apply %s", ref)
+			out[i] = objs[i].DeepCopy()
+			if opts.DryRun == DryRunNone {
+				f.mu.Lock()
+				if old, ok := f.objects[ref]; ok {
+					if st, found := old.Object["status"]; found {
+						out[i].Object["status"] = st
+					}
+				}
+				f.objects[ref] = out[i].DeepCopy()
+				f.mu.Unlock()
+			}
+		}
+	}
+	return out, nil
+}
+
+// Get implements Interface.
+func (f *Fake) Get(_ context.Context, ref ObjectRef) (*unstructured.Unstructured, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	if o := f.Object(ref); o != nil {
+		return o, nil
+	}
+	return nil, apierrors.NewNotFound(schema.GroupResource{Group: ref.GVK.Group, Resource: ref.GVK.Kind}, ref.Name)
+}
+
+// List implements Interface.
+func (f *Fake) List(_ context.Context, gvk schema.GroupVersionKind, opts ListOptions) ([]unstructured.Unstructured, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	sel, err := labels.Parse(opts.LabelSelector)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []unstructured.Unstructured
+	for ref, o := range f.objects {
+		if ref.GVK != gvk || (opts.Namespace != "" && ref.Namespace != opts.Namespace) {
+			continue
+		}
+		if !sel.Matches(labels.Set(o.GetLabels())) {
+			continue
+		}
+		out = append(out, *o.DeepCopy())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out, nil
+}
+
+// Delete implements Interface.
+func (f *Fake) Delete(_ context.Context, refs []ObjectRef, opts DeleteOptions) error {
+	if f.Err != nil {
+		return f.Err
+	}
+	for i := len(refs) - 1; i >= 0; i-- {
+		ref := refs[i]
+		f.record("delete %s", ref)
+		f.mu.Lock()
+		_, ok := f.objects[ref]
+		if ok && opts.DryRun == DryRunNone {
+			delete(f.objects, ref)
+		}
+		f.mu.Unlock()
+		if !ok && !opts.IgnoreNotFound {
+			return fmt.Errorf("delete %s: not found", ref)
+		}
+	}
+	return nil
+}
+
+// Wait implements Interface.
+func (f *Fake) Wait(_ context.Context, ref ObjectRef, cond Condition) (*unstructured.Unstructured, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	f.record("wait %s", ref)
+	for attempt := 0; attempt < 2; attempt++ {
+		obj := f.Object(ref)
+		done, status, err := cond.Check(obj)
+		if err != nil || done {
+			return obj, err
+		}
+		if attempt == 0 && f.OnWait != nil {
+			f.OnWait(ref)
+			continue
+		}
+		return obj, &TimeoutError{Ref: ref, Waiting: cond.String(), LastStatus: status}
+	}
+	return nil, nil
+}
+
+// Events implements Interface.
+func (f *Fake) Events(context.Context, ObjectRef) ([]corev1.Event, error) {
+	return f.EventList, f.Err
+}
