@@ -95,7 +95,7 @@ func (s *Spec) MountPath() string { return fmt.Sprintf("%s/%s/", paddle.DataMoun
 
 func labels(s *Spec) map[string]any {
 	return map[string]any{
-		kube.LabelManagedBy:  kube.ManagedByValue,
+		kube.LabelManagedBy: kube.ManagedByValue,
 		paddle.LabelDataset: s.Name,
 	}
 }

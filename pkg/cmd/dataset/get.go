@@ -112,7 +112,10 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	}
 	t := cmdutil.NewTable(o.Streams.Out, headers...)
 	for _, s := range selected {
-		get := func(path ...string) string { v, _, _ := unstructured.NestedFieldNoCopy(s.Object, path...); return fmt.Sprint(orEmpty(v)) }
+		get := func(path ...string) string {
+			v, _, _ := unstructured.NestedFieldNoCopy(s.Object, path...)
+			return fmt.Sprint(orEmpty(v))
+		}
 		row := []string{s.GetName(), cmdutil.OrNone(kube.Phase(s)), get("spec", "partitions"),
 			orDash(get("status", "cacheStatus", "totalSize")), orDash(get("status", "cacheStatus", "cachedSize")),
 			orDash(dataset.CachedPercent(s)), syncing(jobs, s), cmdutil.Age(s.GetCreationTimestamp(), o.Now())}
