@@ -32,6 +32,28 @@ build() {
   echo "testbin: built $name in $((SECONDS - start))s" >&2
 }
 
+# crds NAME MODULE@VERSION SUBDIR: copy a module's CRD files into $dir/crds/NAME,
+# read from the module cache (the module is not added to any go.mod).
+crds() {
+  local name=$1 modver=$2 sub=$3
+  if [[ -d "$dir/crds/$name" ]]; then return 0; fi
+  local mdir
+  mdir=$(GOFLAGS=-mod=mod go mod download -json "$modver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  if [[ -z "$mdir" || ! -d "$mdir/$sub" ]]; then
+    echo "testbin: $modver has no $sub" >&2
+    return 1
+  fi
+  mkdir -p "$dir/crds/$name.tmp"
+  grep -l '^kind: CustomResourceDefinition' "$mdir/$sub"/*.yaml | xargs -I{} cp {} "$dir/crds/$name.tmp/"
+  chmod -R u+w "$dir/crds/$name.tmp"
+  mv "$dir/crds/$name.tmp" "$dir/crds/$name"
+}
+
+ARGO_VERSION=v3.7.9
+KNATIVE_SERVING_VERSION=v0.51.0
+crds argo "github.com/argoproj/argo-workflows/v3@$ARGO_VERSION" manifests/base/crds/full
+crds knative "knative.dev/serving@$KNATIVE_SERVING_VERSION" config/core/300-resources
+
 build etcd etcd go.etcd.io/etcd/server/v3
 build kube-apiserver kubernetes k8s.io/kubernetes/cmd/kube-apiserver
 case "$set_" in
@@ -50,6 +72,7 @@ case "$set_" in
     fi
     if [[ "$set_" == all ]]; then
       build training-operator training-operator github.com/kubeflow/training-operator/cmd/training-operator.v1
+      crds training-operator "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" manifests/base/crds
     fi
     ;;
   *) echo "usage: $0 [api|cluster|all]" >&2; exit 2 ;;

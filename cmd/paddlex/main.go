@@ -3,28 +3,23 @@
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/paddleflow/paddlex/pkg/cmd"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
 func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	streams := cmdutil.SystemStreams()
 	f := cmdutil.NewFactory(streams)
 	plugin := strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl-")
-	root := cmd.NewRootCmd(f, cmd.Options{Plugin: plugin})
-	err := root.Execute()
-	f.Reporter().Close()
-	if err != nil {
-		code := cmdutil.ExitCode(err)
-		if code == cmdutil.ExitFailed && strings.HasPrefix(err.Error(), "unknown command") {
-			code = cmdutil.ExitUsage
-		}
-		fmt.Fprintln(streams.ErrOut, "error:", err)
-		os.Exit(code)
-	}
+	code := cmd.Run(ctx, f, os.Args[1:], cmd.Options{Plugin: plugin})
+	stop()
+	os.Exit(code)
 }

@@ -1,0 +1,164 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// FakeNodeName is the kwok-managed node the simulated cluster schedules on.
+const FakeNodeName = "kwok-node-0"
+
+// simCluster runs the controllers, the scheduler and kwok beside envtest's
+// API server, as child processes logging into Dir.
+type simCluster struct {
+	procs []*exec.Cmd
+}
+
+func startCluster(e *Env, stages []string) (*simCluster, error) {
+	c := &simCluster{}
+	kc := e.Kubeconfig
+	start := func(name string, args ...string) error {
+		logf, err := os.Create(filepath.Join(e.Dir, name+".log"))
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(filepath.Join(e.Bin, name), args...)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+		c.procs = append(c.procs, cmd)
+		return nil
+	}
+	if err := start("kube-controller-manager",
+		"--kubeconfig="+kc, "--leader-elect=false", "--secure-port=0",
+		"--controllers=*,-serviceaccount-token,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
+		"--use-service-account-credentials=false",
+		"--concurrent-job-syncs=10", "--concurrent-deployment-syncs=10",
+		"--node-monitor-grace-period=60s",
+	); err != nil {
+		return c, err
+	}
+	if err := start("kube-scheduler", "--kubeconfig="+kc, "--leader-elect=false", "--secure-port=0"); err != nil {
+		return c, err
+	}
+	stageDir := filepath.Join(e.Bin, "kwok-stages")
+	entries, err := os.ReadDir(stageDir)
+	if err != nil {
+		return c, fmt.Errorf("kwok stages: %w (run hack/testbin.sh cluster)", err)
+	}
+	kwokArgs := []string{"--kubeconfig=" + kc, "--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--node-lease-duration-seconds=40",
+		"--cidr=10.244.0.0/16", "--node-ip=10.0.0.10"}
+	for _, en := range entries {
+		kwokArgs = append(kwokArgs, "--config="+filepath.Join(stageDir, en.Name()))
+	}
+	for _, s := range stages {
+		kwokArgs = append(kwokArgs, "--config="+s)
+	}
+	if err := start("kwok", kwokArgs...); err != nil {
+		return c, err
+	}
+	if err := createNode(e); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// createNode registers the fake node kwok manages, with room for GPU pods.
+func createNode(e *Env) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("64"),
+		corev1.ResourceMemory: resource.MustParse("512Gi"),
+		corev1.ResourcePods:   resource.MustParse("500"),
+		"nvidia.com/gpu":      resource.MustParse("8"),
+	}
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        FakeNodeName,
+			Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+			Labels:      map[string]string{"type": "kwok", "kubernetes.io/hostname": FakeNodeName, "kubernetes.io/os": "linux"},
+		},
+		Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
+	}
+	created, err := e.Clientset.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("create fake node: %w", err)
+	}
+	created.Status = node.Status
+	if _, err := e.Clientset.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("fake node status: %w", err)
+	}
+	for {
+		n, err := e.Clientset.CoreV1().Nodes().Get(ctx, FakeNodeName, metav1.GetOptions{})
+		if err == nil {
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			logs, _ := os.ReadFile(filepath.Join(e.Dir, "kwok.log"))
+			return fmt.Errorf("fake node never became Ready; kwok log:\n%s", tail(string(logs), 40))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (c *simCluster) stop() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		p := c.procs[i]
+		_ = p.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = p.Process.Kill()
+			<-done
+		}
+	}
+}
+
+// waitDefaultServiceAccount waits until the controllers have created the
+// namespace's default ServiceAccount, which pods of Jobs use.
+func (e *Env) waitDefaultServiceAccount(t interface{ Fatalf(string, ...any) }, ns string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := e.Clientset.CoreV1().ServiceAccounts(ns).Get(context.Background(), "default", metav1.GetOptions{}); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("namespace %s: no default ServiceAccount after 30s", ns)
+}
+
+// Log returns the last lines of a simulated-cluster component's log
+// ("kube-controller-manager", "kube-scheduler", "kwok"), for failure messages.
+func (e *Env) Log(component string, lines int) string {
+	b, _ := os.ReadFile(filepath.Join(e.Dir, component+".log"))
+	return tail(string(b), lines)
+}
+
+func tail(s string, n int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, "\n")
+}

@@ -1,0 +1,30 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+)
+
+// Run executes the command tree with args and returns the exit code, having
+// printed any error to stderr. main and in-process tests share it.
+func Run(ctx context.Context, f *cmdutil.Factory, args []string, o Options) int {
+	root := NewRootCmd(f, o)
+	root.SetArgs(args)
+	root.SetIn(f.Streams.In)
+	root.SetOut(f.Streams.Out)
+	root.SetErr(f.Streams.ErrOut)
+	err := root.ExecuteContext(ctx)
+	f.Reporter().Close()
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	code := cmdutil.ExitCode(err)
+	if code == cmdutil.ExitFailed && strings.HasPrefix(err.Error(), "unknown command") {
+		code = cmdutil.ExitUsage
+	}
+	fmt.Fprintln(f.Streams.ErrOut, "error:", err)
+	return code
+}
