@@ -1,0 +1,218 @@
+package serve
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+)
+
+// Labels and annotations paddlex puts on a served model.
+const (
+	// LabelModelVersion is on each revision: the model version it serves.
+	LabelModelVersion = "paddlex.io/model-version"
+	// AnnotationSpec holds the Serving API spec the Service was last
+	// rendered from, so rollouts re-render it with another version.
+	AnnotationSpec = "paddlex.io/serve-spec"
+)
+
+// Knative autoscaling annotations, with their current names (releases before
+// 1.0 spelled them minScale and maxScale).
+const (
+	AnnotationClass    = "autoscaling.knative.dev/class"
+	AnnotationMetric   = "autoscaling.knative.dev/metric"
+	AnnotationMinScale = "autoscaling.knative.dev/min-scale"
+	AnnotationMaxScale = "autoscaling.knative.dev/max-scale"
+	AnnotationTarget   = "autoscaling.knative.dev/target"
+	// ClassKPA is Knative's pod autoscaler: it scales on concurrency or rps,
+	// and to zero.
+	ClassKPA = "kpa.autoscaling.knative.dev"
+)
+
+// Paths inside the serving pod.
+const (
+	modelVolume = "model"
+	modelDir    = "/models"
+)
+
+// fetchScript downloads the archive and its metadata record, checks the
+// archive's sha256 against the record and unpacks it. Every user value
+// reaches it as an environment variable, never as script text.
+const fetchScript = `set -eu
+cd "$MODEL_DIR"
+wget -q -O "$ARCHIVE" "$ARCHIVE_URL" || { echo "cannot download $ARCHIVE_URL: check that the version was pushed (paddlex modelhub versions $MODEL) and that pods can read the model-center bucket" >&2; exit 1; }
+wget -q -O model.json "$METADATA_URL" || { echo "cannot download $METADATA_URL: the version has no metadata record; push it again with paddlex modelhub push" >&2; exit 1; }
+want=$(sed -n 's/.*"sha256"[[:space:]]*:[[:space:]]*"\([0-9a-fA-F]\{64\}\)".*/\1/p' model.json | head -n 1)
+[ -n "$want" ] || { echo "$METADATA_URL records no sha256" >&2; exit 1; }
+echo "$want  $ARCHIVE" | sha256sum -c - >/dev/null || { echo "$ARCHIVE_URL is corrupt: its sha256 differs from $want in model.json" >&2; exit 1; }
+tar xzf "$ARCHIVE"
+rm -f "$ARCHIVE"
+[ -d "$MODEL/server" ] || { echo "$ARCHIVE_URL has no $MODEL/server/ folder: convert the model for Paddle Serving (train --need-convert)" >&2; exit 1; }
+echo "model $MODEL verified (sha256 $want)"
+`
+
+// MetadataURL is the address of the metadata record beside the archive.
+func MetadataURL(endpoint, model, version string) string {
+	u := modelhub.ArchiveURL(endpoint, model, version)
+	return strings.TrimSuffix(u, modelhub.ArchiveName(model)) + modelhub.MetadataFile
+}
+
+// Labels returns the labels of the Service.
+func (s *Spec) Labels() map[string]any {
+	return map[string]any{
+		kube.LabelManagedBy: kube.ManagedByValue,
+		paddle.LabelServe:   s.Name,
+		paddle.LabelModel:   s.ModelName,
+	}
+}
+
+// Render returns the Knative Service for a create or apply: the spec's
+// revision with all the traffic, tagged current.
+func Render(s Spec) []*unstructured.Unstructured {
+	return []*unstructured.Unstructured{RenderService(s, Initial(s.RevisionName()))}
+}
+
+// RenderService returns the Knative Service serving s's revision, with
+// traffic split as t says.
+func RenderService(s Spec, t Traffic) *unstructured.Unstructured {
+	stored := s
+	stored.Action = ""
+	specJSON, _ := json.Marshal(stored)
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": paddle.KnativeServiceGVK.GroupVersion().String(),
+		"kind":       paddle.KnativeServiceGVK.Kind,
+		"metadata": map[string]any{
+			"name":        s.Name,
+			"namespace":   s.Namespace,
+			"labels":      s.Labels(),
+			"annotations": map[string]any{AnnotationSpec: string(specJSON)},
+		},
+		"spec": map[string]any{
+			"template": renderTemplate(s),
+			"traffic":  t.render(),
+		},
+	}}
+}
+
+func renderTemplate(s Spec) map[string]any {
+	labels := s.Labels()
+	labels[LabelModelVersion] = s.ModelVersion
+	annotations := map[string]any{
+		AnnotationClass:    ClassKPA,
+		AnnotationMetric:   s.Metric,
+		AnnotationMinScale: strconv.Itoa(int(s.MinScale)),
+	}
+	if s.MaxScale > 0 {
+		annotations[AnnotationMaxScale] = strconv.Itoa(int(s.MaxScale))
+	}
+	if s.Target > 0 {
+		annotations[AnnotationTarget] = strconv.Itoa(int(s.Target))
+	}
+	mount := []any{map[string]any{"name": modelVolume, "mountPath": modelDir}}
+	port := int64(s.Port)
+
+	fetch := map[string]any{
+		"name":    "fetch-model",
+		"image":   FetchImage,
+		"command": []any{"sh", "-c", fetchScript},
+		"env": []any{
+			envVar("MODEL", s.ModelName),
+			envVar("MODEL_DIR", modelDir),
+			envVar("ARCHIVE", modelhub.ArchiveName(s.ModelName)),
+			envVar("ARCHIVE_URL", modelhub.ArchiveURL(s.Endpoint, s.ModelName, s.ModelVersion)),
+			envVar("METADATA_URL", MetadataURL(s.Endpoint, s.ModelName, s.ModelVersion)),
+		},
+		"volumeMounts":             mount,
+		"terminationMessagePolicy": "FallbackToLogsOnError",
+	}
+
+	server := map[string]any{
+		"name":  "server",
+		"image": s.Image,
+		"command": []any{"python3", "-m", "paddle_serving_server.serve",
+			"--model", s.ModelName + "/server", "--port", strconv.Itoa(int(s.Port))},
+		"workingDir": modelDir,
+		"ports":      []any{map[string]any{"containerPort": port}},
+		// Without periodSeconds Knative's queue-proxy probes aggressively
+		// while a pod starts, which shortens every scale from zero.
+		"readinessProbe":           map[string]any{"tcpSocket": map[string]any{"port": port}},
+		"volumeMounts":             mount,
+		"terminationMessagePolicy": "FallbackToLogsOnError",
+	}
+	if len(s.Env) > 0 {
+		env := make([]any, 0, len(s.Env))
+		for _, k := range sortedKeys(s.Env) {
+			env = append(env, envVar(k, s.Env[k]))
+		}
+		server["env"] = env
+	}
+	if res := resources(s); res != nil {
+		server["resources"] = res
+	}
+
+	return map[string]any{
+		"metadata": map[string]any{
+			"name":        s.RevisionName(),
+			"labels":      labels,
+			"annotations": annotations,
+		},
+		"spec": map[string]any{
+			"initContainers": []any{fetch},
+			"containers":     []any{server},
+			"volumes":        []any{map[string]any{"name": modelVolume, "emptyDir": map[string]any{}}},
+		},
+	}
+}
+
+// resources requests CPU and memory, caps memory so the pod is killed
+// predictably rather than the node, and limits GPUs as the device plugin
+// requires.
+func resources(s Spec) map[string]any {
+	requests, limits := map[string]any{}, map[string]any{}
+	if s.CPU != "" {
+		requests["cpu"] = s.CPU
+	}
+	if s.Memory != "" {
+		requests["memory"] = s.Memory
+		limits["memory"] = s.Memory
+	}
+	if s.GPU > 0 {
+		limits["nvidia.com/gpu"] = fmt.Sprint(s.GPU)
+	}
+	out := map[string]any{}
+	if len(requests) > 0 {
+		out["requests"] = requests
+	}
+	if len(limits) > 0 {
+		out["limits"] = limits
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func envVar(name, value string) map[string]any {
+	return map[string]any{"name": name, "value": value}
+}
+
+// SpecOf reads back the spec a Service was rendered from; ok is false when
+// paddlex did not render it.
+func SpecOf(obj *unstructured.Unstructured) (Spec, bool, error) {
+	raw, ok := obj.GetAnnotations()[AnnotationSpec]
+	if !ok {
+		return Spec{}, false, nil
+	}
+	var s Spec
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return Spec{}, true, fmt.Errorf("annotation %s of %s is not a serving spec: %w", AnnotationSpec, kube.RefOf(obj), err)
+	}
+	s.Name, s.Namespace = obj.GetName(), obj.GetNamespace()
+	return s, true, nil
+}
