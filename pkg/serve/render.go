@@ -17,9 +17,13 @@ import (
 const (
 	// LabelModelVersion is on each revision: the model version it serves.
 	LabelModelVersion = "paddlex.io/model-version"
-	// AnnotationSpec holds the Serving API spec the Service was last
+	// AnnotationSpec holds the Serving API spec the Service's template was
 	// rendered from, so rollouts re-render it with another version.
 	AnnotationSpec = "paddlex.io/serve-spec"
+	// AnnotationRevisions holds the specs of the other revisions traffic
+	// names, so a rollback restores the template of the revision it returns
+	// to (Knative reuses the existing revision of that name).
+	AnnotationRevisions = "paddlex.io/serve-revisions"
 )
 
 // Knative autoscaling annotations, with their current names (releases before
@@ -75,15 +79,22 @@ func (s *Spec) Labels() map[string]any {
 // Render returns the Knative Service for a create or apply: the spec's
 // revision with all the traffic, tagged current.
 func Render(s Spec) []*unstructured.Unstructured {
-	return []*unstructured.Unstructured{RenderService(s, Initial(s.RevisionName()))}
+	return []*unstructured.Unstructured{RenderService(s, Initial(s.RevisionName()), nil)}
 }
 
-// RenderService returns the Knative Service serving s's revision, with
-// traffic split as t says.
-func RenderService(s Spec, t Traffic) *unstructured.Unstructured {
-	stored := s
-	stored.Action = ""
-	specJSON, _ := json.Marshal(stored)
+// RenderService returns the Knative Service whose template is s's revision,
+// with traffic split as t says; others are the specs of the other revisions
+// t names, recorded for a later rollback.
+func RenderService(s Spec, t Traffic, others map[string]Spec) *unstructured.Unstructured {
+	annotations := map[string]any{AnnotationSpec: specJSON(s)}
+	if len(others) > 0 {
+		m := make(map[string]json.RawMessage, len(others))
+		for rev, o := range others {
+			m[rev] = json.RawMessage(specJSON(o))
+		}
+		b, _ := json.Marshal(m)
+		annotations[AnnotationRevisions] = string(b)
+	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": paddle.KnativeServiceGVK.GroupVersion().String(),
 		"kind":       paddle.KnativeServiceGVK.Kind,
@@ -91,7 +102,7 @@ func RenderService(s Spec, t Traffic) *unstructured.Unstructured {
 			"name":        s.Name,
 			"namespace":   s.Namespace,
 			"labels":      s.Labels(),
-			"annotations": map[string]any{AnnotationSpec: string(specJSON)},
+			"annotations": annotations,
 		},
 		"spec": map[string]any{
 			"template": renderTemplate(s),
@@ -202,8 +213,16 @@ func envVar(name, value string) map[string]any {
 	return map[string]any{"name": name, "value": value}
 }
 
-// SpecOf reads back the spec a Service was rendered from; ok is false when
-// paddlex did not render it.
+// specJSON records a spec without what the Service itself says (name,
+// namespace) and without the action that applied it.
+func specJSON(s Spec) string {
+	s.Name, s.Namespace, s.Action = "", "", ""
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// SpecOf reads back the spec a Service's template was rendered from; ok is
+// false when paddlex did not render it.
 func SpecOf(obj *unstructured.Unstructured) (Spec, bool, error) {
 	raw, ok := obj.GetAnnotations()[AnnotationSpec]
 	if !ok {
@@ -215,4 +234,26 @@ func SpecOf(obj *unstructured.Unstructured) (Spec, bool, error) {
 	}
 	s.Name, s.Namespace = obj.GetName(), obj.GetNamespace()
 	return s, true, nil
+}
+
+// RevisionSpecs returns the spec of every revision the Service records,
+// by revision name: the template's and those of AnnotationRevisions.
+func RevisionSpecs(obj *unstructured.Unstructured) (map[string]Spec, error) {
+	out := map[string]Spec{}
+	s, ok, err := SpecOf(obj)
+	if err != nil || !ok {
+		return out, err
+	}
+	if raw, ok := obj.GetAnnotations()[AnnotationRevisions]; ok {
+		var m map[string]Spec
+		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+			return nil, fmt.Errorf("annotation %s of %s is not a set of serving specs: %w", AnnotationRevisions, kube.RefOf(obj), err)
+		}
+		for rev, o := range m {
+			o.Name, o.Namespace = obj.GetName(), obj.GetNamespace()
+			out[rev] = o
+		}
+	}
+	out[s.RevisionName()] = s
+	return out, nil
 }
