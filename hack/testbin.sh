@@ -65,8 +65,10 @@ case "$set_" in
     # kwok's Stage files ship in its module: copy the ones the simulated cluster uses.
     if [[ ! -d "$dir/kwok-stages" ]]; then
       kwokdir=$(cd "$here/tools/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+      rm -rf "$dir/kwok-stages.tmp"
       mkdir -p "$dir/kwok-stages.tmp"
-      cp "$kwokdir"/kustomize/stage/node/fast/*.yaml "$kwokdir"/kustomize/stage/pod/fast/*.yaml "$dir/kwok-stages.tmp/"
+      grep -l '^kind: Stage' "$kwokdir"/kustomize/stage/node/fast/*.yaml "$kwokdir"/kustomize/stage/pod/fast/*.yaml |
+        xargs -I{} cp {} "$dir/kwok-stages.tmp/"
       chmod -R u+w "$dir/kwok-stages.tmp"
       mv "$dir/kwok-stages.tmp" "$dir/kwok-stages"
     fi
