@@ -14,6 +14,8 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/cmd/completion"
 	"github.com/paddleflow/paddlex/pkg/cmd/dataset"
+	modelhubcmd "github.com/paddleflow/paddlex/pkg/cmd/modelhub"
+	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
 	"github.com/paddleflow/paddlex/pkg/cmd/version"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
@@ -72,6 +74,8 @@ for --namespace), which win over the config file
 
 	root.AddCommand(
 		dataset.NewCmdDataset(f),
+		modelhubcmd.NewCmdModelhub(f),
+		servecmd.NewCmdServe(f),
 		version.NewCmdVersion(f),
 		completion.NewCmdCompletion(f),
 	)

@@ -1,0 +1,202 @@
+package modelhub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/modelstore"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+	"github.com/paddleflow/paddlex/pkg/portforward"
+)
+
+// S3Options say how to reach the model center from this machine.
+type S3Options struct {
+	Endpoint  string
+	AccessKey string
+	SecretKey string
+	// Secret is the cluster Secret read for keys not given otherwise.
+	Secret    string
+	Namespace string
+
+	Streams cmdutil.IOStreams
+	// ReadSecret reads a Secret's data; Forward port-forwards to a Service.
+	// Complete sets both from the Factory; tests replace them.
+	ReadSecret func(ctx context.Context, namespace, name string) (map[string][]byte, error)
+	Forward    func(ctx context.Context, t portforward.Target) (*portforward.Forward, error)
+	// DialTimeout bounds the reachability probe (default 2s).
+	DialTimeout time.Duration
+}
+
+// AddFlags binds the S3 flags. The key flags are named so that
+// PADDLEX_S3_ACCESS_KEY and PADDLEX_S3_SECRET_KEY (and the config file's
+// s3-access-key and s3-secret-key) set them; --access-key and --secret-key
+// are accepted as the same flags.
+func (o *S3Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Endpoint, "endpoint", modelhub.DefaultEndpoint, "S3 API of the model center (MinIO or any S3)")
+	fs.StringVar(&o.AccessKey, "s3-access-key", "", "S3 access key (also --access-key or PADDLEX_S3_ACCESS_KEY; default: the cluster Secret's access-key)")
+	fs.StringVar(&o.SecretKey, "s3-secret-key", "", "S3 secret key (also --secret-key or PADDLEX_S3_SECRET_KEY; default: the cluster Secret's secret-key)")
+	fs.StringVar(&o.Secret, "secret", paddle.DataCenterSecret, "Secret in the namespace holding the S3 keys as access-key and secret-key")
+	normalizeKeyFlags(fs)
+}
+
+// normalizeKeyFlags makes --access-key and --secret-key spell the S3 key flags.
+func normalizeKeyFlags(fs *pflag.FlagSet) {
+	prev := fs.GetNormalizeFunc()
+	fs.SetNormalizeFunc(func(f *pflag.FlagSet, name string) pflag.NormalizedName {
+		switch name {
+		case "access-key", "access_key":
+			return "s3-access-key"
+		case "secret-key", "secret_key":
+			return "s3-secret-key"
+		}
+		return prev(f, name)
+	})
+}
+
+// Complete wires the cluster clients, used only when needed.
+func (o *S3Options) Complete(f *cmdutil.Factory) {
+	o.Streams = f.Streams
+	o.Namespace = f.Namespace()
+	if o.ReadSecret == nil {
+		o.ReadSecret = func(ctx context.Context, ns, name string) (map[string][]byte, error) {
+			cs, err := f.Clientset()
+			if err != nil {
+				return nil, err
+			}
+			s, err := cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return s.Data, nil
+		}
+	}
+	if o.Forward == nil {
+		o.Forward = func(ctx context.Context, t portforward.Target) (*portforward.Forward, error) {
+			cfg, err := f.RESTConfig()
+			if err != nil {
+				return nil, err
+			}
+			cs, err := f.Clientset()
+			if err != nil {
+				return nil, err
+			}
+			return portforward.Start(ctx, cfg, cs, t, portforward.Options{ErrOut: f.Streams.ErrOut})
+		}
+	}
+}
+
+// Validate checks the flags.
+func (o *S3Options) Validate() error {
+	if err := modelhub.ValidateEndpoint("--endpoint", o.Endpoint); err != nil {
+		return err
+	}
+	if (o.AccessKey == "") != (o.SecretKey == "") {
+		return cmdutil.UsageErrorf("--s3-access-key and --s3-secret-key go together: set both, or neither to read them from Secret %s", o.Secret)
+	}
+	return cmdutil.ValidateSubdomain("--secret", o.Secret)
+}
+
+// Connect returns the store, port-forwarding to the model center when its
+// endpoint is a cluster Service this machine cannot reach. The returned
+// function stops the forward.
+func (o *S3Options) Connect(ctx context.Context) (*modelstore.Store, func(), error) {
+	access, secret := o.AccessKey, o.SecretKey
+	if access == "" {
+		data, err := o.ReadSecret(ctx, o.Namespace, o.Secret)
+		if err != nil {
+			hint := "set --s3-access-key and --s3-secret-key, or PADDLEX_S3_ACCESS_KEY and PADDLEX_S3_SECRET_KEY"
+			if apierrors.IsNotFound(err) {
+				return nil, nil, cmdutil.PreconditionErrorf("no S3 keys: Secret %s/%s does not exist: %s", o.Namespace, o.Secret, hint)
+			}
+			return nil, nil, cmdutil.PreconditionErrorf("no S3 keys: reading Secret %s/%s: %v: %s", o.Namespace, o.Secret, err, hint)
+		}
+		access, secret = string(data["access-key"]), string(data["secret-key"])
+		if access == "" || secret == "" {
+			return nil, nil, cmdutil.PreconditionErrorf("no S3 keys: Secret %s/%s lacks access-key or secret-key", o.Namespace, o.Secret)
+		}
+	}
+	endpoint, stop := o.Endpoint, func() {}
+	timeout := o.DialTimeout
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	if err := modelstore.Reachable(ctx, endpoint, timeout); err != nil {
+		t, ok := ClusterService(endpoint, o.Namespace)
+		if !ok {
+			return nil, nil, cmdutil.PreconditionErrorf("cannot reach the model center at %s: %v (set --endpoint to an address this machine can reach)", endpoint, err)
+		}
+		fw, ferr := o.Forward(ctx, t)
+		if ferr != nil {
+			return nil, nil, cmdutil.PreconditionErrorf("cannot reach the model center at %s from here (%v), and port-forwarding to it failed: %v", endpoint, err, ferr)
+		}
+		u, _ := url.Parse(endpoint)
+		u.Scheme = "http"
+		if strings.HasPrefix(endpoint, "https:") {
+			u.Scheme = "https"
+		}
+		u.Host = net.JoinHostPort(fw.Address, strconv.Itoa(fw.LocalPort))
+		endpoint, stop = strings.TrimRight(u.String(), "/"), fw.Close
+		fmt.Fprintf(o.Streams.ErrOut, "%s is not reachable from here: port-forwarding %s to pod %s/%s port %d through the API server\n",
+			o.Endpoint, u.Host, t.Namespace, fw.Pod, fw.RemotePort)
+	}
+	cfg := modelstore.Config{Endpoint: endpoint, AccessKey: access, SecretKey: secret}
+	if o.Streams.ErrTTY {
+		cfg.Progress = o.Streams.ErrOut
+	}
+	st, err := modelstore.New(cfg)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return st, stop, nil
+}
+
+// ClusterService reports whether endpoint names a Service by its cluster
+// DNS name (svc, svc.ns, svc.ns.svc or svc.ns.svc.cluster.local) and which;
+// ns is the namespace of a bare name.
+func ClusterService(endpoint, ns string) (portforward.Target, bool) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()) != nil {
+		return portforward.Target{}, false
+	}
+	port := 80
+	if u.Scheme == "https" {
+		port = 443
+	}
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil {
+			return portforward.Target{}, false
+		}
+	}
+	parts := strings.Split(strings.TrimSuffix(u.Hostname(), "."), ".")
+	switch {
+	case len(parts) == 1 && parts[0] != "localhost":
+	case len(parts) == 2, len(parts) == 3 && parts[2] == "svc", len(parts) > 3 && parts[2] == "svc" && strings.Join(parts[3:], ".") == "cluster.local":
+		ns = parts[1]
+	default:
+		return portforward.Target{}, false
+	}
+	if errs := cmdutilName(parts[0]); errs != nil || cmdutilName(ns) != nil {
+		return portforward.Target{}, false
+	}
+	return portforward.Target{Namespace: ns, Service: parts[0], Port: int32(port)}, true
+}
+
+func cmdutilName(s string) error {
+	if err := cmdutil.ValidateName("name", s); err != nil {
+		return errors.New("invalid")
+	}
+	return nil
+}
