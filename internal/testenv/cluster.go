@@ -24,33 +24,46 @@ type simCluster struct {
 	procs []*exec.Cmd
 }
 
+// controllersAPIOnly are the controllers every environment runs, so deletes
+// behave as on a cluster: foreground deletion needs the garbage collector.
+const controllersAPIOnly = "garbagecollector,namespace"
+
+// controllersCluster are the controllers of the simulated cluster.
+const controllersCluster = "*,-serviceaccount-token,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route"
+
+func (c *simCluster) start(e *Env, name string, args ...string) error {
+	logf, err := os.Create(filepath.Join(e.Dir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(e.Bin, name), args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	c.procs = append(c.procs, cmd)
+	return nil
+}
+
+// startControllers runs kube-controller-manager with the given controllers.
+func startControllers(e *Env, c *simCluster, controllers string) error {
+	return c.start(e, "kube-controller-manager",
+		"--kubeconfig="+e.Kubeconfig, "--leader-elect=false", "--secure-port=0",
+		"--controllers="+controllers,
+		"--use-service-account-credentials=false",
+		"--concurrent-job-syncs=10", "--concurrent-deployment-syncs=10", "--concurrent-gc-syncs=20",
+		"--node-monitor-grace-period=60s",
+	)
+}
+
 func startCluster(e *Env, stages []string) (*simCluster, error) {
 	c := &simCluster{}
 	kc := e.Kubeconfig
-	start := func(name string, args ...string) error {
-		logf, err := os.Create(filepath.Join(e.Dir, name+".log"))
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command(filepath.Join(e.Bin, name), args...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", name, err)
-		}
-		c.procs = append(c.procs, cmd)
-		return nil
-	}
-	if err := start("kube-controller-manager",
-		"--kubeconfig="+kc, "--leader-elect=false", "--secure-port=0",
-		"--controllers=*,-serviceaccount-token,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
-		"--use-service-account-credentials=false",
-		"--concurrent-job-syncs=10", "--concurrent-deployment-syncs=10",
-		"--node-monitor-grace-period=60s",
-	); err != nil {
+	if err := startControllers(e, c, controllersCluster); err != nil {
 		return c, err
 	}
-	if err := start("kube-scheduler", "--kubeconfig="+kc, "--leader-elect=false", "--secure-port=0"); err != nil {
+	if err := c.start(e, "kube-scheduler", "--kubeconfig="+kc, "--leader-elect=false", "--secure-port=0"); err != nil {
 		return c, err
 	}
 	stageDir := filepath.Join(e.Bin, "kwok-stages")
@@ -67,7 +80,7 @@ func startCluster(e *Env, stages []string) (*simCluster, error) {
 	for _, s := range stages {
 		kwokArgs = append(kwokArgs, "--config="+s)
 	}
-	if err := start("kwok", kwokArgs...); err != nil {
+	if err := c.start(e, "kwok", kwokArgs...); err != nil {
 		return c, err
 	}
 	if err := createNode(e); err != nil {
@@ -133,19 +146,6 @@ func (c *simCluster) stop() {
 			<-done
 		}
 	}
-}
-
-// waitDefaultServiceAccount waits until the controllers have created the
-// namespace's default ServiceAccount, which pods of Jobs use.
-func (e *Env) waitDefaultServiceAccount(t interface{ Fatalf(string, ...any) }, ns string) {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := e.Clientset.CoreV1().ServiceAccounts(ns).Get(context.Background(), "default", metav1.GetOptions{}); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("namespace %s: no default ServiceAccount after 30s", ns)
 }
 
 // Log returns the last lines of a simulated-cluster component's log

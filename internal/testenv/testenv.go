@@ -189,6 +189,11 @@ func start(bin string, opts Options) (*Env, error) {
 		if e.cluster, err = startCluster(e, opts.Stages); err != nil {
 			return e, err
 		}
+	} else {
+		e.cluster = &simCluster{}
+		if err := startControllers(e, e.cluster, controllersAPIOnly); err != nil {
+			return e, err
+		}
 	}
 	return e, nil
 }
@@ -245,9 +250,6 @@ func (e *Env) Namespace(t testing.TB) string {
 	t.Cleanup(func() {
 		_ = e.Clientset.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
-	if e.cluster != nil {
-		e.waitDefaultServiceAccount(t, name)
-	}
 	return name
 }
 
@@ -381,4 +383,23 @@ func (e *Env) Event(t testing.TB, ref kube.ObjectRef, reason, message string) {
 	if _, err := e.Clientset.CoreV1().Events(ref.Namespace).Create(context.Background(), ev, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("event: %v", err)
 	}
+}
+
+// UserKubeconfig writes a kubeconfig for a user with no permissions beyond
+// what the test grants through RBAC, and returns its path.
+func (e *Env) UserKubeconfig(t testing.TB, name string) string {
+	t.Helper()
+	user, err := e.env.AddUser(envtest.User{Name: name}, nil)
+	if err != nil {
+		t.Fatalf("add user: %v", err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(e.Dir, "kubeconfig-"+name)
+	if err := os.WriteFile(path, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -124,13 +124,17 @@ func retriable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
 }
 
-// retry runs fn until it succeeds, fails with a non-retriable error, or ctx
-// ends, backing off exponentially from 100ms up to 5s between attempts.
+// maxAttempts bounds retries (about 16s of backoff in all), so an
+// unreachable cluster fails soon even under a long --timeout.
+const maxAttempts = 8
+
+// retry runs fn until it succeeds, fails with a non-retriable error, runs out
+// of attempts, or ctx ends, backing off exponentially from 100ms up to 5s.
 func retry(ctx context.Context, fn func() error) error {
 	delay := 100 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		err := fn()
-		if err == nil || !retriable(err) {
+		if err == nil || !retriable(err) || attempt == maxAttempts {
 			return err
 		}
 		if d, ok := apierrors.SuggestsClientDelay(err); ok && time.Duration(d)*time.Second > delay {

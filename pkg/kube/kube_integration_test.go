@@ -1,0 +1,325 @@
+package kube_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/paddleflow/paddlex/internal/testenv"
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m, testenv.Options{CRDs: []string{testenv.CRDsPaddle}}))
+}
+
+var cmGVK = corev1.SchemeGroupVersion.WithKind("ConfigMap")
+
+func configMap(ns, name, value string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"data":     map[string]any{"key": value},
+	}}
+}
+
+func paddleJob(ns, name string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "batch.paddlepaddle.org/v1", "kind": "PaddleJob",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec": map[string]any{
+			"worker": map[string]any{"replicas": int64(1), "template": map[string]any{}},
+		},
+	}}
+}
+
+// A CRD, a Namespace and objects of both in one call: the engine orders
+// them and waits for the CRD to be served before its custom resources.
+func TestApplyOrdersCRDsNamespacesAndObjects(t *testing.T) {
+	e := testenv.Get(t)
+	ctx := context.Background()
+	ns := "order-" + strings.ToLower(t.Name()[len(t.Name())-6:])
+	crd := &unstructured.Unstructured{}
+	crd.Object = map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "widgets.test.paddlex.io"},
+		"spec": map[string]any{
+			"group": "test.paddlex.io", "scope": "Namespaced",
+			"names": map[string]any{"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}
+	widget := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "test.paddlex.io/v1", "kind": "Widget",
+		"metadata": map[string]any{"name": "w", "namespace": ns}, "spec": map[string]any{"size": int64(3)},
+	}}
+	nsObj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
+	// Deliberately out of order.
+	objs := []*unstructured.Unstructured{widget, configMap(ns, "c", "v"), nsObj, crd}
+	out, err := e.Kube().Apply(ctx, objs, kube.ApplyOptions{})
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	for i, o := range out {
+		if o == nil || o.GetName() != objs[i].GetName() || o.GetResourceVersion() == "" {
+			t.Fatalf("result %d = %v, want the applied %s", i, o, objs[i].GetName())
+		}
+	}
+	t.Cleanup(func() {
+		_ = e.Kube().Delete(ctx, []kube.ObjectRef{kube.RefOf(crd), kube.RefOf(nsObj)}, kube.DeleteOptions{IgnoreNotFound: true})
+	})
+}
+
+func TestApplyIsIdempotent(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	ctx := context.Background()
+	objs := []*unstructured.Unstructured{configMap(ns, "a", "1"), paddleJob(ns, "job")}
+	first, err := e.Kube().Apply(ctx, objs, kube.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.Kube().Apply(ctx, objs, kube.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range first {
+		if a, b := first[i].GetResourceVersion(), second[i].GetResourceVersion(); a != b {
+			t.Errorf("%s: resourceVersion %s → %s on an unchanged re-apply", first[i].GetName(), a, b)
+		}
+	}
+}
+
+func TestApplyConflictNamesFieldsAndForceTakesOwnership(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	ctx := context.Background()
+	if _, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{configMap(ns, "c", "theirs")}, kube.ApplyOptions{FieldManager: "kubectl"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{configMap(ns, "c", "ours")}, kube.ApplyOptions{})
+	if err == nil {
+		t.Fatal("want a conflict")
+	}
+	for _, want := range []string{".data.key", "kubectl", "--force-conflicts", "ConfigMap " + ns + "/c"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("conflict error %q does not mention %q", err, want)
+		}
+	}
+	out, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{configMap(ns, "c", "ours")}, kube.ApplyOptions{Force: true})
+	if err != nil {
+		t.Fatalf("forced apply: %v", err)
+	}
+	if v, _, _ := unstructured.NestedString(out[0].Object, "data", "key"); v != "ours" {
+		t.Errorf("data.key = %q after a forced apply", v)
+	}
+}
+
+func TestServerDryRunPersistsNothing(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	out, err := e.Kube().Apply(context.Background(), []*unstructured.Unstructured{paddleJob(ns, "dry")}, kube.ApplyOptions{DryRun: kube.DryRunServer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].GetUID() == "" {
+		t.Error("server dry run returned no server-populated object")
+	}
+	if got := e.Get(t, kube.RefOf(paddleJob(ns, "dry"))); got != nil {
+		t.Error("server dry run created the object")
+	}
+}
+
+func TestMissingKindIsAPrecondition(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	svc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+		"metadata": map[string]any{"name": "s", "namespace": ns},
+	}}
+	_, err := e.Kube().Apply(context.Background(), []*unstructured.Unstructured{svc}, kube.ApplyOptions{})
+	var pe *kube.PreconditionError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want a PreconditionError", err)
+	}
+	if !strings.Contains(err.Error(), "no kind Service (serving.knative.dev/v1)") || !strings.Contains(err.Error(), "paddlex install-standalone") {
+		t.Errorf("message %q does not say what is missing and how to install it", err)
+	}
+}
+
+func TestForbiddenNamesVerbAndResource(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	r := e.Run(t, "--kubeconfig", e.UserKubeconfig(t, "nobody"), "dataset", "apply", "d", "-n", ns,
+		"--source-uri", "s3://b/d/", "--wait=false")
+	if r.Code != 4 {
+		t.Fatalf("exit %d, want 4\n%s", r.Code, r)
+	}
+	if !strings.Contains(r.Stderr, "RBAC forbids get on secrets") && !strings.Contains(r.Stderr, "RBAC forbids apply on samplesets") {
+		t.Errorf("stderr does not say which verb and resource RBAC refused:\n%s", r.Stderr)
+	}
+}
+
+func TestWaitPhaseReturnsPromptlyAfterTheFlip(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	job := paddleJob(ns, "flip")
+	if _, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{job}, kube.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ref := kube.RefOf(job)
+	var flipped time.Time
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		e.SetStatus(t, ref, map[string]any{"phase": "Running"})
+		time.Sleep(200 * time.Millisecond)
+		flipped = time.Now()
+		e.SetStatus(t, ref, map[string]any{"phase": "Completed"})
+	}()
+	obj, err := e.Kube().Wait(ctx, ref, kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lat := time.Since(flipped); lat > 100*time.Millisecond {
+		t.Errorf("wait returned %s after the phase flip, want within 100ms", lat)
+	}
+	if kube.Phase(obj) != "Completed" {
+		t.Errorf("phase %q", kube.Phase(obj))
+	}
+}
+
+func TestWaitFailurePhaseAndTimeout(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	ctx := context.Background()
+	job := paddleJob(ns, "fails")
+	if _, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{job}, kube.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ref := kube.RefOf(job)
+	e.SetStatus(t, ref, map[string]any{"phase": "Failed"})
+	_, err := e.Kube().Wait(ctx, ref, kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, nil))
+	var fe *kube.FailedError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v, want a FailedError", err)
+	}
+
+	stuck := paddleJob(ns, "stuck")
+	if _, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{stuck}, kube.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.Event(t, kube.RefOf(stuck), "FailedMount", "secret \"data-center\" not found")
+	short, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	defer cancel()
+	_, err = e.Kube().Wait(short, kube.RefOf(stuck), kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, nil))
+	var te *kube.TimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v, want a TimeoutError", err)
+	}
+	if !strings.Contains(err.Error(), `FailedMount: secret "data-center" not found`) {
+		t.Errorf("timeout %q does not carry the last Warning event", err)
+	}
+}
+
+func TestWaitConditionByTypeAndGeneration(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	job := paddleJob(ns, "cond")
+	out, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{job}, kube.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := kube.RefOf(job)
+	gen := out[0].GetGeneration()
+	// Ready=True but an old generation: not done. The last condition is not
+	// Ready: the lookup is by type.
+	e.SetStatus(t, ref, map[string]any{"observedGeneration": gen - 1, "conditions": []any{
+		map[string]any{"type": "Ready", "status": "True"}, map[string]any{"type": "RoutesReady", "status": "False"},
+	}})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		e.SetStatus(t, ref, map[string]any{"observedGeneration": gen})
+	}()
+	start := time.Now()
+	if _, err := e.Kube().Wait(ctx, ref, kube.ConditionTrue("Ready")); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) < 250*time.Millisecond {
+		t.Error("wait returned before observedGeneration caught up")
+	}
+	e.SetStatus(t, ref, map[string]any{"conditions": []any{
+		map[string]any{"type": "Ready", "status": "False", "reason": "RevisionFailed", "message": "image pull failed"},
+	}})
+	_, err = e.Kube().Wait(ctx, ref, kube.ConditionTrue("Ready"))
+	if err == nil || !strings.Contains(err.Error(), "RevisionFailed: image pull failed") {
+		t.Errorf("err = %v, want Ready=False's reason and message", err)
+	}
+}
+
+func TestDeleteForegroundAndWaitGone(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	objs := []*unstructured.Unstructured{configMap(ns, "x", "1"), paddleJob(ns, "y")}
+	if _, err := e.Kube().Apply(ctx, objs, kube.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	refs := []kube.ObjectRef{kube.RefOf(objs[0]), kube.RefOf(objs[1])}
+	if err := e.Kube().Delete(ctx, refs, kube.DeleteOptions{Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range refs {
+		if e.Get(t, r) != nil {
+			t.Errorf("%s still exists", r)
+		}
+	}
+	if err := e.Kube().Delete(ctx, refs, kube.DeleteOptions{}); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("deleting absent objects: %v, want not found", err)
+	}
+	if err := e.Kube().Delete(ctx, refs, kube.DeleteOptions{IgnoreNotFound: true}); err != nil {
+		t.Errorf("IgnoreNotFound: %v", err)
+	}
+}
+
+func TestListSortsAndSelects(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	ctx := context.Background()
+	a, b := configMap(ns, "b", "1"), configMap(ns, "a", "1")
+	b.SetLabels(map[string]string{"pick": "yes"})
+	if _, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{a, b}, kube.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := e.Kube().List(ctx, cmGVK, kube.ListOptions{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range all {
+		names = append(names, o.GetName())
+	}
+	if strings.Join(names, ",") != "a,b,kube-root-ca.crt" && strings.Join(names, ",") != "a,b" {
+		t.Errorf("names %v", names)
+	}
+	picked, err := e.Kube().List(ctx, cmGVK, kube.ListOptions{Namespace: ns, LabelSelector: "pick=yes"})
+	if err != nil || len(picked) != 1 || picked[0].GetName() != "a" {
+		t.Errorf("selected %v, %v", picked, err)
+	}
+	_ = metav1.Now
+	_ = schema.GroupVersionKind{}
+}
