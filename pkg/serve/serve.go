@@ -44,7 +44,7 @@ var reservedEnv = map[string]bool{"PORT": true, "K_SERVICE": true, "K_CONFIGURAT
 // Spec is the Serving API; its keys are the original API's field names,
 // plus the autoscaling and resource fields paddlex adds.
 type Spec struct {
-	Name      string `json:"name"`
+	Name      string `json:"name,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	Action    string `json:"action,omitempty"`
 	// Image is the Paddle Serving runtime image; it must carry a tag or digest.

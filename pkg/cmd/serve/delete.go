@@ -1,0 +1,104 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
+)
+
+// DeleteOptions are the options of `serve delete`.
+type DeleteOptions struct {
+	Name      string
+	Namespace string
+	// IgnoreNotFound succeeds when the service is already gone.
+	IgnoreNotFound bool
+	Apply          cmdutil.ApplyFlags
+
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+}
+
+// NewCmdDelete returns `serve delete`.
+func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
+	o := &DeleteOptions{Streams: f.Streams}
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Stop serving a model: delete its Knative Service and every revision",
+		Long: `Delete the Knative Service of a served model; Knative removes its revisions,
+routes and pods with it. The model stays in the model center.`,
+		Example: `  paddlex serve delete ppocr-det
+  paddlex serve delete ppocr-det --dry-run=server`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name, o.Namespace = args[0], f.Namespace()
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			var err error
+			if o.Kube, err = f.Kube(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Apply.DryRun = cmdutil.DryRunNone
+	o.Apply.FieldManager = kube.FieldManager
+	cmd.Flags().StringVar(&o.Apply.DryRun, "dry-run", cmdutil.DryRunNone, `"server" asks the API server what would be deleted; "none" deletes`)
+	cmd.Flags().BoolVar(&o.IgnoreNotFound, "ignore-not-found", false, "succeed when the service does not exist")
+	o.Apply.AddWaitFlags(cmd.Flags(), true, 5*time.Minute)
+	return cmd
+}
+
+// Validate checks the arguments.
+func (o *DeleteOptions) Validate() error {
+	if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+		return err
+	}
+	if err := cmdutil.ValidateName("--namespace", o.Namespace); err != nil {
+		return err
+	}
+	if o.Apply.DryRun != cmdutil.DryRunNone && o.Apply.DryRun != cmdutil.DryRunServer {
+		return cmdutil.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
+	}
+	return o.Apply.Validate()
+}
+
+// Run deletes the Service and, with --wait, waits until it is gone.
+func (o *DeleteOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Apply.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
+		defer cancel()
+	}
+	ref := serviceRef(o.Namespace, o.Name)
+	if _, err := o.Kube.Get(ctx, ref); apierrors.IsNotFound(err) {
+		if o.IgnoreNotFound {
+			return nil
+		}
+		return cmdutil.FailedErrorf("%s not found: `paddlex serve list -n %s` shows the served models", ref, o.Namespace)
+	} else if err != nil {
+		return err
+	}
+	dry := o.Apply.EngineDryRun()
+	if err := o.Kube.Delete(ctx, []kube.ObjectRef{ref}, kube.DeleteOptions{DryRun: dry, Wait: o.Apply.Wait && dry == kube.DryRunNone, IgnoreNotFound: true}); err != nil {
+		return err
+	}
+	note := ""
+	if dry == kube.DryRunServer {
+		note = " (server dry run)"
+	}
+	_, err := fmt.Fprintf(o.Streams.Out, "service.serving.knative.dev/%s deleted%s\n", o.Name, note)
+	return err
+}

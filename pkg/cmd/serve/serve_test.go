@@ -1,0 +1,283 @@
+package serve_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/yaml"
+
+	"github.com/paddleflow/paddlex/internal/golden"
+	"github.com/paddleflow/paddlex/internal/testenv"
+	"github.com/paddleflow/paddlex/pkg/cmd"
+	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+	"github.com/paddleflow/paddlex/pkg/serve"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m, testenv.Options{CRDs: []string{testenv.CRDsKnative}}))
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs paddlex in-process against fake (nil: a fake that fails every
+// call, proving nothing reached a cluster).
+func run(t *testing.T, fake *kube.Fake, args ...string) result {
+	t.Helper()
+	if fake == nil {
+		fake = kube.NewFake()
+		fake.Err = errNoCluster{}
+	}
+	var out, errOut bytes.Buffer
+	f := cmdutil.NewFactory(cmdutil.IOStreams{IOStreams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}})
+	f.KubeOverride = fake
+	code := cmd.Run(context.Background(), f, append([]string{"--kubeconfig", filepath.Join(t.TempDir(), "none")}, args...), cmd.Options{Env: func(string) (string, bool) { return "", false }})
+	return result{out.String(), errOut.String(), code}
+}
+
+type errNoCluster struct{}
+
+func (errNoCluster) Error() string { return "the test cluster was contacted" }
+
+// ready plays Knative's controller on the fake: the Service becomes Ready
+// with a URL and per-tag URLs.
+func ready(fake *kube.Fake, status, reason, message string) func(kube.ObjectRef) {
+	return func(ref kube.ObjectRef) {
+		obj := fake.Object(ref)
+		if obj == nil {
+			return
+		}
+		var traffic []any
+		for _, x := range serve.TrafficOf(obj, "spec") {
+			traffic = append(traffic, map[string]any{"revisionName": x.Revision, "percent": x.Percent, "tag": x.Tag,
+				"url": "http://" + x.Tag + "-" + ref.Name + "." + ref.Namespace + ".example.com"})
+		}
+		_ = unstructured.SetNestedField(obj.Object, map[string]any{
+			"url":        "http://" + ref.Name + "." + ref.Namespace + ".example.com",
+			"conditions": []any{map[string]any{"type": "Ready", "status": status, "reason": reason, "message": message}},
+			"traffic":    traffic,
+		}, "status")
+		fake.Set(obj)
+	}
+}
+
+func TestBadInputExits2BeforeAnyRequest(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--image", "paddle/serving"}, "--image \"paddle/serving\" has no tag"},
+		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--port", "0"}, "--port 0 is out of range"},
+		{[]string{"serve", "apply", "ppocr-det", "--model-version", "v1", "--port", "65536"}, "--port 65536 is out of range"},
+		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--min-scale", "3", "--max-scale", "1"}, "--min-scale 3 is greater than --max-scale 1"},
+		{[]string{"serve", "create", "PPOCR", "--model-version", "v1"}, "name \"PPOCR\" is not a valid name"},
+		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "-n", "Bad_NS"}, "--namespace"},
+		{[]string{"serve", "create", "ppocr-det"}, "--model-version is required"},
+		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--metric", "cpu"}, "--metric"},
+		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--env", "NOVALUE"}, "--env \"NOVALUE\""},
+		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--memory", "lots"}, "--memory"},
+		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--port", "many"}, "invalid argument"},
+		{[]string{"serve", "rollout", "ppocr-det", "--model-version", "v2", "--traffic", "101"}, "--traffic 101 is outside 0-100"},
+		{[]string{"serve", "rollout", "ppocr-det", "--model-version", "v2", "--traffic", "-5"}, "--traffic -5 is outside 0-100"},
+		{[]string{"serve", "rollout", "ppocr-det", "--traffic", "5"}, "--model-version is required"},
+		{[]string{"serve", "rollout", "ppocr-det", "--model-version", "v2", "--image", "serving"}, "has no tag"},
+		{[]string{"serve", "promote", "Bad"}, "NAME \"Bad\""},
+		{[]string{"serve", "rollback"}, "accepts 1 arg"},
+		{[]string{"serve", "delete", "ppocr-det", "--dry-run=client"}, "--dry-run for delete"},
+		{[]string{"serve", "get", "x", "-o", "toml"}, "--output"},
+	} {
+		r := run(t, nil, c.args...)
+		if r.code != cmdutil.ExitUsage || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
+		if strings.Contains(r.stderr, "test cluster was contacted") {
+			t.Errorf("%v: contacted the cluster", c.args)
+		}
+	}
+}
+
+func TestDryRunClientPrintsWhatWouldBeApplied(t *testing.T) {
+	r := run(t, nil, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1", "--max-scale", "4", "--target", "8",
+		"--gpu", "1", "--cpu", "2", "--memory", "6Gi", "--env", "OMP_NUM_THREADS=4", "--env", "A=b=c", "--dry-run=client", "-o", "yaml")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	golden.Assert(t, "testdata/create-dry-run.golden.yaml", []byte(r.stdout))
+	// The printed bytes are the rendered object, nothing else.
+	s := serve.Spec{Name: "ppocr-det", Namespace: "kubeflow", Action: "create", ModelVersion: "v1", MaxScale: 4, Target: 8, GPU: 1, CPU: "2", Memory: "6Gi",
+		Env: map[string]string{"OMP_NUM_THREADS": "4", "A": "b=c"}}
+	s.Defaults()
+	want, _ := yaml.Marshal(serve.Render(s)[0].Object)
+	if r.stdout != string(want) {
+		t.Errorf("dry-run output differs from Render:\n%s\nvs\n%s", r.stdout, want)
+	}
+}
+
+func TestSpecFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "spec.yaml")
+	_ = os.WriteFile(file, []byte(`name: ppocr-det
+namespace: models
+action: apply
+image: registry.example.com/serving:1.0
+model_name: ch-ppocr
+model_version: v3
+endpoint: http://minio.models:9000
+port: 9000
+min_scale: 1
+max_scale: 3
+target: 5
+metric: rps
+gpu: 1
+cpu: "4"
+memory: 8Gi
+env:
+  A: "1"
+`), 0o644)
+	var got *servecmd.CreateOptions
+	f := cmdutil.NewFactory(cmdutil.IOStreams{IOStreams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}})
+	c := servecmd.NewCmdCreate(f, "create", func(o *servecmd.CreateOptions) error { got = o; return nil })
+	c.SetArgs([]string{"-f", file, "--max-scale", "6", "--env", "B=2"})
+	if err := c.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	s := got.Spec
+	if s.Name != "ppocr-det" || s.Namespace != "models" || s.Action != "apply" || s.Image != "registry.example.com/serving:1.0" ||
+		s.ModelName != "ch-ppocr" || s.ModelVersion != "v3" || s.Endpoint != "http://minio.models:9000" || s.Port != 9000 ||
+		s.MinScale != 1 || s.MaxScale != 6 || s.Target != 5 || s.Metric != "rps" || s.GPU != 1 || s.CPU != "4" || s.Memory != "8Gi" ||
+		s.Env["A"] != "1" || s.Env["B"] != "2" {
+		t.Errorf("spec = %+v", s)
+	}
+
+	_ = os.WriteFile(file, []byte("name: x\nmodel_version: v1\nreplicas: 2\n"), 0o644)
+	r := run(t, nil, "serve", "create", "-f", file)
+	if r.code != cmdutil.ExitUsage || !strings.Contains(r.stderr, "unknown key") {
+		t.Errorf("unknown key: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+func TestCreateWaitsForReadyAndPrintsURL(t *testing.T) {
+	fake := kube.NewFake()
+	fake.OnWait = ready(fake, "True", "", "")
+	r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1", "--image", "serving:latest")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if r.stdout != "http://ppocr-det.kubeflow.example.com\n" {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "latest tag moves") {
+		t.Errorf("no warning for :latest: %s", r.stderr)
+	}
+	if got := strings.Join(fake.Calls, "; "); !strings.Contains(got, "apply Service kubeflow/ppocr-det; wait Service kubeflow/ppocr-det") {
+		t.Errorf("calls = %s", got)
+	}
+
+	// A second create refuses; apply updates.
+	r = run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1")
+	if r.code != 1 || !strings.Contains(r.stderr, "already exists: use `paddlex serve apply`") {
+		t.Errorf("second create: exit %d, %s", r.code, r.stderr)
+	}
+	r = run(t, fake, "serve", "patch", "other", "-n", "kubeflow", "--model-version", "v1")
+	if r.code != 1 || !strings.Contains(r.stderr, "does not exist: use `paddlex serve create` first") {
+		t.Errorf("patch of a missing service: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+func TestReadyFalseExits1WithReason(t *testing.T) {
+	fake := kube.NewFake()
+	fake.OnWait = ready(fake, "False", "RevisionFailed", "Revision \"ppocr-det-v1\" failed with message: init container fetch-model exited 1.")
+	r := run(t, fake, "serve", "apply", "ppocr-det", "-n", "kubeflow", "--model-version", "v1")
+	if r.code != 1 || !strings.Contains(r.stderr, "RevisionFailed") || !strings.Contains(r.stderr, "init container fetch-model exited 1") {
+		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "paddlex serve describe ppocr-det -n kubeflow") {
+		t.Errorf("no hint: %s", r.stderr)
+	}
+}
+
+func TestKnativeWithoutInitContainersExits4(t *testing.T) {
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "config-features", "namespace": "knative-serving"}, "data": map[string]any{}}}
+	fake := kube.NewFake(cm)
+	r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1")
+	if r.code != cmdutil.ExitPrecondition || !strings.Contains(r.stderr, "kubernetes.podspec-init-containers") {
+		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	for _, c := range fake.Calls {
+		if strings.HasPrefix(c, "apply") {
+			t.Errorf("applied despite the precondition: %v", fake.Calls)
+		}
+	}
+	_ = unstructured.SetNestedField(cm.Object, "Enabled", "data", "kubernetes.podspec-init-containers")
+	fake = kube.NewFake(cm)
+	fake.OnWait = ready(fake, "True", "", "")
+	if r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1"); r.code != 0 {
+		t.Errorf("enabled: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+func TestTrafficCommandsOnFake(t *testing.T) {
+	fake := kube.NewFake()
+	fake.OnWait = ready(fake, "True", "", "")
+	ref := kube.ObjectRef{GVK: paddle.KnativeServiceGVK, Namespace: "kubeflow", Name: "ppocr-det"}
+	traffic := func() string { return serve.TrafficOf(fake.Object(ref), "spec").String() }
+
+	if r := run(t, fake, "serve", "promote", "ppocr-det", "-n", "kubeflow"); r.code != 1 || !strings.Contains(r.stderr, "not found") {
+		t.Errorf("promote before create: exit %d, %s", r.code, r.stderr)
+	}
+	if r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1"); r.code != 0 {
+		t.Fatalf("create: %s", r.stderr)
+	}
+	if r := run(t, fake, "serve", "promote", "ppocr-det", "-n", "kubeflow"); r.code != 1 || !strings.Contains(r.stderr, "no candidate revision") {
+		t.Errorf("promote without candidate: exit %d, %s", r.code, r.stderr)
+	}
+	r := run(t, fake, "serve", "rollout", "ppocr-det", "-n", "kubeflow", "--model-version", "v2", "--traffic", "10")
+	if r.code != 0 || traffic() != "ppocr-det-v1=90%(current),ppocr-det-v2=10%(candidate)" {
+		t.Fatalf("rollout: exit %d, %s, traffic %s", r.code, r.stderr, traffic())
+	}
+	if !strings.Contains(r.stdout, "ppocr-det-v2   candidate   10%") {
+		t.Errorf("rollout output: %s", r.stdout)
+	}
+	if r := run(t, fake, "serve", "rollout", "ppocr-det", "-n", "kubeflow", "--model-version", "v2", "--traffic", "0", "--dry-run=client"); r.code != 0 ||
+		!strings.Contains(r.stdout, "ppocr-det-v1=100%(current),ppocr-det-v2=0%(candidate) (dry run)") || traffic() != "ppocr-det-v1=90%(current),ppocr-det-v2=10%(candidate)" {
+		t.Errorf("dry run: exit %d, %s %s, traffic %s", r.code, r.stdout, r.stderr, traffic())
+	}
+	if r := run(t, fake, "serve", "promote", "ppocr-det", "-n", "kubeflow"); r.code != 0 || traffic() != "ppocr-det-v2=100%(current),ppocr-det-v1=0%(previous)" {
+		t.Fatalf("promote: exit %d, %s, traffic %s", r.code, r.stderr, traffic())
+	}
+	if r := run(t, fake, "serve", "rollback", "ppocr-det", "-n", "kubeflow"); r.code != 0 || traffic() != "ppocr-det-v1=100%(current)" {
+		t.Fatalf("rollback: exit %d, %s, traffic %s", r.code, r.stderr, traffic())
+	}
+	if r := run(t, fake, "serve", "rollback", "ppocr-det", "-n", "kubeflow"); r.code != 1 || !strings.Contains(r.stderr, "no revision to roll back to") {
+		t.Errorf("second rollback: exit %d, %s", r.code, r.stderr)
+	}
+
+	r = run(t, fake, "serve", "get", "-n", "kubeflow")
+	if r.code != 0 || !strings.Contains(r.stdout, "ppocr-det-v1=100%(current)") || !strings.Contains(r.stdout, "http://ppocr-det.kubeflow.example.com") {
+		t.Errorf("get: exit %d, %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, fake, "serve", "describe", "ppocr-det", "-n", "kubeflow")
+	for _, want := range []string{"URL:         http://ppocr-det.kubeflow.example.com", "Ready:       True", "Model:     ppocr-det:v1", "Min:       0", "current"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("describe lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := run(t, fake, "serve", "delete", "ppocr-det", "-n", "kubeflow"); r.code != 0 || fake.Object(ref) != nil {
+		t.Errorf("delete: exit %d, %s", r.code, r.stderr)
+	}
+	if r := run(t, fake, "serve", "delete", "ppocr-det", "-n", "kubeflow"); r.code != 1 || !strings.Contains(r.stderr, "not found") {
+		t.Errorf("delete of a missing service: exit %d, %s", r.code, r.stderr)
+	}
+}

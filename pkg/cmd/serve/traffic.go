@@ -1,0 +1,243 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/serve"
+)
+
+// Traffic commands.
+const (
+	ModeRollout  = "rollout"
+	ModePromote  = "promote"
+	ModeRollback = "rollback"
+)
+
+// TrafficOptions are the options of `serve rollout|promote|rollback`.
+type TrafficOptions struct {
+	Mode      string
+	Name      string
+	Namespace string
+	// ModelVersion, Image and Percent are rollout's.
+	ModelVersion string
+	Image        string
+	Percent      int64
+	Apply        cmdutil.ApplyFlags
+	Output       cmdutil.OutputFlags
+
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+}
+
+// NewCmdTraffic returns `serve rollout`, `promote` or `rollback`.
+func NewCmdTraffic(f *cmdutil.Factory, mode string, runF func(*TrafficOptions) error) *cobra.Command {
+	o := &TrafficOptions{Mode: mode, Streams: f.Streams}
+	cmd := &cobra.Command{
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name, o.Namespace = args[0], f.Namespace()
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			var err error
+			if o.Kube, err = f.Kube(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	switch mode {
+	case ModeRollout:
+		cmd.Use = "rollout NAME --model-version VERSION [--traffic PERCENT]"
+		cmd.Short = "Start serving a new model version next to the current one, with a share of the traffic"
+		cmd.Long = `Add the revision NAME-VERSION, tagged "candidate", with --traffic percent of
+the requests (canary); the current revision keeps the rest. With --traffic 0
+the candidate takes no traffic but answers on its own tag URL (blue-green).
+The candidate keeps every other setting of the service; --image changes its
+runtime image. Run it again to change the candidate's share, then promote or
+roll back.`
+		cmd.Example = `  paddlex serve rollout ppocr-det --model-version v2 --traffic 10
+  paddlex serve rollout ppocr-det --model-version v2 --traffic 50
+  paddlex serve rollout ppocr-det --model-version v3 --traffic 0   # blue-green: try it on its tag URL first`
+		cmd.Flags().StringVar(&o.ModelVersion, "model-version", "", "model version the candidate serves (required)")
+		cmd.Flags().Int64Var(&o.Percent, "traffic", 10, "percent of the requests the candidate gets, 0-100")
+		cmd.Flags().StringVar(&o.Image, "image", "", "runtime image of the candidate (default: the service's)")
+	case ModePromote:
+		cmd.Use = "promote NAME"
+		cmd.Short = "Give the candidate revision all the traffic"
+		cmd.Long = `Give the candidate revision all the traffic: it becomes "current", and the
+revision it replaces stays addressable as "previous" for a rollback.`
+		cmd.Example = "  paddlex serve promote ppocr-det"
+	case ModeRollback:
+		cmd.Use = "rollback NAME"
+		cmd.Short = "Send all the traffic back to the revision that served before"
+		cmd.Long = `Send all the traffic back to the revision that served before: during a
+rollout the current one (the candidate is dropped), after a promotion the
+previous one. The service's template returns to that revision, whose pods
+Knative already knows.`
+		cmd.Example = "  paddlex serve rollback ppocr-det"
+	}
+	o.Apply.AddFlags(cmd.Flags(), true, 10*time.Minute)
+	o.Output.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// Validate checks the flags without contacting the cluster.
+func (o *TrafficOptions) Validate() error {
+	if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+		return err
+	}
+	if err := cmdutil.ValidateName("--namespace", o.Namespace); err != nil {
+		return err
+	}
+	if err := o.Apply.Validate(); err != nil {
+		return err
+	}
+	if err := o.Output.Validate(); err != nil {
+		return err
+	}
+	if o.Mode != ModeRollout {
+		return nil
+	}
+	if err := serve.ValidateVersion(o.Name, o.ModelVersion); err != nil {
+		return err
+	}
+	if o.Percent < 0 || o.Percent > 100 {
+		return cmdutil.UsageErrorf("--traffic %d is outside 0-100: it is the candidate's percent of the requests", o.Percent)
+	}
+	if o.Image != "" {
+		return serve.ValidateImage("--image", o.Image)
+	}
+	return nil
+}
+
+// Run reads the Service, computes the new traffic, applies it and waits.
+func (o *TrafficOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Apply.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
+		defer cancel()
+	}
+	ref := serviceRef(o.Namespace, o.Name)
+	live, err := o.Kube.Get(ctx, ref)
+	if apierrors.IsNotFound(err) {
+		return cmdutil.FailedErrorf("%s: %s not found: serve the model first with `paddlex serve create %s --model-version VERSION`", o.Mode, ref, o.Name)
+	} else if err != nil {
+		return err
+	}
+	next, rev, err := o.transition(live)
+	if err != nil {
+		return err
+	}
+	if o.Apply.ClientDryRun() {
+		return o.print(next, "(dry run)")
+	}
+	if o.Mode == ModeRollout {
+		if err := checkInitContainers(ctx, o.Kube, o.Streams.ErrOut); err != nil {
+			return err
+		}
+	}
+	opts := o.Apply.ApplyOptions()
+	applied, err := o.Kube.Apply(ctx, []*unstructured.Unstructured{next}, opts)
+	if err != nil {
+		if apierrors.IsConflict(err) {
+			return cmdutil.FailedErrorf("%s: %s changed while paddlex was updating it: run the command again: %v", o.Mode, ref, err)
+		}
+		return explainApply(err, rev)
+	}
+	if !o.Apply.Wait || opts.DryRun == kube.DryRunServer {
+		suffix := ""
+		if opts.DryRun == kube.DryRunServer {
+			suffix = "(server dry run)"
+		}
+		return o.print(applied[0], suffix)
+	}
+	ready, err := o.Kube.Wait(ctx, ref, kube.ConditionTrue("Ready"))
+	if err != nil {
+		undo := "rollback"
+		if o.Mode == ModeRollback {
+			undo = "describe"
+		}
+		whatNext(o.Streams.ErrOut, undo, o.Name, o.Namespace)
+		return err
+	}
+	if !o.Output.Table() {
+		return o.Output.PrintObjects(o.Streams.Out, []*unstructured.Unstructured{ready})
+	}
+	return printTraffic(o.Streams.Out, ready)
+}
+
+// transition computes the Service after the command, and the revision
+// whose template it carries.
+func (o *TrafficOptions) transition(live *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
+	var next *unstructured.Unstructured
+	var err error
+	switch o.Mode {
+	case ModeRollout:
+		var cand serve.Spec
+		next, cand, err = serve.RolloutService(live, o.ModelVersion, o.Image, o.Percent)
+		if err == nil {
+			cand.Action = cmdutil.ActionApply
+			if verr := cand.Validate(); verr != nil {
+				return nil, "", verr
+			}
+			for _, w := range cand.Warnings() {
+				fmt.Fprintln(o.Streams.ErrOut, "warning:", w)
+			}
+		}
+	case ModePromote:
+		next, err = serve.PromoteService(live)
+	case ModeRollback:
+		next, err = serve.RollbackService(live)
+	}
+	traffic := serve.TrafficOf(live, "spec")
+	switch {
+	case err == nil:
+		rev, _, _ := unstructured.NestedString(next.Object, "spec", "template", "metadata", "name")
+		return next, rev, nil
+	case errors.Is(err, serve.ErrNotServed):
+		return nil, "", cmdutil.FailedErrorf("%s: %s is %v: serve the model with `paddlex serve apply` first", o.Mode, kube.RefOf(live), err)
+	case errors.Is(err, serve.ErrNoCandidate):
+		return nil, "", cmdutil.FailedErrorf("%s %s: %v (traffic: %s): start one with `paddlex serve rollout %s --model-version VERSION`", o.Mode, o.Name, err, traffic, o.Name)
+	case errors.Is(err, serve.ErrNoPrevious):
+		return nil, "", cmdutil.FailedErrorf("%s %s: %v (traffic: %s): nothing was promoted or rolled out since", o.Mode, o.Name, err, traffic)
+	}
+	return nil, "", cmdutil.FailedErrorf("%s %s: %v (traffic: %s)", o.Mode, o.Name, err, traffic)
+}
+
+func (o *TrafficOptions) print(obj *unstructured.Unstructured, suffix string) error {
+	if !o.Output.Table() {
+		return o.Output.PrintObjects(o.Streams.Out, []*unstructured.Unstructured{obj})
+	}
+	line := fmt.Sprintf("service.serving.knative.dev/%s %s: %s", obj.GetName(), pastTense(o.Mode), serve.TrafficOf(obj, "spec"))
+	if suffix != "" {
+		line += " " + suffix
+	}
+	_, err := fmt.Fprintln(o.Streams.Out, line)
+	return err
+}
+
+func pastTense(mode string) string {
+	switch mode {
+	case ModeRollout:
+		return "rolled out"
+	case ModePromote:
+		return "promoted"
+	}
+	return "rolled back"
+}
