@@ -1,0 +1,233 @@
+package install
+
+// Versions of the upstream components. The catalog records no sha256 for
+// them: paddlex cannot vouch for a checksum it has not computed from the
+// published artifact. `paddlex install bundle` records the checksum of what
+// it downloaded, and installs from a bundle verify against that.
+const (
+	certManagerVersion    = "v1.17.2"
+	knativeVersion        = "knative-v1.18.0"
+	istioVersion          = "knative-v1.18.0" // the Istio build net-istio publishes and tests with
+	argoVersion           = "v3.7.9"
+	juicefsCSIVersion     = "v0.28.2"
+	paddleOperatorVersion = "ef15f72f4c814c45e022ffaebb8659bb62d0ebfe"
+	paddleExtensionsRef   = "eed11dd7a57a26ba590d1a52545a6cbcaf4f0cb0"
+	jupyterhubVersion     = "4.2.0"
+)
+
+// PlatformNamespace holds the platform's own objects.
+const PlatformNamespace = "kubeflow"
+
+// Seed keys.
+const (
+	SeedMinIOAccessKey   = "minio-access-key"
+	SeedMinIOSecretKey   = "minio-secret-key"
+	SeedRedisPassword    = "redis-password"
+	SeedHubProxyToken    = "jupyterhub-proxy-token"
+	SeedHubCookieSecret  = "jupyterhub-cookie-secret"
+	SeedAuthClientSecret = "auth-client-secret"
+	SeedAuthCookieSecret = "auth-cookie-secret"
+)
+
+// Default returns the built-in catalog: the real components and versions.
+func Default() *Catalog {
+	gh := func(repo, tag, file string) Source {
+		return Source{URL: "https://github.com/" + repo + "/releases/download/" + tag + "/" + file}
+	}
+	raw := func(repo, ref, path string) Source {
+		return Source{URL: "https://raw.githubusercontent.com/" + repo + "/" + ref + "/" + path}
+	}
+	ns := PlatformNamespace
+	c := &Catalog{
+		Components: []*Component{
+			{
+				Name: "namespaces", Version: "v1", Manifests: "namespaces",
+				Description: "the platform namespace kubeflow",
+				Namespaces:  []string{ns},
+			},
+			{
+				Name: "cert-manager", Version: certManagerVersion,
+				Description: "certificates for admission webhooks",
+				Namespaces:  []string{"cert-manager"},
+				Sources:     []Source{gh("cert-manager/cert-manager", certManagerVersion, "cert-manager.yaml")},
+				Ready: Readiness{
+					Deployments: []string{"cert-manager/cert-manager", "cert-manager/cert-manager-cainjector", "cert-manager/cert-manager-webhook"},
+					CRDs:        []string{"certificates.cert-manager.io", "issuers.cert-manager.io", "clusterissuers.cert-manager.io"},
+				},
+			},
+			{
+				Name: "istio", Version: istioVersion,
+				Description: "Istio service mesh and ingress gateway, as released with net-istio",
+				Namespaces:  []string{"istio-system"},
+				Sources:     []Source{gh("knative/net-istio", istioVersion, "istio.yaml")},
+				Ready: Readiness{
+					Deployments: []string{"istio-system/istiod", "istio-system/istio-ingressgateway"},
+					CRDs:        []string{"gateways.networking.istio.io", "virtualservices.networking.istio.io"},
+				},
+			},
+			{
+				Name: "knative-serving", Version: knativeVersion, Manifests: "knative-serving",
+				Description: "Knative Serving: model services with scale to zero and canary traffic",
+				Namespaces:  []string{"knative-serving"},
+				Sources: []Source{
+					gh("knative/serving", knativeVersion, "serving-crds.yaml"),
+					gh("knative/serving", knativeVersion, "serving-core.yaml"),
+				},
+				Ready: Readiness{
+					Deployments: []string{"knative-serving/activator", "knative-serving/autoscaler", "knative-serving/controller", "knative-serving/webhook"},
+					CRDs:        []string{"services.serving.knative.dev", "revisions.serving.knative.dev", "routes.serving.knative.dev", "configurations.serving.knative.dev"},
+				},
+			},
+			{
+				Name: "kourier", Version: knativeVersion,
+				Description: "Kourier, the light networking layer of Knative Serving",
+				Namespaces:  []string{"kourier-system", "knative-serving"},
+				DependsOn:   []string{"knative-serving"},
+				Sources:     []Source{gh("knative/net-kourier", knativeVersion, "kourier.yaml")},
+				Ready: Readiness{
+					Deployments: []string{"kourier-system/3scale-kourier-gateway", "knative-serving/net-kourier-controller"},
+				},
+			},
+			{
+				Name: "net-istio", Version: knativeVersion,
+				Description: "the Istio networking layer of Knative Serving",
+				Namespaces:  []string{"knative-serving"},
+				DependsOn:   []string{"knative-serving", "istio"},
+				Sources:     []Source{gh("knative/net-istio", knativeVersion, "net-istio.yaml")},
+				Ready: Readiness{
+					Deployments: []string{"knative-serving/net-istio-controller", "knative-serving/net-istio-webhook"},
+				},
+			},
+			{
+				Name: "argo-workflows", Version: argoVersion, Manifests: "argo-workflows",
+				Description: "Argo Workflows runs pipelines; its server UI is the pipeline UI",
+				Namespaces:  []string{"argo"},
+				Sources:     []Source{gh("argoproj/argo-workflows", argoVersion, "install.yaml")},
+				Ready: Readiness{
+					Deployments: []string{"argo/workflow-controller", "argo/argo-server"},
+					CRDs:        []string{"workflows.argoproj.io", "workflowtemplates.argoproj.io", "cronworkflows.argoproj.io"},
+				},
+			},
+			{
+				Name: "minio", Version: "RELEASE.2025-04-22T22-12-26Z", Manifests: "minio",
+				Description: "MinIO object storage: the model center and JuiceFS data",
+				Namespaces:  []string{ns},
+				DependsOn:   []string{"namespaces"},
+				Ready:       Readiness{Deployments: []string{ns + "/minio"}},
+				Seeds: []Seed{
+					{Key: SeedMinIOAccessKey, Secret: ns + "/minio-credentials", Field: "accesskey"},
+					{Key: SeedMinIOSecretKey, Secret: ns + "/minio-credentials", Field: "secretkey"},
+				},
+				generate: generateMinIO,
+			},
+			{
+				Name: "redis", Version: "7.4.2", Manifests: "redis",
+				Description: "Redis for JuiceFS metadata (skipped with --redis-url)",
+				Namespaces:  []string{ns},
+				DependsOn:   []string{"namespaces"},
+				Ready:       Readiness{StatefulSets: []string{ns + "/redis"}},
+				Seeds:       []Seed{{Key: SeedRedisPassword, Secret: ns + "/redis-credentials", Field: "password"}},
+				generate:    generateRedis,
+			},
+			{
+				Name: "juicefs-csi", Version: juicefsCSIVersion,
+				Description: "the JuiceFS CSI driver (csi.juicefs.com) that mounts data-center and task-center",
+				Namespaces:  []string{"kube-system"},
+				Sources:     []Source{raw("juicedata/juicefs-csi-driver", juicefsCSIVersion, "deploy/k8s.yaml")},
+				Ready: Readiness{
+					StatefulSets: []string{"kube-system/juicefs-csi-controller"},
+					DaemonSets:   []string{"kube-system/juicefs-csi-node"},
+				},
+			},
+			{
+				Name: "paddle-operator", Version: paddleOperatorVersion[:12], Manifests: "paddle-operator",
+				Description: "paddle-operator: PaddleJob, SampleSet and SampleJob controllers",
+				Namespaces:  []string{"paddle-system"},
+				DependsOn:   []string{"namespaces"},
+				Sources: []Source{
+					raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/crd.yaml"),
+					raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/operator.yaml"),
+					raw("PaddleFlow/paddle-operator", paddleExtensionsRef, "deploy/extensions/controllers.yaml"),
+				},
+				Ready: Readiness{
+					Deployments: []string{"paddle-system/paddle-controller-manager", "paddle-system/paddle-sampleset-manager", "paddle-system/paddle-samplejob-manager"},
+					CRDs:        []string{"paddlejobs.batch.paddlepaddle.org"},
+				},
+			},
+			{
+				Name: "visualdl", Version: "v1", Manifests: "visualdl",
+				Description: "defaults for the VisualDL boards of training jobs",
+				Namespaces:  []string{ns},
+				DependsOn:   []string{"namespaces"},
+			},
+			{
+				Name: "jupyterhub", Version: jupyterhubVersion, Manifests: "jupyterhub",
+				Description: "JupyterHub notebooks, rendered from its Helm chart",
+				Namespaces:  []string{"jhub"},
+				Sources: []Source{{
+					URL: "https://hub.jupyter.org/helm-chart/jupyterhub-" + jupyterhubVersion + ".tgz",
+					Chart: &Chart{Release: "jupyterhub", Namespace: "jhub", Values: map[string]any{
+						"proxy":      map[string]any{"service": map[string]any{"type": "ClusterIP"}},
+						"prePuller":  map[string]any{"hook": map[string]any{"enabled": false}, "continuous": map[string]any{"enabled": false}},
+						"scheduling": map[string]any{"userScheduler": map[string]any{"enabled": false}},
+					}},
+				}},
+				Ready: Readiness{Deployments: []string{"jhub/hub", "jhub/proxy"}},
+				Seeds: []Seed{
+					{Key: SeedHubProxyToken, Secret: "jhub/hub", Field: "hub.config.ConfigurableHTTPProxy.auth_token"},
+					{Key: SeedHubCookieSecret, Secret: "jhub/hub", Field: "hub.config.JupyterHub.cookie_secret"},
+				},
+			},
+			{
+				Name: "prerequisites", Version: "v1", Manifests: "prerequisites",
+				Description: "Secrets data-center and task-center, StorageClass task-center, pipeline-runner RBAC",
+				Namespaces:  []string{ns},
+				DependsOn:   []string{"namespaces", "minio", "redis", "juicefs-csi"},
+				Ready:       Readiness{},
+				Seeds: []Seed{
+					{Key: SeedMinIOAccessKey, Secret: ns + "/data-center", Field: "access-key"},
+					{Key: SeedMinIOSecretKey, Secret: ns + "/data-center", Field: "secret-key"},
+				},
+				generate: generatePrerequisites,
+			},
+			{
+				Name: "auth", Version: "dex-v2.42.0-oauth2-proxy-v7.8.1", Manifests: "auth",
+				Description: "dex (OpenID Connect) and oauth2-proxy for the multi-tenant profile",
+				Namespaces:  []string{"auth"},
+				DependsOn:   []string{"istio"},
+				Ready:       Readiness{Deployments: []string{"auth/dex", "auth/oauth2-proxy"}},
+				Seeds: []Seed{
+					{Key: SeedAuthClientSecret, Secret: "auth/auth-secrets", Field: "client-secret"},
+					{Key: SeedAuthCookieSecret, Secret: "auth/auth-secrets", Field: "cookie-secret"},
+				},
+				generate: generateAuth,
+			},
+			{
+				Name: "user-namespace", Version: "v1", Manifests: "user-namespace",
+				Description: "a per-user namespace (user@example.com) with RBAC and pipeline-runner",
+				Namespaces:  []string{"kubeflow-user-example-com"},
+				DependsOn:   []string{"prerequisites", "auth"},
+			},
+		},
+		Profiles: map[string][]string{
+			ProfileStandalone: {"namespaces", "knative-serving", networkingSlot, "argo-workflows", "minio", "redis",
+				"juicefs-csi", "paddle-operator", "visualdl", "jupyterhub", "prerequisites"},
+			ProfileFull: {"namespaces", "istio", "knative-serving", networkingSlot, "argo-workflows", "minio", "redis",
+				"juicefs-csi", "paddle-operator", "visualdl", "jupyterhub", "prerequisites", "auth", "user-namespace"},
+		},
+		Networking: map[string][]string{
+			NetworkingKourier: {"kourier"},
+			NetworkingIstio:   {"istio", "net-istio"},
+		},
+		DefaultNetworking: map[string]string{ProfileStandalone: NetworkingKourier, ProfileFull: NetworkingIstio},
+	}
+	for _, comp := range c.Components {
+		if comp.Name == "knative-serving" {
+			comp.mutate = mutateKnativeNetworking
+		}
+		if comp.Name == "jupyterhub" {
+			comp.chartValues = jupyterhubValues
+		}
+	}
+	return c
+}

@@ -1,0 +1,199 @@
+package install
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Settings are the inputs of rendering besides the catalog and artifacts.
+// Render is pure: every secret value is in Secrets, filled by the caller.
+type Settings struct {
+	// Networking is the Knative networking layer: kourier or istio.
+	Networking string
+	// RedisURL is an external Redis for JuiceFS metadata, taken as given;
+	// empty means the in-cluster Redis.
+	RedisURL string
+	// TaskCenterRedisURL is the metadata engine of task-center; empty means
+	// RedisURL with the next database number.
+	TaskCenterRedisURL string
+	// Secrets holds the seed values by key (see Seed).
+	Secrets map[string]string
+}
+
+// SeedKeys lists the seed keys the components use, sorted and unique.
+func SeedKeys(comps []*Component) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range comps {
+		for _, s := range c.Seeds {
+			if !seen[s.Key] {
+				seen[s.Key] = true
+				out = append(out, s.Key)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// RandomSecret returns n random letters and digits from crypto/rand.
+func RandomSecret(n int) (string, error) {
+	b := make([]byte, n)
+	for i := range b {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alnum))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = alnum[k.Int64()]
+	}
+	return string(b), nil
+}
+
+// secret builds a Secret with string data; the API server does the base64.
+func secret(namespace, name string, data map[string]string, holdsData bool) *unstructured.Unstructured {
+	sd := map[string]any{}
+	for k, v := range data {
+		sd[k] = v
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata":   map[string]any{"name": name, "namespace": namespace},
+		"type":       "Opaque",
+		"stringData": sd,
+	}}
+	if holdsData {
+		u.SetLabels(map[string]string{LabelData: "true"})
+	}
+	return u
+}
+
+func (s Settings) need(keys ...string) error {
+	for _, k := range keys {
+		if s.Secrets[k] == "" {
+			return fmt.Errorf("no value for %s", k)
+		}
+	}
+	return nil
+}
+
+func generateMinIO(s Settings) ([]*unstructured.Unstructured, error) {
+	if err := s.need(SeedMinIOAccessKey, SeedMinIOSecretKey); err != nil {
+		return nil, err
+	}
+	return []*unstructured.Unstructured{secret(PlatformNamespace, "minio-credentials", map[string]string{
+		"accesskey": s.Secrets[SeedMinIOAccessKey], "secretkey": s.Secrets[SeedMinIOSecretKey],
+	}, true)}, nil
+}
+
+func generateRedis(s Settings) ([]*unstructured.Unstructured, error) {
+	if err := s.need(SeedRedisPassword); err != nil {
+		return nil, err
+	}
+	return []*unstructured.Unstructured{secret(PlatformNamespace, "redis-credentials", map[string]string{
+		"password": s.Secrets[SeedRedisPassword],
+	}, true)}, nil
+}
+
+func generateAuth(s Settings) ([]*unstructured.Unstructured, error) {
+	if err := s.need(SeedAuthClientSecret, SeedAuthCookieSecret); err != nil {
+		return nil, err
+	}
+	return []*unstructured.Unstructured{secret("auth", "auth-secrets", map[string]string{
+		"client-secret": s.Secrets[SeedAuthClientSecret], "cookie-secret": s.Secrets[SeedAuthCookieSecret],
+	}, true)}, nil
+}
+
+// MetaURLs returns the JuiceFS metadata URLs of data-center and task-center.
+func (s Settings) MetaURLs() (dataCenter, taskCenter string, err error) {
+	if s.RedisURL == "" {
+		pw := url.QueryEscape(s.Secrets[SeedRedisPassword])
+		base := "redis://:" + pw + "@redis." + PlatformNamespace + ":6379/"
+		return base + "0", base + "1", nil
+	}
+	dataCenter = s.RedisURL
+	taskCenter = s.TaskCenterRedisURL
+	if taskCenter == "" {
+		taskCenter, err = nextDatabase(s.RedisURL)
+	}
+	return dataCenter, taskCenter, err
+}
+
+var dbSuffix = regexp.MustCompile(`/(\d+)$`)
+
+// nextDatabase returns a Redis URL naming the database after u's: a JuiceFS
+// file system needs a metadata database of its own.
+func nextDatabase(u string) (string, error) {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "", fmt.Errorf("--redis-url: %w", err)
+	}
+	if p.RawQuery != "" || p.Fragment != "" {
+		return "", fmt.Errorf("--redis-url has a query or fragment: give --task-center-redis-url too")
+	}
+	if m := dbSuffix.FindStringSubmatch(u); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return u[:len(u)-len(m[0])] + "/" + strconv.Itoa(n+1), nil
+	}
+	if p.Path == "" || p.Path == "/" {
+		return u[:len(u)-len(p.Path)] + "/1", nil
+	}
+	return "", fmt.Errorf("--redis-url path %q is not a database number: give --task-center-redis-url too", p.Path)
+}
+
+// generatePrerequisites renders the JuiceFS Secrets the platform mounts
+// data-center and task-center with.
+func generatePrerequisites(s Settings) ([]*unstructured.Unstructured, error) {
+	if err := s.need(SeedMinIOAccessKey, SeedMinIOSecretKey); err != nil {
+		return nil, err
+	}
+	dc, tc, err := s.MetaURLs()
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, fs := range []struct{ name, meta string }{{"data-center", dc}, {"task-center", tc}} {
+		out = append(out, secret(PlatformNamespace, fs.name, map[string]string{
+			"name":       fs.name,
+			"metaurl":    fs.meta,
+			"storage":    "minio",
+			"bucket":     "http://minio-service." + PlatformNamespace + ":9000/" + fs.name,
+			"access-key": s.Secrets[SeedMinIOAccessKey],
+			"secret-key": s.Secrets[SeedMinIOSecretKey],
+		}, true))
+	}
+	return out, nil
+}
+
+// mutateKnativeNetworking points Knative Serving at the chosen networking layer.
+func mutateKnativeNetworking(s Settings, objs []*unstructured.Unstructured) error {
+	class := "kourier.ingress.networking.knative.dev"
+	if s.Networking == NetworkingIstio {
+		class = "istio.ingress.networking.knative.dev"
+	}
+	for _, o := range objs {
+		if o.GetKind() == "ConfigMap" && o.GetName() == "config-network" && o.GetNamespace() == "knative-serving" {
+			if err := unstructured.SetNestedField(o.Object, class, "data", "ingress-class"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// jupyterhubValues hands the chart its secrets, so rendering is repeatable
+// and a re-run keeps the tokens the hub already uses.
+func jupyterhubValues(s Settings) map[string]any {
+	return map[string]any{
+		"proxy": map[string]any{"secretToken": s.Secrets[SeedHubProxyToken]},
+		"hub":   map[string]any{"config": map[string]any{"JupyterHub": map[string]any{"cookie_secret": s.Secrets[SeedHubCookieSecret]}}},
+	}
+}

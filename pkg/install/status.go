@@ -1,0 +1,230 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/paddleflow/paddlex/pkg/kube"
+)
+
+// WorkloadStatus is one workload of a component.
+type WorkloadStatus struct {
+	Ref    kube.ObjectRef
+	Ready  bool
+	Status string
+}
+
+// ComponentStatus is what `paddlex status` reports of one component.
+type ComponentStatus struct {
+	Name string
+	// Version is the installed version (from the objects' labels), empty
+	// when nothing of the component is installed.
+	Version string
+	// Want is the catalog's version.
+	Want        string
+	Installed   bool
+	Workloads   []WorkloadStatus
+	CRDs        []string
+	MissingCRDs []string
+	// Problems say what to fix.
+	Problems []string
+}
+
+// Ready reports whether every workload is ready and every CRD established.
+func (s ComponentStatus) Ready() bool {
+	if !s.Installed || len(s.MissingCRDs) > 0 {
+		return false
+	}
+	for _, w := range s.Workloads {
+		if !w.Ready {
+			return false
+		}
+	}
+	return true
+}
+
+// ReadyCount is "ready/total" workloads.
+func (s ComponentStatus) ReadyCount() string {
+	n := 0
+	for _, w := range s.Workloads {
+		if w.Ready {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d/%d", n, len(s.Workloads))
+}
+
+// Report is the status of an installation.
+type Report struct {
+	Components []ComponentStatus
+	// Fixes are cluster-wide problems, e.g. no default StorageClass.
+	Fixes []string
+}
+
+// Ready reports whether every component is ready.
+func (r Report) Ready() bool {
+	for _, c := range r.Components {
+		if !c.Ready() {
+			return false
+		}
+	}
+	return len(r.Components) > 0
+}
+
+// Installed lists the catalog's components that have objects in the
+// cluster, in catalog order.
+func Installed(ctx context.Context, k kube.Interface, cat *Catalog) ([]*Component, error) {
+	found := map[string]bool{}
+	sel := labels.Set{kube.LabelPartOf: PartOf}.String()
+	for _, gvk := range []schemaGVK{deploymentGVK, statefulSetGVK, daemonSetGVK, crdGVK, namespaceGVK, secretGVK, storageGVK} {
+		items, err := k.List(ctx, gvk, kube.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return nil, err
+		}
+		for i := range items {
+			found[items[i].GetLabels()[LabelComponent]] = true
+		}
+	}
+	var out []*Component
+	for _, c := range cat.Components {
+		if found[c.Name] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Status reads the state of comps from the cluster.
+func Status(ctx context.Context, k kube.Interface, comps []*Component) (Report, error) {
+	sel := labels.Set{kube.LabelPartOf: PartOf}.String()
+	byComp := map[string][]*unstructured.Unstructured{}
+	for _, gvk := range []schemaGVK{deploymentGVK, statefulSetGVK, daemonSetGVK, crdGVK, namespaceGVK, secretGVK, storageGVK} {
+		items, err := k.List(ctx, gvk, kube.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return Report{}, err
+		}
+		for i := range items {
+			name := items[i].GetLabels()[LabelComponent]
+			byComp[name] = append(byComp[name], &items[i])
+		}
+	}
+	var rep Report
+	for _, c := range comps {
+		st := ComponentStatus{Name: c.Name, Want: c.Version}
+		objs := byComp[c.Name]
+		st.Installed = len(objs) > 0
+		for _, o := range objs {
+			if v := o.GetLabels()[LabelVersion]; v != "" && st.Version == "" {
+				st.Version = v
+			}
+		}
+		if st.Version != "" && st.Version != labelValue(c.Version) {
+			st.Problems = append(st.Problems, fmt.Sprintf("installed version %s differs from %s: run `paddlex install --components %s`", st.Version, c.Version, c.Name))
+		}
+		seen := map[kube.ObjectRef]bool{}
+		check := func(ref kube.ObjectRef, obj *unstructured.Unstructured) {
+			if seen[ref] {
+				return
+			}
+			seen[ref] = true
+			if ref.GVK.Kind == "CustomResourceDefinition" {
+				ok := false
+				if obj != nil {
+					ok, _, _ = kube.CRDEstablished().Check(obj)
+				}
+				if ok {
+					st.CRDs = append(st.CRDs, ref.Name)
+				} else {
+					st.MissingCRDs = append(st.MissingCRDs, ref.Name)
+				}
+				return
+			}
+			cond, _ := kube.ReadyFor(ref.GVK.Kind)
+			ws := WorkloadStatus{Ref: ref}
+			if obj == nil {
+				ws.Status = "missing"
+			} else {
+				done, status, err := cond.Check(obj)
+				ws.Ready, ws.Status = done && err == nil, status
+			}
+			st.Workloads = append(st.Workloads, ws)
+			if !ws.Ready {
+				why := Diagnose(ctx, k, ref)
+				if obj == nil {
+					why = []string{"missing: run `paddlex install --components " + c.Name + "`"}
+				}
+				if len(why) == 0 {
+					why = []string{ws.Status}
+				}
+				for _, w := range why {
+					st.Problems = append(st.Problems, ref.String()+": "+w)
+				}
+			}
+		}
+		for _, o := range objs {
+			switch o.GetKind() {
+			case "Deployment", "StatefulSet", "DaemonSet", "CustomResourceDefinition":
+				check(kube.RefOf(o), o)
+			}
+		}
+		for _, ref := range c.Ready.refs() {
+			if seen[ref] {
+				continue
+			}
+			obj, err := k.Get(ctx, ref)
+			if err != nil && !apierrors.IsNotFound(err) {
+				return Report{}, err
+			}
+			if err != nil {
+				obj = nil
+			}
+			check(ref, obj)
+		}
+		sort.Slice(st.Workloads, func(i, j int) bool { return st.Workloads[i].Ref.String() < st.Workloads[j].Ref.String() })
+		sort.Strings(st.CRDs)
+		sort.Strings(st.MissingCRDs)
+		if !st.Installed {
+			st.Problems = append([]string{"not installed: run `paddlex install --components " + c.Name + "`"}, st.Problems...)
+		}
+		for _, m := range st.MissingCRDs {
+			st.Problems = append(st.Problems, "CustomResourceDefinition "+m+" is missing or not established")
+		}
+		rep.Components = append(rep.Components, st)
+	}
+	fixes, err := clusterFixes(ctx, k)
+	if err != nil {
+		return rep, err
+	}
+	rep.Fixes = fixes
+	return rep, nil
+}
+
+// clusterFixes finds cluster-wide problems: without a default
+// StorageClass, MinIO's and Redis's volumes stay Pending.
+func clusterFixes(ctx context.Context, k kube.Interface) ([]string, error) {
+	scs, err := k.List(ctx, storageGVK, kube.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for i := range scs {
+		a := scs[i].GetAnnotations()
+		if a["storageclass.kubernetes.io/is-default-class"] == "true" || a["storageclass.beta.kubernetes.io/is-default-class"] == "true" {
+			return nil, nil
+		}
+	}
+	names := make([]string, 0, len(scs))
+	for i := range scs {
+		names = append(names, scs[i].GetName())
+	}
+	fix := "the cluster has no default StorageClass, so the volumes of MinIO and Redis stay Pending: install a provisioner, or mark one default with `kubectl annotate storageclass NAME storageclass.kubernetes.io/is-default-class=true`"
+	if len(names) > 0 {
+		fix += " (classes: " + strings.Join(names, ", ") + ")"
+	}
+	return []string{fix}, nil
+}
