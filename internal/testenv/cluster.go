@@ -29,7 +29,7 @@ type simCluster struct {
 const controllersAPIOnly = "garbagecollector,namespace"
 
 // controllersCluster are the controllers of the simulated cluster.
-const controllersCluster = "*,-serviceaccount-token,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route"
+const controllersCluster = "*,-serviceaccount-token"
 
 func (c *simCluster) start(e *Env, name string, args ...string) error {
 	logf, err := os.Create(filepath.Join(e.Dir, name+".log"))
