@@ -14,6 +14,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/cmd/completion"
 	"github.com/paddleflow/paddlex/pkg/cmd/dataset"
+	installcmd "github.com/paddleflow/paddlex/pkg/cmd/install"
 	modelhubcmd "github.com/paddleflow/paddlex/pkg/cmd/modelhub"
 	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
 	"github.com/paddleflow/paddlex/pkg/cmd/version"
@@ -74,6 +75,10 @@ for --namespace), which win over the config file
 
 	root.AddCommand(
 		dataset.NewCmdDataset(f),
+		installcmd.NewCmdInstall(f, nil),
+		installcmd.NewCmdInstallStandalone(f, nil),
+		installcmd.NewCmdStatus(f, nil),
+		installcmd.NewCmdUninstall(f, nil),
 		modelhubcmd.NewCmdModelhub(f),
 		servecmd.NewCmdServe(f),
 		version.NewCmdVersion(f),

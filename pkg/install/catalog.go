@@ -408,3 +408,6 @@ func LoadCatalog(path string) (*Catalog, error) {
 	}
 	return c, nil
 }
+
+// Dir is the directory relative source paths resolve against.
+func (c *Catalog) Dir() string { return c.dir }

@@ -1,0 +1,478 @@
+// Package install implements `paddlex install`, `install-standalone`,
+// `install bundle`, `status` and `uninstall`: the platform on a cluster, in
+// dependency order, verified ready.
+package install
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/install"
+	"github.com/paddleflow/paddlex/pkg/kube"
+)
+
+// SourceFlags choose the catalog and where artifacts come from; install,
+// bundle, status and uninstall share them.
+type SourceFlags struct {
+	// CatalogFile replaces the built-in catalog (hidden; for tests and
+	// private mirrors).
+	CatalogFile  string
+	FromBundle   string
+	ManifestsDir string
+	CacheDir     string
+}
+
+func (s *SourceFlags) addCatalogFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&s.CatalogFile, "catalog", "", "component catalog file replacing the built-in one")
+	_ = fs.MarkHidden("catalog")
+}
+
+func (s *SourceFlags) addFlags(fs *pflag.FlagSet) {
+	s.addCatalogFlag(fs)
+	fs.StringVar(&s.FromBundle, "from-bundle", "", "install from a bundle file written by 'paddlex install bundle' (air-gapped clusters)")
+	fs.StringVar(&s.ManifestsDir, "manifests-dir", "", "install from a directory laid out like an unpacked bundle: DIR/COMPONENT/FILE")
+	fs.StringVar(&s.CacheDir, "artifact-cache", install.DefaultCacheDir(), "where downloaded artifacts are kept")
+}
+
+func (s *SourceFlags) validate() error {
+	if s.FromBundle != "" && s.ManifestsDir != "" {
+		return cmdutil.UsageErrorf("--from-bundle and --manifests-dir are exclusive")
+	}
+	if s.ManifestsDir != "" {
+		if st, err := os.Stat(s.ManifestsDir); err != nil || !st.IsDir() {
+			return cmdutil.UsageErrorf("--manifests-dir %s is not a directory", s.ManifestsDir)
+		}
+	}
+	if s.FromBundle != "" {
+		if _, err := os.Stat(s.FromBundle); err != nil {
+			return cmdutil.UsageErrorf("--from-bundle: %v", err)
+		}
+	}
+	return nil
+}
+
+// catalog loads the catalog (exit 2 for a bad --catalog file).
+func (s *SourceFlags) catalog() (*install.Catalog, error) {
+	if s.CatalogFile == "" {
+		return install.Default(), nil
+	}
+	c, err := install.LoadCatalog(s.CatalogFile)
+	if err != nil {
+		return nil, cmdutil.UsageErrorf("--catalog: %v", err)
+	}
+	return c, nil
+}
+
+// fetcher builds the artifact fetcher.
+func (s *SourceFlags) fetcher(cat *install.Catalog, progress func(string)) (*install.Fetcher, error) {
+	f := &install.Fetcher{CacheDir: s.CacheDir, Dir: s.ManifestsDir, BaseDir: cat.Dir(), Progress: progress}
+	if s.FromBundle != "" {
+		b, err := install.OpenBundle(s.FromBundle)
+		if err != nil {
+			return nil, cmdutil.UsageErrorf("--from-bundle %s: %v", s.FromBundle, err)
+		}
+		f.Bundle = b
+	}
+	return f, nil
+}
+
+// InstallOptions are the options of `install` and `install-standalone`.
+type InstallOptions struct {
+	Profile            string
+	Components         []string
+	Skip               []string
+	Verify             bool
+	Networking         string
+	RedisURL           string
+	TaskCenterRedisURL string
+	MinIOAccessKey     string
+	MinIOSecretKey     string
+	Source             SourceFlags
+	Apply              cmdutil.ApplyFlags
+	Output             cmdutil.OutputFlags
+
+	Streams cmdutil.IOStreams
+	Catalog *install.Catalog
+	Plan    []*install.Component
+	Kube    kube.Interface
+}
+
+// NewCmdInstall returns `paddlex install` (profile full) with its `bundle`
+// subcommand; runF replaces Run in tests.
+func NewCmdInstall(f *cmdutil.Factory, runF func(*InstallOptions) error) *cobra.Command {
+	cmd := newInstallCmd(f, "install", install.ProfileFull, runF)
+	cmd.AddCommand(NewCmdBundle(f, nil))
+	return cmd
+}
+
+// NewCmdInstallStandalone returns `paddlex install-standalone`.
+func NewCmdInstallStandalone(f *cmdutil.Factory, runF func(*InstallOptions) error) *cobra.Command {
+	return newInstallCmd(f, "install-standalone", install.ProfileStandalone, runF)
+}
+
+func newInstallCmd(f *cmdutil.Factory, use, profile string, runF func(*InstallOptions) error) *cobra.Command {
+	o := &InstallOptions{Streams: f.Streams}
+	short := map[string]string{
+		"install":            "Install the multi-tenant PaddlePaddle platform (profile full)",
+		"install-standalone": "Install the single-user PaddlePaddle platform (profile standalone)",
+	}[use]
+	cmd := &cobra.Command{
+		Use:   use + " [flags]",
+		Short: short,
+		Long: short + `.
+
+Components are applied in dependency order with server-side apply; each is
+waited for (rollouts complete, CRDs established, webhooks serving) before the
+components that depend on it. Upstream artifacts are pinned release files,
+downloaded once into the artifact cache and verified where the catalog
+records a checksum; a mismatch aborts before anything is applied.
+
+The prerequisites component creates what the platform needs: Secrets
+data-center and task-center (JuiceFS metadata in Redis, data in MinIO),
+StorageClass task-center and the pipeline-runner RBAC. MinIO keys are
+generated when not given and kept only in Secrets; a re-run reuses them.
+
+Re-running changes nothing on an installed cluster and says so; an
+interrupted install finishes when run again. --verify only checks.
+
+Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
+		Example: fmt.Sprintf(`  paddlex %[1]s
+  paddlex %[1]s --dry-run=client -o yaml > platform.yaml
+  paddlex %[1]s --components prerequisites --redis-url redis://:secret@redis.example:6379/0
+  paddlex %[1]s --skip jupyterhub --networking istio
+  paddlex %[1]s --from-bundle paddlex-bundle.tgz
+  paddlex %[1]s --verify`, use),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			if err := o.Connect(f); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.Profile, "profile", profile, "profile to install: standalone or full")
+	fs.StringSliceVar(&o.Components, "components", nil, "install only these components (comma-separated), in dependency order")
+	fs.StringSliceVar(&o.Skip, "skip", nil, "leave these components out (comma-separated)")
+	fs.BoolVar(&o.Verify, "verify", false, "check the installation instead of installing: exit 4 when something is not ready")
+	fs.StringVar(&o.Networking, "networking", "", "Knative networking layer: kourier or istio (default kourier for standalone, istio for full)")
+	fs.StringVar(&o.RedisURL, "redis-url", "", "external Redis for JuiceFS metadata, e.g. redis://:PASSWORD@HOST:6379/0, used as given (skips the in-cluster Redis)")
+	fs.StringVar(&o.TaskCenterRedisURL, "task-center-redis-url", "", "Redis for task-center's metadata (default: --redis-url with the next database number)")
+	fs.StringVar(&o.MinIOAccessKey, "minio-access-key", "", "MinIO access key (default: the installed one, else random); prefer PADDLEX_MINIO_ACCESS_KEY")
+	fs.StringVar(&o.MinIOSecretKey, "minio-secret-key", "", "MinIO secret key (default: the installed one, else random); prefer PADDLEX_MINIO_SECRET_KEY")
+	o.Source.addFlags(fs)
+	o.Apply.AddFlags(fs, true, 30*time.Minute)
+	o.Output.AddFlags(fs)
+	return cmd
+}
+
+// Complete loads the catalog.
+func (o *InstallOptions) Complete(cmd *cobra.Command) error {
+	var err error
+	o.Catalog, err = o.Source.catalog()
+	return err
+}
+
+// Validate checks the flags and plans the install, without the cluster.
+func (o *InstallOptions) Validate() error {
+	if err := o.Apply.Validate(); err != nil {
+		return err
+	}
+	if err := o.Output.Validate(); err != nil {
+		return err
+	}
+	if err := o.Source.validate(); err != nil {
+		return err
+	}
+	switch o.Networking {
+	case "", install.NetworkingKourier, install.NetworkingIstio:
+	default:
+		return cmdutil.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
+	}
+	for _, u := range []struct{ flag, val string }{{"--redis-url", o.RedisURL}, {"--task-center-redis-url", o.TaskCenterRedisURL}} {
+		if u.val == "" {
+			continue
+		}
+		p, err := url.Parse(u.val)
+		if err != nil || (p.Scheme != "redis" && p.Scheme != "rediss") || p.Host == "" {
+			// The value may hold a password: name the flag, not the value.
+			return cmdutil.UsageErrorf("%s must be a redis:// or rediss:// URL with a host", u.flag)
+		}
+	}
+	if o.TaskCenterRedisURL != "" && o.RedisURL == "" {
+		return cmdutil.UsageErrorf("--task-center-redis-url needs --redis-url")
+	}
+	if (o.MinIOAccessKey == "") != (o.MinIOSecretKey == "") {
+		return cmdutil.UsageErrorf("give both --minio-access-key and --minio-secret-key, or neither")
+	}
+	if o.MinIOAccessKey != "" && len(o.MinIOAccessKey) < 3 {
+		return cmdutil.UsageErrorf("--minio-access-key must be at least 3 characters")
+	}
+	if o.MinIOSecretKey != "" && len(o.MinIOSecretKey) < 8 {
+		return cmdutil.UsageErrorf("--minio-secret-key must be at least 8 characters")
+	}
+	if len(o.Components) > 0 && len(o.Skip) > 0 {
+		return cmdutil.UsageErrorf("--components and --skip are exclusive")
+	}
+	plan, err := o.Catalog.Plan(install.Selection{
+		Profile: o.Profile, Networking: o.Networking, Components: o.Components, Skip: o.Skip,
+		ExternalRedis: o.RedisURL != "",
+	})
+	if err != nil {
+		return cmdutil.UsageErrorf("%v", err)
+	}
+	o.Plan = plan
+	if o.Verify && o.Apply.ClientDryRun() {
+		return cmdutil.UsageErrorf("--verify and --dry-run=client are exclusive")
+	}
+	return nil
+}
+
+// Connect builds the engine, reporting into per-component progress lines.
+func (o *InstallOptions) Connect(f *cmdutil.Factory) error {
+	if o.Apply.ClientDryRun() {
+		return nil
+	}
+	var err error
+	o.Kube, err = connect(f)
+	return err
+}
+
+// connect returns the engine; a real client gets a quiet reporter, since
+// install reports per component rather than per object.
+func connect(f *cmdutil.Factory) (kube.Interface, error) {
+	k, err := f.Kube()
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := k.(*kube.Client); ok {
+		return &kube.Client{Dynamic: c.Dynamic, Clientset: c.Clientset, Mapper: c.Mapper, Concurrency: c.Concurrency}, nil
+	}
+	return k, nil
+}
+
+// withReporter gives a real client the progress lines as its reporter.
+func withReporter(k kube.Interface, p *install.Progress) kube.Interface {
+	if c, ok := k.(*kube.Client); ok {
+		return &kube.Client{Dynamic: c.Dynamic, Clientset: c.Clientset, Mapper: c.Mapper, Concurrency: c.Concurrency, Reporter: p.Reporter()}
+	}
+	return k
+}
+
+// Run fetches, renders, applies and waits.
+func (o *InstallOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Apply.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
+		defer cancel()
+	}
+	if o.Verify {
+		rep, err := install.Status(ctx, o.Kube, o.Plan)
+		if err != nil {
+			return err
+		}
+		return printStatus(o.Streams, rep)
+	}
+	progress := install.NewProgress(o.Streams.ErrOut, o.Streams.ErrTTY)
+	defer progress.Close()
+	fetcher, err := o.Source.fetcher(o.Catalog, func(msg string) { progress.Print(msg) })
+	if err != nil {
+		return err
+	}
+	arts, err := fetcher.FetchAll(ctx, o.Plan)
+	if err != nil {
+		var ce *install.ChecksumError
+		if errors.As(err, &ce) {
+			return cmdutil.FailedErrorf("%v; nothing was applied", err)
+		}
+		return cmdutil.PreconditionErrorf("%v; nothing was applied", err)
+	}
+	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL}
+	if settings.Secrets, err = o.seeds(ctx); err != nil {
+		return err
+	}
+	rendered, err := install.Render(o.Plan, arts, settings)
+	if err != nil {
+		return err
+	}
+	if o.Apply.ClientDryRun() {
+		return o.print(install.Objects(rendered))
+	}
+	in := &install.Installer{Kube: withReporter(o.Kube, progress), Progress: progress, Apply: o.Apply.ApplyOptions(), Wait: o.Apply.Wait}
+	results, err := in.Install(ctx, rendered)
+	progress.Close()
+	if len(results) > 0 {
+		printSummary(o.Streams.Out, results, len(rendered))
+	}
+	if err != nil {
+		if install.IsNotReady(err) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return cmdutil.TimeoutErrorf("%v\nre-run the same command to continue; `paddlex status` shows what is not ready", err)
+		}
+		return err
+	}
+	changed := false
+	for _, r := range results {
+		changed = changed || r.Changed()
+	}
+	switch {
+	case o.Apply.DryRun == cmdutil.DryRunServer:
+		fmt.Fprintln(o.Streams.Out, "server dry run: nothing was persisted")
+	case !changed:
+		fmt.Fprintln(o.Streams.Out, "already installed: nothing changed")
+	case o.Apply.Wait:
+		fmt.Fprintf(o.Streams.Out, "installed %d components; all ready\n", len(results))
+	default:
+		fmt.Fprintf(o.Streams.Out, "applied %d components; check readiness with `paddlex status`\n", len(results))
+	}
+	return nil
+}
+
+func (o *InstallOptions) networking() string {
+	if o.Networking != "" {
+		return o.Networking
+	}
+	if n := o.Catalog.DefaultNetworking[o.Profile]; n != "" {
+		return n
+	}
+	return install.NetworkingKourier
+}
+
+// seeds fills every generated value: the flags first, then what the
+// cluster already stores (so a re-run keeps working credentials), then new
+// random values. A client dry run does not read the cluster.
+func (o *InstallOptions) seeds(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	if o.MinIOAccessKey != "" {
+		out[install.SeedMinIOAccessKey] = o.MinIOAccessKey
+		out[install.SeedMinIOSecretKey] = o.MinIOSecretKey
+	}
+	cache := map[string]*unstructured.Unstructured{}
+	for _, c := range o.Catalog.Components {
+		for _, s := range c.Seeds {
+			if out[s.Key] != "" || o.Kube == nil {
+				continue
+			}
+			obj, ok := cache[s.Secret]
+			if !ok {
+				ns, name, _ := strings.Cut(s.Secret, "/")
+				var err error
+				obj, err = o.Kube.Get(ctx, kube.ObjectRef{GVK: secretGVK, Namespace: ns, Name: name})
+				if err != nil && !apierrors.IsNotFound(err) {
+					return nil, fmt.Errorf("read the installed credentials: %w", err)
+				}
+				if err != nil {
+					obj = nil
+				}
+				cache[s.Secret] = obj
+			}
+			if obj == nil {
+				continue
+			}
+			if v, _, _ := unstructured.NestedString(obj.Object, "data", s.Field); v != "" {
+				if b, err := base64.StdEncoding.DecodeString(v); err == nil && len(b) > 0 {
+					out[s.Key] = string(b)
+				}
+			}
+		}
+	}
+	for _, c := range o.Catalog.Components {
+		for _, s := range c.Seeds {
+			if out[s.Key] != "" {
+				continue
+			}
+			v, err := install.RandomSecret(32)
+			if err != nil {
+				return nil, err
+			}
+			out[s.Key] = v
+		}
+	}
+	if o.RedisURL != "" {
+		return out, nil
+	}
+	if out[install.SeedRedisPassword] == "" {
+		v, err := install.RandomSecret(32)
+		if err != nil {
+			return nil, err
+		}
+		out[install.SeedRedisPassword] = v
+	}
+	return out, nil
+}
+
+// print writes what a client dry run would apply. Secret values are
+// redacted: credentials never reach the terminal or logs.
+func (o *InstallOptions) print(objs []*unstructured.Unstructured) error {
+	objs = kube.SortForApply(objs)
+	redacted := make([]*unstructured.Unstructured, len(objs))
+	for i, obj := range objs {
+		redacted[i] = redact(obj)
+	}
+	if !o.Output.Table() {
+		return o.Output.PrintObjects(o.Streams.Out, redacted)
+	}
+	for _, obj := range redacted {
+		fmt.Fprintf(o.Streams.Out, "%s/%s (%s) would be applied (dry run)\n", strings.ToLower(obj.GetKind()), obj.GetName(), obj.GetLabels()[install.LabelComponent])
+	}
+	return nil
+}
+
+// redact replaces Secret values with a marker.
+func redact(obj *unstructured.Unstructured) *unstructured.Unstructured {
+	if obj.GetKind() != "Secret" || obj.GroupVersionKind().Group != "" {
+		return obj
+	}
+	cp := obj.DeepCopy()
+	for _, field := range []string{"data", "stringData"} {
+		m, ok, _ := unstructured.NestedMap(cp.Object, field)
+		if !ok {
+			continue
+		}
+		for k := range m {
+			m[k] = "REDACTED"
+		}
+		_ = unstructured.SetNestedMap(cp.Object, m, field)
+	}
+	return cp
+}
+
+func printSummary(w io.Writer, results []install.Result, planned int) {
+	t := cmdutil.NewTable(w, "COMPONENT", "VERSION", "OBJECTS", "CHANGES", "WORKLOADS", "TIME", "RESULT")
+	for _, r := range results {
+		result := "ready"
+		if r.Err != nil {
+			result = "failed"
+		}
+		t.Row(r.Component.Name, r.Component.Version, fmt.Sprint(r.Objects), r.Summary(), fmt.Sprint(r.Workloads),
+			r.Elapsed.Round(time.Second).String(), result)
+	}
+	_ = t.Flush()
+	if len(results) < planned {
+		fmt.Fprintf(w, "%d of %d components not reached\n", planned-len(results), planned)
+	}
+}
