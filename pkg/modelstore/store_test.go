@@ -206,7 +206,10 @@ func TestWrongKey(t *testing.T) {
 	st := newStore(t, srv, "not-the-secret", nil)
 	f, _ := archive(t, 10)
 	for name, call := range map[string]func() error{
-		"push": func() error { _, err := st.Push(context.Background(), ref("m:v1"), f, modelstore.PushOptions{}); return err },
+		"push": func() error {
+			_, err := st.Push(context.Background(), ref("m:v1"), f, modelstore.PushOptions{})
+			return err
+		},
 		"list": func() error { _, err := st.List(context.Background(), ""); return err },
 		"pull": func() error { _, _, err := st.Pull(context.Background(), ref("m:v1"), t.TempDir()); return err },
 	} {

@@ -22,7 +22,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, testenv.Options{Cluster: true}))
+	stage, err := filepath.Abs("testdata/pod-fail-exit-2.yaml")
+	if err != nil {
+		panic(err)
+	}
+	os.Exit(testenv.Main(m, testenv.Options{Cluster: true, Stages: []string{stage}}))
 }
 
 type result struct {
@@ -43,6 +47,8 @@ func run(t *testing.T, env map[string]string, args ...string) result {
 	code := cmd.Run(context.Background(), f, args, cmd.Options{Env: lookup})
 	return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
 }
+
+func startS3(t *testing.T) *s3test.Server { return s3test.Start(t) }
 
 func withEnv(env map[string]string, k, v string) map[string]string {
 	out := map[string]string{k: v}
