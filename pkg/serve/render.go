@@ -149,7 +149,7 @@ func renderTemplate(s Spec) map[string]any {
 		"command": []any{"python3", "-m", "paddle_serving_server.serve",
 			"--model", s.ModelName + "/server", "--port", strconv.Itoa(int(s.Port))},
 		"workingDir": modelDir,
-		"ports":      []any{map[string]any{"containerPort": port}},
+		"ports":      []any{map[string]any{"containerPort": port, "protocol": "TCP"}},
 		// Without periodSeconds Knative's queue-proxy probes aggressively
 		// while a pod starts, which shortens every scale from zero.
 		"readinessProbe":           map[string]any{"tcpSocket": map[string]any{"port": port}},
