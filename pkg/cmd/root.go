@@ -89,6 +89,11 @@ for --namespace), which win over the config file
 		return cmdutil.UsageErrorf("%v\nSee '%s --help'.", err, c.CommandPath())
 	})
 	walk(root, func(c *cobra.Command) {
+		if c.HasSubCommands() && c.Run == nil && c.RunE == nil && c != root {
+			// A group given an unknown verb is bad usage, not a request for help.
+			c.Args = cobra.NoArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+		}
 		if c.Args != nil {
 			args := c.Args
 			c.Args = func(cmd *cobra.Command, a []string) error {

@@ -129,6 +129,10 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 		o.Spec.Action = o.Verb
 	}
 	o.Spec.Defaults()
+	if cmdutil.Changed(cmd.Flags(), "partitions") {
+		// An explicit --partitions 0 is an error, not a request for the default.
+		o.Spec.Partitions = flags.Partitions
+	}
 	return nil
 }
 
@@ -211,7 +215,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	}
 	// The SampleJobs have done their work; the data stays in the cache.
 	jobs := []kube.ObjectRef{kube.RefOf(objs[1]), kube.RefOf(objs[2])}
-	if err := o.Kube.Delete(ctx, jobs, kube.DeleteOptions{IgnoreNotFound: true}); err != nil {
+	if err := o.Kube.Delete(ctx, jobs, kube.DeleteOptions{IgnoreNotFound: true, Wait: true}); err != nil {
 		return fmt.Errorf("data set %s is cached, but cleaning up its SampleJobs failed: %w", o.Spec.Name, err)
 	}
 	if !o.Output.Table() {

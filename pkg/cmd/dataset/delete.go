@@ -127,7 +127,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Streams.ErrOut, "left in the cluster: %s; inspect it with `kubectl describe samplejob %s -n %s`\n", kube.RefOf(rmr), rmr.GetName(), o.Namespace)
 		return err
 	}
-	if err := o.Kube.Delete(ctx, []kube.ObjectRef{kube.RefOf(rmr)}, kube.DeleteOptions{IgnoreNotFound: true}); err != nil {
+	if err := o.Kube.Delete(ctx, []kube.ObjectRef{kube.RefOf(rmr)}, kube.DeleteOptions{IgnoreNotFound: true, Wait: true}); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(o.Streams.Out, "dataset %s removed from SampleSet %s/%s\n", o.Name, o.Namespace, o.SampleSet)
