@@ -17,6 +17,7 @@ import (
 	installcmd "github.com/paddleflow/paddlex/pkg/cmd/install"
 	modelhubcmd "github.com/paddleflow/paddlex/pkg/cmd/modelhub"
 	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
+	traincmd "github.com/paddleflow/paddlex/pkg/cmd/train"
 	"github.com/paddleflow/paddlex/pkg/cmd/version"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
@@ -81,6 +82,7 @@ for --namespace), which win over the config file
 		installcmd.NewCmdUninstall(f, nil),
 		modelhubcmd.NewCmdModelhub(f),
 		servecmd.NewCmdServe(f),
+		traincmd.NewCmdTrain(f),
 		version.NewCmdVersion(f),
 		completion.NewCmdCompletion(f),
 	)

@@ -21,6 +21,12 @@ const (
 	ComponentVisualDL = "visualdl"
 )
 
+// AnnotationProject records the suite on the PaddleJob, for get and describe.
+const AnnotationProject = "paddlex.io/project"
+
+// LabelRole is the role ("worker" or "ps") on every training pod.
+const LabelRole = "paddlex.io/role"
+
 // VisualDLPort is where the board listens, as in the original platform.
 const VisualDLPort = 8040
 
@@ -288,7 +294,7 @@ func podTemplate(s *Spec, role string) map[string]any {
 	for k, v := range s.PodLabels {
 		labels[k] = v
 	}
-	labels["paddlex.io/role"] = role
+	labels[LabelRole] = role
 	return map[string]any{"metadata": map[string]any{"labels": labels}, "spec": pod}
 }
 
@@ -315,6 +321,10 @@ func RenderPaddleJob(s Spec) *unstructured.Unstructured {
 			sched["priorityClass"] = s.PriorityClass
 		}
 	}
+	var job *unstructured.Unstructured
+	defer func() {
+		job.SetAnnotations(map[string]string{AnnotationProject: s.Project})
+	}()
 	if s.Backend == BackendTrainingOperator {
 		replicas := map[string]any{
 			"Worker": map[string]any{"replicas": int64(s.WorkerReplicas), "restartPolicy": "Never", "template": podTemplate(&s, "worker")},
@@ -327,8 +337,9 @@ func RenderPaddleJob(s Spec) *unstructured.Unstructured {
 		if sched != nil {
 			run["schedulingPolicy"] = sched
 		}
-		return object(paddle.TrainingOperatorJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining),
+		job = object(paddle.TrainingOperatorJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining),
 			map[string]any{"runPolicy": run, "paddleReplicaSpecs": replicas})
+		return job
 	}
 	spec := map[string]any{
 		"cleanPodPolicy": "OnCompletion",
@@ -345,7 +356,8 @@ func RenderPaddleJob(s Spec) *unstructured.Unstructured {
 	if sched != nil {
 		spec["schedulingPolicy"] = sched
 	}
-	return object(paddle.PaddleJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining), spec)
+	job = object(paddle.PaddleJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining), spec)
+	return job
 }
 
 // jobObject renders a run-once Job of the training.

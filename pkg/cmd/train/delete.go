@@ -1,0 +1,128 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/train"
+)
+
+// DeleteOptions are the options of `train delete`.
+type DeleteOptions struct {
+	Name      string
+	Namespace string
+	Apply     cmdutil.ApplyFlags
+
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+}
+
+// NewCmdDelete returns `train delete`.
+func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
+	o := &DeleteOptions{Streams: f.Streams}
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Remove a training: its PaddleJob, Jobs and VisualDL board",
+		Long: `Remove every object of a training, found by its paddlex.io/train label: the
+PaddleJob (of either backend) and its pods, the export and conversion Jobs, and
+the VisualDL Deployment and Service. The task volume and what training wrote
+to it stay.`,
+		Example: `  paddlex train delete ppocr-det
+  paddlex train delete ppocr-det --wait=false`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			o.Namespace = f.Namespace()
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			var err error
+			if o.Kube, err = f.Kube(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Apply.FieldManager = kube.FieldManager
+	cmd.Flags().StringVar(&o.Apply.DryRun, "dry-run", cmdutil.DryRunNone, `"server" asks the API server what would be deleted; "none" deletes`)
+	o.Apply.AddWaitFlags(cmd.Flags(), true, 5*time.Minute)
+	return cmd
+}
+
+// Validate checks the arguments.
+func (o *DeleteOptions) Validate() error {
+	if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+		return err
+	}
+	if o.Apply.DryRun != cmdutil.DryRunNone && o.Apply.DryRun != cmdutil.DryRunServer {
+		return cmdutil.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
+	}
+	return o.Apply.Validate()
+}
+
+// Find lists the objects of training name, in apply order; kinds the
+// cluster does not serve are skipped.
+func Find(ctx context.Context, k kube.Interface, namespace, name string) ([]kube.ObjectRef, error) {
+	var refs []kube.ObjectRef
+	seen := map[kube.ObjectRef]bool{}
+	for _, backend := range []string{train.BackendPaddleOperator, train.BackendTrainingOperator} {
+		for _, gvk := range train.ObjectKinds(backend) {
+			items, err := k.List(ctx, gvk, kube.ListOptions{Namespace: namespace, LabelSelector: train.Selector(name)})
+			if errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "has no kind") {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			for i := range items {
+				r := kube.RefOf(&items[i])
+				if !seen[r] {
+					seen[r] = true
+					refs = append(refs, r)
+				}
+			}
+		}
+	}
+	return refs, nil
+}
+
+// Run deletes the training's objects.
+func (o *DeleteOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Apply.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
+		defer cancel()
+	}
+	refs, err := Find(ctx, o.Kube, o.Namespace, o.Name)
+	if err != nil {
+		return err
+	}
+	if len(refs) == 0 {
+		return cmdutil.FailedErrorf("no training %s in namespace %s", o.Name, o.Namespace)
+	}
+	dry := o.Apply.EngineDryRun()
+	if err := o.Kube.Delete(ctx, refs, kube.DeleteOptions{DryRun: dry, Wait: o.Apply.Wait, IgnoreNotFound: true}); err != nil {
+		return err
+	}
+	note := ""
+	if dry == kube.DryRunServer {
+		note = " (server dry run)"
+	}
+	for _, r := range refs {
+		fmt.Fprintf(o.Streams.Out, "%s/%s deleted%s\n", strings.ToLower(r.GVK.Kind), r.Name, note)
+	}
+	return nil
+}

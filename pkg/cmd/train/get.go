@@ -1,0 +1,225 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+	"github.com/paddleflow/paddlex/pkg/train"
+)
+
+// GetOptions are the options of `train get` and `train list`.
+type GetOptions struct {
+	Names         []string
+	Namespace     string
+	AllNamespaces bool
+	Output        cmdutil.OutputFlags
+
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+	Now     func() time.Time
+}
+
+// NewCmdGet returns `train get` (or its twin `list`).
+func NewCmdGet(f *cmdutil.Factory, use string, runF func(*GetOptions) error) *cobra.Command {
+	o := &GetOptions{Streams: f.Streams, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   use + " [NAME...]",
+		Short: "List trainings with their phase, mode and workers",
+		Long: `List the PaddleJobs paddlex created, of both backends, with their phase, mode
+(Collective or PS), ready workers and parameter servers, age and duration.
+-o wide adds the image and GPUs per worker.`,
+		Example: fmt.Sprintf(`  paddlex train %[1]s
+  paddlex train %[1]s ppocr-det -o yaml
+  paddlex train %[1]s -A -o wide`, use),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Names = args
+			o.Namespace = f.Namespace()
+			if err := o.Output.Validate(); err != nil {
+				return err
+			}
+			for _, n := range args {
+				if err := cmdutil.ValidateName("NAME", n); err != nil {
+					return err
+				}
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			var err error
+			if o.Kube, err = f.Kube(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list across all namespaces")
+	o.Output.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// ListJobs returns the PaddleJobs of both backends carrying the train label.
+func ListJobs(ctx context.Context, k kube.Interface, namespace string) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	missing := 0
+	var lastErr error
+	for _, gvk := range []schema.GroupVersionKind{paddle.PaddleJobGVK, paddle.TrainingOperatorJobGVK} {
+		items, err := k.List(ctx, gvk, kube.ListOptions{Namespace: namespace, LabelSelector: paddle.LabelTrain})
+		if errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "has no kind") {
+			missing++
+			lastErr = err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range items {
+			out = append(out, &items[i])
+		}
+	}
+	if missing == 2 {
+		return nil, lastErr
+	}
+	return out, nil
+}
+
+// Run lists and prints.
+func (o *GetOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ns := o.Namespace
+	if o.AllNamespaces {
+		ns = ""
+	}
+	jobs, err := ListJobs(ctx, o.Kube, ns)
+	if err != nil {
+		return err
+	}
+	var selected []*unstructured.Unstructured
+	for _, j := range jobs {
+		if len(o.Names) == 0 || contains(o.Names, j.GetName()) {
+			selected = append(selected, j)
+		}
+	}
+	for _, n := range o.Names {
+		found := false
+		for _, s := range selected {
+			found = found || s.GetName() == n
+		}
+		if !found {
+			return cmdutil.FailedErrorf("training %s not found in namespace %s", n, o.Namespace)
+		}
+	}
+	if !o.Output.Table() {
+		return o.Output.PrintObjects(o.Streams.Out, selected)
+	}
+	if len(selected) == 0 {
+		where := "namespace " + ns
+		if ns == "" {
+			where = "any namespace"
+		}
+		fmt.Fprintf(o.Streams.ErrOut, "No trainings found in %s.\n", where)
+		return nil
+	}
+	headers := []string{"NAME", "PHASE", "MODE", "WORKERS", "PS", "AGE", "DURATION"}
+	if o.AllNamespaces {
+		headers = append([]string{"NAMESPACE"}, headers...)
+	}
+	if o.Output.Wide() {
+		headers = append(headers, "BACKEND", "PROJECT", "IMAGE", "GPUS")
+	}
+	now := o.Now()
+	t := cmdutil.NewTable(o.Streams.Out, headers...)
+	for _, j := range selected {
+		workers, ps := "-", "-"
+		for _, r := range train.Roles(j) {
+			ready := fmt.Sprintf("%d/%d", r.Running+r.Succeeded, r.Replicas)
+			if r.Role == "worker" {
+				workers = ready
+			} else {
+				ps = ready
+			}
+		}
+		mode := "Collective"
+		if ps != "-" {
+			mode = "PS"
+		}
+		row := []string{j.GetName(), cmdutil.OrNone(train.Phase(j)), mode, workers, ps,
+			cmdutil.Age(j.GetCreationTimestamp(), now), duration(j, now)}
+		if o.AllNamespaces {
+			row = append([]string{j.GetNamespace()}, row...)
+		}
+		if o.Output.Wide() {
+			backend := train.BackendPaddleOperator
+			if train.IsTrainingOperator(j) {
+				backend = train.BackendTrainingOperator
+			}
+			image, gpus := podSummary(j)
+			row = append(row, backend, orDash(j.GetAnnotations()[train.AnnotationProject]), image, gpus)
+		}
+		t.Row(row...)
+	}
+	return t.Flush()
+}
+
+// duration is how long the training ran: start to completion, or to now.
+func duration(j *unstructured.Unstructured, now time.Time) string {
+	parse := func(k string) time.Time {
+		s, _, _ := unstructured.NestedString(j.Object, "status", k)
+		ts, _ := time.Parse(time.RFC3339, s)
+		return ts
+	}
+	start, end := parse("startTime"), parse("completionTime")
+	if start.IsZero() {
+		return "-"
+	}
+	if end.IsZero() {
+		end = now
+	}
+	return end.Sub(start).Round(time.Second).String()
+}
+
+// podSummary returns the worker image and GPUs per worker.
+func podSummary(j *unstructured.Unstructured) (string, string) {
+	path := []string{"spec", "worker", "template", "spec", "containers"}
+	if train.IsTrainingOperator(j) {
+		path = []string{"spec", "paddleReplicaSpecs", "Worker", "template", "spec", "containers"}
+	}
+	cs, _, _ := unstructured.NestedSlice(j.Object, path...)
+	if len(cs) == 0 {
+		return "-", "-"
+	}
+	c, _ := cs[0].(map[string]any)
+	image, _ := c["image"].(string)
+	gpus := "0"
+	if v, ok, _ := unstructured.NestedFieldNoCopy(c, "resources", "limits", "nvidia.com/gpu"); ok {
+		gpus = fmt.Sprint(v)
+	}
+	return orDash(image), gpus
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
