@@ -6,8 +6,6 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,41 +15,32 @@ import (
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 )
 
-// TestFetchScript runs the init container's script with the shell tools of
-// this machine against a model center served over HTTP.
-func TestFetchScript(t *testing.T) {
-	for _, tool := range []string{"sh", "wget", "sha256sum", "tar", "sed"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
+// TestVerifyScript runs the verify-model init container's program with this
+// machine's python3 on what fetch-model leaves in the model folder.
+func TestVerifyScript(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed")
 	}
 	archive := tarGz(t, map[string]string{"ppocr-det/server/inference.pdmodel": "model", "ppocr-det/client/serving_client_conf.prototxt": "conf"})
 	sum := sha256.Sum256(archive)
-	good := (&modelhub.Metadata{Model: "ppocr-det", Version: "v1", SHA256: hex.EncodeToString(sum[:]), Size: int64(len(archive))}).Marshal()
-	bad := (&modelhub.Metadata{Model: "ppocr-det", Version: "v2", SHA256: strings.Repeat("0", 64)}).Marshal()
-	files := map[string][]byte{
-		"/model-center/ppocr-det/v1/ppocr-det.tar.gz": archive,
-		"/model-center/ppocr-det/v1/model.json":       good,
-		"/model-center/ppocr-det/v2/ppocr-det.tar.gz": archive,
-		"/model-center/ppocr-det/v2/model.json":       bad,
+	record := func(sha string) []byte {
+		return (&modelhub.Metadata{Model: "ppocr-det", Version: "v1", SHA256: sha, Size: int64(len(archive))}).Marshal()
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		_, _ = w.Write(b)
-	}))
-	defer srv.Close()
+	obj := Render(spec(nil))[0]
+	cs := initContainers(t, obj)
+	if len(cs) != 2 || cs[0]["name"] != "fetch-model" || cs[1]["name"] != "verify-model" {
+		t.Fatalf("init containers: %v", cs)
+	}
+	verify := cs[1]
 
-	run := func(version string) (string, string, error) {
+	run := func(archive, metadata []byte) (string, string, error) {
 		dir := t.TempDir()
-		obj := Render(spec(func(s *Spec) { s.Endpoint = srv.URL; s.ModelVersion = version }))[0]
-		c := container(t, obj, "initContainers")
-		cmd := exec.Command("sh", "-c", c["command"].([]any)[2].(string))
+		_ = os.WriteFile(filepath.Join(dir, "ppocr-det.tar.gz"), archive, 0o644)
+		_ = os.WriteFile(filepath.Join(dir, "model.json"), metadata, 0o644)
+		args := verify["command"].([]any)
+		cmd := exec.Command("python3", args[1].(string), args[2].(string))
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		for _, e := range c["env"].([]any) {
+		for _, e := range verify["env"].([]any) {
 			m := e.(map[string]any)
 			v := m["value"].(string)
 			if m["name"] == "MODEL_DIR" {
@@ -65,9 +54,9 @@ func TestFetchScript(t *testing.T) {
 		return dir, out.String(), err
 	}
 
-	dir, out, err := run("v1")
+	dir, out, err := run(archive, record(hex.EncodeToString(sum[:])))
 	if err != nil {
-		t.Fatalf("v1: %v\n%s", err, out)
+		t.Fatalf("valid model: %v\n%s", err, out)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "ppocr-det/server/inference.pdmodel")); err != nil || string(b) != "model" {
 		t.Errorf("unpacked model: %q %v", b, err)
@@ -79,12 +68,35 @@ func TestFetchScript(t *testing.T) {
 		t.Errorf("output: %s", out)
 	}
 
-	if _, out, err := run("v2"); err == nil || !strings.Contains(out, "is corrupt") {
-		t.Errorf("v2 with a wrong sha256: err %v, output %s", err, out)
+	for _, c := range []struct {
+		name              string
+		archive, metadata []byte
+		want              string
+	}{
+		{"corrupt", append(append([]byte{}, archive...), 0), record(hex.EncodeToString(sum[:])), "is corrupt"},
+		{"no sha256", archive, record(""), "records no sha256"},
+		{"not json", archive, []byte("<html>"), "is not a model record"},
+		{"not converted", tarGz(t, map[string]string{"ppocr-det/inference.pdmodel": "m"}), nil, "has no ppocr-det/server/ folder"},
+	} {
+		md := c.metadata
+		if md == nil {
+			s := sha256.Sum256(c.archive)
+			md = record(hex.EncodeToString(s[:]))
+		}
+		if _, out, err := run(c.archive, md); err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("%s: err %v, output %s", c.name, err, out)
+		}
 	}
-	if _, out, err := run("v3"); err == nil || !strings.Contains(out, "cannot download") {
-		t.Errorf("missing v3: err %v, output %s", err, out)
+}
+
+func initContainers(t *testing.T, obj interface{ UnstructuredContent() map[string]any }) []map[string]any {
+	t.Helper()
+	spec := obj.UnstructuredContent()["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	var out []map[string]any
+	for _, c := range spec["initContainers"].([]any) {
+		out = append(out, c.(map[string]any))
 	}
+	return out
 }
 
 func tarGz(t *testing.T, files map[string]string) []byte {

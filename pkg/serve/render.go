@@ -45,20 +45,48 @@ const (
 	modelDir    = "/models"
 )
 
-// fetchScript downloads the archive and its metadata record, checks the
-// archive's sha256 against the record and unpacks it. Every user value
-// reaches it as an environment variable, never as script text.
+// fetchScript runs in the MinIO client image: it downloads the archive and
+// its metadata record with the model center's keys. Every value comes from
+// an environment variable, so nothing the user typed is parsed by the shell,
+// and the keys reach mc on its standard input, never in its arguments.
 const fetchScript = `set -eu
-cd "$MODEL_DIR"
-wget -q -O "$ARCHIVE" "$ARCHIVE_URL" || { echo "cannot download $ARCHIVE_URL: check that the version was pushed (paddlex modelhub versions $MODEL) and that pods can read the model-center bucket" >&2; exit 1; }
-wget -q -O model.json "$METADATA_URL" || { echo "cannot download $METADATA_URL: the version has no metadata record; push it again with paddlex modelhub push" >&2; exit 1; }
-want=$(sed -n 's/.*"sha256"[[:space:]]*:[[:space:]]*"\([0-9a-fA-F]\{64\}\)".*/\1/p' model.json | head -n 1)
-[ -n "$want" ] || { echo "$METADATA_URL records no sha256" >&2; exit 1; }
-echo "$want  $ARCHIVE" | sha256sum -c - >/dev/null || { echo "$ARCHIVE_URL is corrupt: its sha256 differs from $want in model.json" >&2; exit 1; }
-tar xzf "$ARCHIVE"
-rm -f "$ARCHIVE"
-[ -d "$MODEL/server" ] || { echo "$ARCHIVE_URL has no $MODEL/server/ folder: convert the model for Paddle Serving (train --need-convert)" >&2; exit 1; }
-echo "model $MODEL verified (sha256 $want)"
+printf '%s\n%s\n' "$ACCESS_KEY" "$SECRET_KEY" | mc alias set --api S3v4 model-center "$ENDPOINT" >/dev/null
+mc cp --quiet "model-center/$ARCHIVE_OBJECT" "$MODEL_DIR/$ARCHIVE" || { echo "cannot download $ARCHIVE_URL: check that the version was pushed (paddlex modelhub versions $MODEL) and that Secret $SECRET holds the model center's keys" >&2; exit 1; }
+mc cp --quiet "model-center/$METADATA_OBJECT" "$MODEL_DIR/model.json" || { echo "cannot download $METADATA_URL: the version has no metadata record; push it again with paddlex modelhub push" >&2; exit 1; }
+`
+
+// verifyScript runs in the serving image, which has Python: it checks the
+// archive's sha256 against the metadata record and unpacks it.
+const verifyScript = `import hashlib, json, os, sys, tarfile
+
+def fail(msg):
+    sys.stderr.write(msg + "\n")
+    sys.exit(1)
+
+d, model = os.environ["MODEL_DIR"], os.environ["MODEL"]
+archive = os.path.join(d, os.environ["ARCHIVE"])
+try:
+    with open(os.path.join(d, "model.json")) as f:
+        want = json.load(f).get("sha256", "")
+except ValueError as e:
+    fail("%s is not a model record: %s" % (os.environ["METADATA_URL"], e))
+if not want:
+    fail("%s records no sha256" % os.environ["METADATA_URL"])
+h = hashlib.sha256()
+with open(archive, "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
+if h.hexdigest() != want.lower():
+    fail("%s is corrupt: its sha256 is %s, model.json records %s" % (os.environ["ARCHIVE_URL"], h.hexdigest(), want))
+with tarfile.open(archive) as t:
+    if hasattr(tarfile, "data_filter"):
+        t.extractall(d, filter="data")
+    else:
+        t.extractall(d)
+os.remove(archive)
+if not os.path.isdir(os.path.join(d, model, "server")):
+    fail("%s has no %s/server/ folder: convert the model for Paddle Serving (train --need-convert)" % (os.environ["ARCHIVE_URL"], model))
+print("model %s verified: sha256 %s" % (model, want))
 `
 
 // MetadataURL is the address of the metadata record beside the archive.
@@ -128,17 +156,36 @@ func renderTemplate(s Spec) map[string]any {
 	mount := []any{map[string]any{"name": modelVolume, "mountPath": modelDir}}
 	port := int64(s.Port)
 
+	modelEnv := []any{
+		envVar("MODEL", s.ModelName),
+		envVar("MODEL_DIR", modelDir),
+		envVar("ARCHIVE", modelhub.ArchiveName(s.ModelName)),
+		envVar("ARCHIVE_URL", modelhub.ArchiveURL(s.Endpoint, s.ModelName, s.ModelVersion)),
+		envVar("METADATA_URL", MetadataURL(s.Endpoint, s.ModelName, s.ModelVersion)),
+	}
+	fetchEnv := append([]any{}, modelEnv...)
+	fetchEnv = append(fetchEnv,
+		envVar("ENDPOINT", strings.TrimRight(s.Endpoint, "/")),
+		envVar("ARCHIVE_OBJECT", modelhub.Bucket+"/"+modelhub.ArchiveKey(s.ModelName, s.ModelVersion)),
+		envVar("METADATA_OBJECT", modelhub.Bucket+"/"+modelhub.MetadataKey(s.ModelName, s.ModelVersion)),
+		envVar("SECRET", s.Secret),
+		envVar("MC_CONFIG_DIR", "/tmp/.mc"),
+		secretEnv("ACCESS_KEY", s.Secret, "access-key"),
+		secretEnv("SECRET_KEY", s.Secret, "secret-key"),
+	)
 	fetch := map[string]any{
-		"name":    "fetch-model",
-		"image":   FetchImage,
-		"command": []any{"sh", "-c", fetchScript},
-		"env": []any{
-			envVar("MODEL", s.ModelName),
-			envVar("MODEL_DIR", modelDir),
-			envVar("ARCHIVE", modelhub.ArchiveName(s.ModelName)),
-			envVar("ARCHIVE_URL", modelhub.ArchiveURL(s.Endpoint, s.ModelName, s.ModelVersion)),
-			envVar("METADATA_URL", MetadataURL(s.Endpoint, s.ModelName, s.ModelVersion)),
-		},
+		"name":                     "fetch-model",
+		"image":                    modelhub.DefaultImage,
+		"command":                  []any{"/bin/sh", "-c", fetchScript},
+		"env":                      fetchEnv,
+		"volumeMounts":             mount,
+		"terminationMessagePolicy": "FallbackToLogsOnError",
+	}
+	verify := map[string]any{
+		"name":                     "verify-model",
+		"image":                    s.Image,
+		"command":                  []any{"python3", "-c", verifyScript},
+		"env":                      modelEnv,
 		"volumeMounts":             mount,
 		"terminationMessagePolicy": "FallbackToLogsOnError",
 	}
@@ -174,7 +221,7 @@ func renderTemplate(s Spec) map[string]any {
 			"annotations": annotations,
 		},
 		"spec": map[string]any{
-			"initContainers": []any{fetch},
+			"initContainers": []any{fetch, verify},
 			"containers":     []any{server},
 			"volumes":        []any{map[string]any{"name": modelVolume, "emptyDir": map[string]any{}}},
 		},
@@ -211,6 +258,11 @@ func resources(s Spec) map[string]any {
 
 func envVar(name, value string) map[string]any {
 	return map[string]any{"name": name, "value": value}
+}
+
+func secretEnv(name, secret, key string) map[string]any {
+	return map[string]any{"name": name, "valueFrom": map[string]any{
+		"secretKeyRef": map[string]any{"name": secret, "key": key}}}
 }
 
 // specJSON records a spec without what the Service itself says (name,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 )
 
 // Defaults of the Serving API.
@@ -24,8 +25,6 @@ const (
 	// DefaultPort is the port the model server listens on, as the product
 	// description says (the original served on 9292 whatever it was told).
 	DefaultPort = 8040
-	// FetchImage runs the init container that downloads and verifies the model.
-	FetchImage = "busybox:1.37.0"
 )
 
 // Autoscaling metrics Knative's pod autoscaler (KPA) scales on.
@@ -55,6 +54,9 @@ type Spec struct {
 	ModelVersion string `json:"model_version"`
 	// Endpoint is the model center's S3 endpoint.
 	Endpoint string `json:"endpoint,omitempty"`
+	// Secret holds the model center's keys as access-key and secret-key
+	// (default data-center, as for modelhub push).
+	Secret string `json:"secret,omitempty"`
 	// Port is the port the model server listens on (default 8040).
 	Port int32 `json:"port,omitempty"`
 	// MinScale is the fewest pods kept running; 0 scales to zero when idle.
@@ -83,6 +85,9 @@ func (s *Spec) Defaults() {
 	}
 	if s.Endpoint == "" {
 		s.Endpoint = modelhub.DefaultEndpoint
+	}
+	if s.Secret == "" {
+		s.Secret = paddle.DataCenterSecret
 	}
 	if s.Port == 0 {
 		s.Port = DefaultPort
@@ -123,8 +128,11 @@ func (s *Spec) Validate() error {
 	if err := ValidateVersion(s.Name, s.ModelVersion); err != nil {
 		return err
 	}
-	if !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
-		return cmdutil.UsageErrorf("--endpoint %q must be an http:// or https:// URL, e.g. %s", s.Endpoint, modelhub.DefaultEndpoint)
+	if err := modelhub.ValidateEndpoint("--endpoint", s.Endpoint); err != nil {
+		return err
+	}
+	if err := cmdutil.ValidateSubdomain("--secret", s.Secret); err != nil {
+		return err
 	}
 	if s.Port < 1 || s.Port > 65535 {
 		return cmdutil.UsageErrorf("--port %d is out of range: use 1-65535 (default %d)", s.Port, DefaultPort)

@@ -64,17 +64,36 @@ func TestRenderServesOnConfiguredPort(t *testing.T) {
 }
 
 func TestRenderFetchesFromModelCenter(t *testing.T) {
-	obj := Render(spec(func(s *Spec) { s.Endpoint = "http://minio:9000"; s.ModelVersion = "v2" }))[0]
+	obj := Render(spec(func(s *Spec) { s.Endpoint = "http://minio:9000/"; s.ModelVersion = "v2"; s.Secret = "s3-keys" }))[0]
+	cs := initContainers(t, obj)
 	env := map[string]string{}
-	for _, e := range container(t, obj, "initContainers")["env"].([]any) {
+	secrets := map[string]string{}
+	for _, e := range cs[0]["env"].([]any) {
 		m := e.(map[string]any)
-		env[m["name"].(string)] = m["value"].(string)
+		if v, ok := m["value"].(string); ok {
+			env[m["name"].(string)] = v
+			continue
+		}
+		ref := m["valueFrom"].(map[string]any)["secretKeyRef"].(map[string]any)
+		secrets[m["name"].(string)] = ref["name"].(string) + "/" + ref["key"].(string)
 	}
-	if env["ARCHIVE_URL"] != "http://minio:9000/model-center/ppocr-det/v2/ppocr-det.tar.gz" {
-		t.Errorf("ARCHIVE_URL = %q", env["ARCHIVE_URL"])
+	for k, want := range map[string]string{
+		"ARCHIVE_URL":     "http://minio:9000/model-center/ppocr-det/v2/ppocr-det.tar.gz",
+		"METADATA_URL":    "http://minio:9000/model-center/ppocr-det/v2/model.json",
+		"ENDPOINT":        "http://minio:9000",
+		"ARCHIVE_OBJECT":  "model-center/ppocr-det/v2/ppocr-det.tar.gz",
+		"METADATA_OBJECT": "model-center/ppocr-det/v2/model.json",
+	} {
+		if env[k] != want {
+			t.Errorf("%s = %q, want %q", k, env[k], want)
+		}
 	}
-	if env["METADATA_URL"] != "http://minio:9000/model-center/ppocr-det/v2/model.json" {
-		t.Errorf("METADATA_URL = %q", env["METADATA_URL"])
+	// The keys come from the Secret, never as values or arguments.
+	if secrets["ACCESS_KEY"] != "s3-keys/access-key" || secrets["SECRET_KEY"] != "s3-keys/secret-key" {
+		t.Errorf("secret env = %v", secrets)
+	}
+	if cs[1]["image"] != DefaultImage {
+		t.Errorf("verify-model runs %v, want the serving image", cs[1]["image"])
 	}
 	name, _, _ := unstructured.NestedString(obj.Object, "spec", "template", "metadata", "name")
 	if name != "ppocr-det-v2" {
@@ -135,6 +154,8 @@ func TestValidate(t *testing.T) {
 		{"bad name", func(s *Spec) { s.Name = "PPOCR" }, "name \"PPOCR\" is not a valid name"},
 		{"bad namespace", func(s *Spec) { s.Namespace = "a_b" }, "--namespace"},
 		{"endpoint", func(s *Spec) { s.Endpoint = "minio:9000" }, "--endpoint"},
+		{"endpoint path", func(s *Spec) { s.Endpoint = "http://minio:9000/bucket" }, "must not have a path"},
+		{"secret", func(s *Spec) { s.Secret = "Bad Secret" }, "--secret"},
 		{"action", func(s *Spec) { s.Action = "replace" }, "unknown action"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

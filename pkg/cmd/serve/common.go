@@ -55,6 +55,24 @@ func checkInitContainers(ctx context.Context, k kube.Interface, errOut io.Writer
 	return nil
 }
 
+// checkSecret fails early when the Secret the fetch-model init container
+// reads the model center's keys from is missing: the pod would otherwise
+// wait on it without end.
+func checkSecret(ctx context.Context, k kube.Interface, errOut io.Writer, namespace, name string) error {
+	ref := kube.ObjectRef{GVK: corev1.SchemeGroupVersion.WithKind("Secret"), Namespace: namespace, Name: name}
+	_, err := k.Get(ctx, ref)
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsNotFound(err):
+		return cmdutil.PreconditionErrorf("--secret: Secret %s/%s does not exist, and serving pods read the model center's keys from it (keys access-key and secret-key): run `paddlex install --components prerequisites`, or create it in namespace %s", namespace, name, namespace)
+	case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
+		fmt.Fprintf(errOut, "warning: cannot check that Secret %s/%s exists: %v\n", namespace, name, err)
+		return nil
+	}
+	return err
+}
+
 func orUnset(s string) string {
 	if s == "" {
 		return "unset, so disabled"

@@ -13,6 +13,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
 )
 
@@ -54,7 +55,7 @@ being served, roll out a new version.
 
 -f takes a spec file with the Serving API's keys (name, namespace, action,
 image, model_name, model_version, endpoint, port, min_scale, max_scale,
-target, metric, gpu, cpu, memory, env); flags override the file. --action
+secret, target, metric, gpu, cpu, memory, env); flags override the file. --action
 (or the file's action key) overrides the verb.`,
 		Example: fmt.Sprintf(`  paddlex serve %[1]s ppocr-det --model-version v1
   paddlex serve %[1]s ppocr-det --model-version v1 --min-scale 1 --max-scale 5 --target 10 --gpu 1
@@ -84,6 +85,7 @@ target, metric, gpu, cpu, memory, env); flags override the file. --action
 	fs.StringVar(&o.Spec.ModelName, "model-name", "", "model in the model center (default NAME)")
 	fs.StringVar(&o.Spec.ModelVersion, "model-version", "", "model version to serve, as pushed with `paddlex modelhub push`; names the revision NAME-VERSION")
 	fs.StringVar(&o.Spec.Endpoint, "endpoint", modelhub.DefaultEndpoint, "model center's S3 endpoint, as pods in the cluster reach it")
+	fs.StringVar(&o.Spec.Secret, "secret", paddle.DataCenterSecret, "Secret with the model center's keys (access-key, secret-key) in the service's namespace")
 	fs.Int32Var(&o.Spec.Port, "port", serve.DefaultPort, "port the model server listens on")
 	fs.Int32Var(&o.Spec.MinScale, "min-scale", 0, "fewest pods kept running; 0 scales to zero when idle")
 	fs.Int32Var(&o.Spec.MaxScale, "max-scale", 0, "most pods; 0 leaves it to the cluster's limit")
@@ -114,6 +116,7 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 			"model-name":    func() { o.Spec.ModelName = flags.ModelName },
 			"model-version": func() { o.Spec.ModelVersion = flags.ModelVersion },
 			"endpoint":      func() { o.Spec.Endpoint = flags.Endpoint },
+			"secret":        func() { o.Spec.Secret = flags.Secret },
 			"port":          func() { o.Spec.Port = flags.Port },
 			"min-scale":     func() { o.Spec.MinScale = flags.MinScale },
 			"max-scale":     func() { o.Spec.MaxScale = flags.MaxScale },
@@ -254,6 +257,9 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 		return cmdutil.FailedErrorf("create: %s already exists: use `paddlex serve apply` to update it, or `paddlex serve rollout` to shift traffic to a new version gradually", ref)
 	case err != nil && o.Spec.Action == cmdutil.ActionPatch:
 		return cmdutil.FailedErrorf("patch: %s does not exist: use `paddlex serve create` first", ref)
+	}
+	if err := checkSecret(ctx, o.Kube, o.Streams.ErrOut, o.Spec.Namespace, o.Spec.Secret); err != nil {
+		return err
 	}
 	return checkInitContainers(ctx, o.Kube, o.Streams.ErrOut)
 }

@@ -137,6 +137,19 @@ func (k *knative) record(err error) {
 
 func noFailures(string) (string, string, bool) { return "", "", false }
 
+// modelCenterKeys creates the Secret serving pods read the model center's
+// keys from, as install does.
+func modelCenterKeys(t *testing.T, e *testenv.Env, ns string) {
+	e.Apply(t, ns, `apiVersion: v1
+kind: Secret
+metadata:
+  name: data-center
+stringData:
+  access-key: minio
+  secret-key: minio123
+`)
+}
+
 func svcRef(ns, name string) kube.ObjectRef {
 	return kube.ObjectRef{GVK: paddle.KnativeServiceGVK, Namespace: ns, Name: name}
 }
@@ -171,6 +184,7 @@ func TestServeFlow(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
 	kn := startKnative(t, e, ns, noFailures)
+	modelCenterKeys(t, e, ns)
 	ref := svcRef(ns, "ppocr-det")
 
 	r := must(t, e.Run(t, "serve", "create", "ppocr-det", "-n", ns, "--model-version", "v1", "--max-scale", "3", "--timeout", "30s"), "create")
@@ -272,6 +286,10 @@ func TestServeReadyFalseExits1(t *testing.T) {
 		return "", "", false
 	})
 	ref := svcRef(ns, "ocr")
+	if r := e.Run(t, "serve", "create", "ocr", "-n", ns, "--model-version", "v1"); r.Code != 4 || !strings.Contains(r.Stderr, "Secret "+ns+"/data-center does not exist") {
+		t.Errorf("create without the model center's keys: %s", r)
+	}
+	modelCenterKeys(t, e, ns)
 
 	r := e.Run(t, "serve", "create", "ocr", "-n", ns, "--model-version", "broken", "--timeout", "30s")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "RevisionFailed") || !strings.Contains(r.Stderr, "records no sha256") {
@@ -302,6 +320,7 @@ func TestServeDryRunServer(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
 	startKnative(t, e, ns, noFailures)
+	modelCenterKeys(t, e, ns)
 	ref := svcRef(ns, "det")
 
 	r := must(t, e.Run(t, "serve", "create", "det", "-n", ns, "--model-version", "v1", "--gpu", "1", "--memory", "4Gi", "--env", "A=1", "--dry-run=server", "-o", "yaml"), "create --dry-run=server")

@@ -46,6 +46,13 @@ func run(t *testing.T, fake *kube.Fake, args ...string) result {
 	return result{out.String(), errOut.String(), code}
 }
 
+// secret is the model center's keys in kubeflow, as install creates them.
+func secret() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{"name": "data-center", "namespace": "kubeflow"},
+		"data":     map[string]any{"access-key": "bWluaW8=", "secret-key": "bWluaW8xMjM="}}}
+}
+
 type errNoCluster struct{}
 
 func (errNoCluster) Error() string { return "the test cluster was contacted" }
@@ -168,7 +175,7 @@ env:
 }
 
 func TestCreateWaitsForReadyAndPrintsURL(t *testing.T) {
-	fake := kube.NewFake()
+	fake := kube.NewFake(secret())
 	fake.OnWait = ready(fake, "True", "", "")
 	r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1", "--image", "serving:latest")
 	if r.code != 0 {
@@ -196,7 +203,7 @@ func TestCreateWaitsForReadyAndPrintsURL(t *testing.T) {
 }
 
 func TestReadyFalseExits1WithReason(t *testing.T) {
-	fake := kube.NewFake()
+	fake := kube.NewFake(secret())
 	fake.OnWait = ready(fake, "False", "RevisionFailed", "Revision \"ppocr-det-v1\" failed with message: init container fetch-model exited 1.")
 	r := run(t, fake, "serve", "apply", "ppocr-det", "-n", "kubeflow", "--model-version", "v1")
 	if r.code != 1 || !strings.Contains(r.stderr, "RevisionFailed") || !strings.Contains(r.stderr, "init container fetch-model exited 1") {
@@ -210,7 +217,7 @@ func TestReadyFalseExits1WithReason(t *testing.T) {
 func TestKnativeWithoutInitContainersExits4(t *testing.T) {
 	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "config-features", "namespace": "knative-serving"}, "data": map[string]any{}}}
-	fake := kube.NewFake(cm)
+	fake := kube.NewFake(cm, secret())
 	r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1")
 	if r.code != cmdutil.ExitPrecondition || !strings.Contains(r.stderr, "kubernetes.podspec-init-containers") {
 		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
@@ -221,15 +228,26 @@ func TestKnativeWithoutInitContainersExits4(t *testing.T) {
 		}
 	}
 	_ = unstructured.SetNestedField(cm.Object, "Enabled", "data", "kubernetes.podspec-init-containers")
-	fake = kube.NewFake(cm)
+	fake = kube.NewFake(cm, secret())
 	fake.OnWait = ready(fake, "True", "", "")
 	if r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1"); r.code != 0 {
 		t.Errorf("enabled: exit %d, %s", r.code, r.stderr)
 	}
 }
 
-func TestTrafficCommandsOnFake(t *testing.T) {
+func TestMissingSecretExits4(t *testing.T) {
 	fake := kube.NewFake()
+	r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1", "--secret", "s3")
+	if r.code != cmdutil.ExitPrecondition || !strings.Contains(r.stderr, "--secret: Secret kubeflow/s3 does not exist") {
+		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	if len(fake.Calls) != 0 {
+		t.Errorf("changed the cluster: %v", fake.Calls)
+	}
+}
+
+func TestTrafficCommandsOnFake(t *testing.T) {
+	fake := kube.NewFake(secret())
 	fake.OnWait = ready(fake, "True", "", "")
 	ref := kube.ObjectRef{GVK: paddle.KnativeServiceGVK, Namespace: "kubeflow", Name: "ppocr-det"}
 	traffic := func() string { return serve.TrafficOf(fake.Object(ref), "spec").String() }

@@ -148,6 +148,10 @@ func (o *TrafficOptions) Run(ctx context.Context) error {
 		return o.print(next, "(dry run)")
 	}
 	if o.Mode == ModeRollout {
+		spec, _, _ := serve.SpecOf(next)
+		if err := checkSecret(ctx, o.Kube, o.Streams.ErrOut, o.Namespace, spec.Secret); err != nil {
+			return err
+		}
 		if err := checkInitContainers(ctx, o.Kube, o.Streams.ErrOut); err != nil {
 			return err
 		}
