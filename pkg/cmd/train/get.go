@@ -143,7 +143,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	for _, j := range selected {
 		workers, ps := "-", "-"
 		for _, r := range train.Roles(j) {
-			ready := fmt.Sprintf("%d/%d", r.Running+r.Succeeded, r.Replicas)
+			ready := fmt.Sprintf("%d/%d", min(r.Running+r.Succeeded, r.Replicas), r.Replicas)
 			if r.Role == "worker" {
 				workers = ready
 			} else {
