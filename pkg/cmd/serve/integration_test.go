@@ -1,13 +1,23 @@
 package serve_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +28,7 @@ import (
 
 	"github.com/paddleflow/paddlex/internal/testenv"
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/modelstore/s3test"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
 )
@@ -137,17 +148,101 @@ func (k *knative) record(err error) {
 
 func noFailures(string) (string, string, bool) { return "", "", false }
 
-// modelCenterKeys creates the Secret serving pods read the model center's
-// keys from, as install does.
+// modelCenterKeys creates the Secret serving pods (and modelhub push) read
+// the model center's keys from, as install does.
 func modelCenterKeys(t *testing.T, e *testenv.Env, ns string) {
-	e.Apply(t, ns, `apiVersion: v1
+	keys(t, e, ns, "minio", "minio123")
+}
+
+func keys(t *testing.T, e *testenv.Env, ns, access, secret string) {
+	e.Apply(t, ns, fmt.Sprintf(`apiVersion: v1
 kind: Secret
 metadata:
   name: data-center
 stringData:
-  access-key: minio
-  secret-key: minio123
-`)
+  access-key: %q
+  secret-key: %q
+`, access, secret))
+}
+
+// modelArchive writes a converted model as the training's serving-convert
+// step packs it: MODEL/server/ and MODEL/client/.
+func modelArchive(t *testing.T, model, content string) string {
+	t.Helper()
+	var b bytes.Buffer
+	gz := gzip.NewWriter(&b)
+	tw := tar.NewWriter(gz)
+	for name, body := range map[string]string{model + "/server/inference.pdmodel": content, model + "/client/serving_client_conf.prototxt": "feed_var {}"} {
+		_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		_, _ = tw.Write([]byte(body))
+	}
+	_ = tw.Close()
+	_ = gz.Close()
+	p := filepath.Join(t.TempDir(), model+".tar.gz")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startPod does what a serving pod's init containers do with the revision
+// in the Service's template: fetch-model's download (here with minio-go,
+// from the objects and with the keys the template names) and verify-model's
+// program, run with python3. It returns the model folder.
+func startPod(t *testing.T, e *testenv.Env, svc *unstructured.Unstructured, srv *s3test.Server) string {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Log("python3 not installed: not verifying the model as the pod does")
+		return ""
+	}
+	inits, _, _ := unstructured.NestedSlice(svc.Object, "spec", "template", "spec", "initContainers")
+	if len(inits) != 2 {
+		t.Fatalf("init containers: %v", inits)
+	}
+	dir := t.TempDir()
+	env := func(c any) map[string]string {
+		out := map[string]string{}
+		for _, x := range c.(map[string]any)["env"].([]any) {
+			m := x.(map[string]any)
+			if v, ok := m["value"].(string); ok {
+				out[m["name"].(string)] = v
+				continue
+			}
+			ref := m["valueFrom"].(map[string]any)["secretKeyRef"].(map[string]any)
+			sec, err := e.Clientset.CoreV1().Secrets(svc.GetNamespace()).Get(context.Background(), ref["name"].(string), metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("secret of %s: %v", m["name"], err)
+			}
+			out[m["name"].(string)] = string(sec.Data[ref["key"].(string)])
+		}
+		return out
+	}
+	fetch := env(inits[0])
+	u, _ := url.Parse(fetch["ENDPOINT"])
+	mc, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(fetch["ACCESS_KEY"], fetch["SECRET_KEY"], ""), Secure: u.Scheme == "https"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for obj, file := range map[string]string{fetch["ARCHIVE_OBJECT"]: fetch["ARCHIVE"], fetch["METADATA_OBJECT"]: "model.json"} {
+		bucket, key, _ := strings.Cut(obj, "/")
+		if err := mc.FGetObject(context.Background(), bucket, key, filepath.Join(dir, file), minio.GetObjectOptions{}); err != nil {
+			t.Fatalf("fetch-model: %s from %s: %v", obj, srv.Endpoint, err)
+		}
+	}
+	verify := inits[1].(map[string]any)
+	args := verify["command"].([]any)
+	cmd := exec.Command("python3", args[1].(string), args[2].(string))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env(verify) {
+		if k == "MODEL_DIR" {
+			v = dir
+		}
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("verify-model: %v\n%s", err, out)
+	}
+	return dir
 }
 
 func svcRef(ns, name string) kube.ObjectRef {
@@ -184,10 +279,18 @@ func TestServeFlow(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
 	kn := startKnative(t, e, ns, noFailures)
-	modelCenterKeys(t, e, ns)
 	ref := svcRef(ns, "ppocr-det")
 
-	r := must(t, e.Run(t, "serve", "create", "ppocr-det", "-n", ns, "--model-version", "v1", "--max-scale", "3", "--timeout", "30s"), "create")
+	// 1. The trained model goes into the model center, a real S3 server,
+	// with the keys of the cluster's data-center Secret.
+	srv := s3test.Start(t)
+	keys(t, e, ns, srv.AccessKey, srv.SecretKey)
+	for _, v := range []string{"v1", "v2"} {
+		must(t, e.Run(t, "modelhub", "push", "ppocr-det:"+v, "--from-file", modelArchive(t, "ppocr-det", "weights "+v), "--endpoint", srv.Endpoint, "-n", ns), "push "+v)
+	}
+
+	// 2. serve create until Ready.
+	r := must(t, e.Run(t, "serve", "create", "ppocr-det", "-n", ns, "--model-version", "v1", "--max-scale", "3", "--endpoint", srv.Endpoint, "--timeout", "30s"), "create")
 	if r.Stdout != "http://ppocr-det."+ns+".example.com\n" {
 		t.Errorf("create printed %q, want the URL", r.Stdout)
 	}
@@ -198,7 +301,7 @@ func TestServeFlow(t *testing.T) {
 	// The API server, validating against Knative's schema, kept every field
 	// paddlex rendered: nothing was pruned as unknown.
 	live := e.Get(t, ref)
-	s := serve.Spec{Name: "ppocr-det", Namespace: ns, ModelVersion: "v1", MaxScale: 3, Action: "create"}
+	s := serve.Spec{Name: "ppocr-det", Namespace: ns, ModelVersion: "v1", MaxScale: 3, Endpoint: srv.Endpoint, Action: "create"}
 	s.Defaults()
 	want := serve.Render(s)[0]
 	for _, field := range []string{"spec"} {
@@ -211,6 +314,14 @@ func TestServeFlow(t *testing.T) {
 	if live.GetAnnotations()[serve.AnnotationSpec] == "" || live.GetLabels()[paddle.LabelServe] != "ppocr-det" {
 		t.Errorf("metadata: %v %v", live.GetAnnotations(), live.GetLabels())
 	}
+	// A pod of revision v1 finds v1 where modelhub pushed it, and it verifies.
+	if dir := startPod(t, e, live, srv); dir != "" {
+		if b, _ := os.ReadFile(filepath.Join(dir, "ppocr-det/server/inference.pdmodel")); string(b) != "weights v1" {
+			t.Errorf("revision v1 serves %q", b)
+		}
+	}
+
+	// 3. Roll out v2 at 10%.
 
 	r = must(t, e.Run(t, "serve", "rollout", "ppocr-det", "-n", ns, "--model-version", "v2", "--traffic", "10", "--timeout", "30s"), "rollout")
 	if got := trafficOf(t, e, ref); got != "ppocr-det-v1=90%(current),ppocr-det-v2=10%(candidate)" {
@@ -223,8 +334,13 @@ func TestServeFlow(t *testing.T) {
 	if templateOf(t, live) != "ppocr-det-v2" {
 		t.Errorf("template after rollout: %s", templateOf(t, live))
 	}
-	if cand, _, _ := serve.SpecOf(live); cand.MaxScale != 3 {
+	if cand, _, _ := serve.SpecOf(live); cand.MaxScale != 3 || cand.Endpoint != srv.Endpoint {
 		t.Errorf("the candidate lost the service's settings: %+v", cand)
+	}
+	if dir := startPod(t, e, live, srv); dir != "" {
+		if b, _ := os.ReadFile(filepath.Join(dir, "ppocr-det/server/inference.pdmodel")); string(b) != "weights v2" {
+			t.Errorf("revision v2 serves %q", b)
+		}
 	}
 
 	r = must(t, e.Run(t, "serve", "get", "ppocr-det", "-n", ns), "get")
@@ -234,6 +350,7 @@ func TestServeFlow(t *testing.T) {
 		}
 	}
 
+	// 4. Promote, then roll back.
 	must(t, e.Run(t, "serve", "promote", "ppocr-det", "-n", ns, "--timeout", "30s"), "promote")
 	if got := trafficOf(t, e, ref); got != "ppocr-det-v2=100%(current),ppocr-det-v1=0%(previous)" {
 		t.Errorf("after promote: %s", got)
