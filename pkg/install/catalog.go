@@ -99,6 +99,8 @@ type Seed struct {
 	// Secret is "namespace/name" and Field the key in its data.
 	Secret string `json:"secret"`
 	Field  string `json:"field"`
+	// URLPassword says the field holds a URL whose password is the value.
+	URLPassword bool `json:"urlPassword,omitempty"`
 }
 
 // Component is one entry of the catalog.

@@ -187,6 +187,7 @@ func Default() *Catalog {
 				Seeds: []Seed{
 					{Key: SeedMinIOAccessKey, Secret: ns + "/data-center", Field: "access-key"},
 					{Key: SeedMinIOSecretKey, Secret: ns + "/data-center", Field: "secret-key"},
+					{Key: SeedRedisPassword, Secret: ns + "/data-center", Field: "metaurl", URLPassword: true},
 				},
 				generate: generatePrerequisites,
 			},

@@ -120,11 +120,17 @@ func RenderComponent(c *Component, artifacts [][]byte, s Settings) ([]*unstructu
 			return nil, fmt.Errorf("component %s: kustomize: %w", c.Name, err)
 		}
 		for _, r := range rm.Resources() {
-			m, err := r.Map()
+			// Through JSON, so numbers become int64 as everywhere in
+			// client-go (kustomize's maps hold int, which DeepCopy rejects).
+			b, err := r.MarshalJSON()
 			if err != nil {
 				return nil, fmt.Errorf("component %s: %w", c.Name, err)
 			}
-			objs = append(objs, &unstructured.Unstructured{Object: m})
+			u := &unstructured.Unstructured{}
+			if err := u.UnmarshalJSON(b); err != nil {
+				return nil, fmt.Errorf("component %s: %w", c.Name, err)
+			}
+			objs = append(objs, u)
 		}
 	}
 	if c.generate != nil {

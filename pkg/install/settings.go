@@ -2,6 +2,7 @@ package install
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"math/big"
 	"net/url"
@@ -58,17 +59,19 @@ func RandomSecret(n int) (string, error) {
 	return string(b), nil
 }
 
-// secret builds a Secret with string data; the API server does the base64.
+// secret builds a Secret. Values are base64-encoded here rather than sent
+// as stringData: stringData is write-only, so every re-apply of it would
+// count as a change.
 func secret(namespace, name string, data map[string]string, holdsData bool) *unstructured.Unstructured {
 	sd := map[string]any{}
 	for k, v := range data {
-		sd[k] = v
+		sd[k] = base64.StdEncoding.EncodeToString([]byte(v))
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Secret",
-		"metadata":   map[string]any{"name": name, "namespace": namespace},
-		"type":       "Opaque",
-		"stringData": sd,
+		"metadata": map[string]any{"name": name, "namespace": namespace},
+		"type":     "Opaque",
+		"data":     sd,
 	}}
 	if holdsData {
 		u.SetLabels(map[string]string{LabelData: "true"})

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -77,12 +78,19 @@ func (r Report) Ready() bool {
 	return len(r.Components) > 0
 }
 
+// presenceKinds are the kinds looked at to tell whether a component is
+// installed: its workloads, CRDs, and the kinds components made only of
+// configuration consist of.
+var presenceKinds = []schemaGVK{deploymentGVK, statefulSetGVK, daemonSetGVK, crdGVK, namespaceGVK, secretGVK, storageGVK,
+	corev1.SchemeGroupVersion.WithKind("ConfigMap"), corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"}}
+
 // Installed lists the catalog's components that have objects in the
 // cluster, in catalog order.
 func Installed(ctx context.Context, k kube.Interface, cat *Catalog) ([]*Component, error) {
 	found := map[string]bool{}
 	sel := labels.Set{kube.LabelPartOf: PartOf}.String()
-	for _, gvk := range []schemaGVK{deploymentGVK, statefulSetGVK, daemonSetGVK, crdGVK, namespaceGVK, secretGVK, storageGVK} {
+	for _, gvk := range presenceKinds {
 		items, err := k.List(ctx, gvk, kube.ListOptions{LabelSelector: sel})
 		if err != nil {
 			return nil, err
@@ -104,7 +112,7 @@ func Installed(ctx context.Context, k kube.Interface, cat *Catalog) ([]*Componen
 func Status(ctx context.Context, k kube.Interface, comps []*Component) (Report, error) {
 	sel := labels.Set{kube.LabelPartOf: PartOf}.String()
 	byComp := map[string][]*unstructured.Unstructured{}
-	for _, gvk := range []schemaGVK{deploymentGVK, statefulSetGVK, daemonSetGVK, crdGVK, namespaceGVK, secretGVK, storageGVK} {
+	for _, gvk := range presenceKinds {
 		items, err := k.List(ctx, gvk, kube.ListOptions{LabelSelector: sel})
 		if err != nil {
 			return Report{}, err

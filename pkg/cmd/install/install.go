@@ -394,8 +394,20 @@ func (o *InstallOptions) seeds(ctx context.Context) (map[string]string, error) {
 				continue
 			}
 			if v, _, _ := unstructured.NestedString(obj.Object, "data", s.Field); v != "" {
-				if b, err := base64.StdEncoding.DecodeString(v); err == nil && len(b) > 0 {
-					out[s.Key] = string(b)
+				b, err := base64.StdEncoding.DecodeString(v)
+				if err != nil || len(b) == 0 {
+					continue
+				}
+				val := string(b)
+				if s.URLPassword {
+					u, err := url.Parse(val)
+					if err != nil || u.User == nil {
+						continue
+					}
+					val, _ = u.User.Password()
+				}
+				if val != "" {
+					out[s.Key] = val
 				}
 			}
 		}

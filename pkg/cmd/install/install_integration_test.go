@@ -1,0 +1,257 @@
+package install_test
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/paddleflow/paddlex/internal/testenv"
+	"github.com/paddleflow/paddlex/pkg/kube"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m, testenv.Options{Cluster: true}))
+}
+
+var (
+	deployGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+	stsGVK    = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
+	dsGVK     = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}
+	jobGVK    = schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}
+	secretGVK = schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
+	nsGVK     = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
+	scGVK     = schema.GroupVersionKind{Group: "storage.k8s.io", Version: "v1", Kind: "StorageClass"}
+	crdGVK    = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}
+	widgetGVK = schema.GroupVersionKind{Group: "fixture.paddlex.io", Version: "v1", Kind: "Widget"}
+)
+
+const fixtureNS = "paddlex-fixture"
+
+// paddlex runs the command with the fixture catalog and a private artifact cache.
+func paddlex(t *testing.T, e *testenv.Env, ctx context.Context, args ...string) testenv.Result {
+	t.Helper()
+	catalog, err := filepath.Abs("testdata/catalog.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := append(args, "--catalog", catalog)
+	if args[0] == "install" || args[0] == "install-standalone" {
+		full = append(full, "--artifact-cache", filepath.Join(t.TempDir(), "artifacts"))
+	}
+	r := e.RunContext(ctx, t, full...)
+	t.Logf("paddlex %s\n%s", strings.Join(args, " "), r)
+	return r
+}
+
+func mustGet(t *testing.T, e *testenv.Env, gvk schema.GroupVersionKind, ns, name string) *unstructured.Unstructured {
+	t.Helper()
+	obj := e.Get(t, kube.ObjectRef{GVK: gvk, Namespace: ns, Name: name})
+	if obj == nil {
+		t.Fatalf("%s %s/%s does not exist", gvk.Kind, ns, name)
+	}
+	return obj
+}
+
+func intField(obj *unstructured.Unstructured, path ...string) int64 {
+	v, _, _ := unstructured.NestedInt64(obj.Object, path...)
+	return v
+}
+
+func dumpCluster(t *testing.T, e *testenv.Env) {
+	t.Helper()
+	if t.Failed() {
+		for _, c := range []string{"kube-controller-manager", "kube-scheduler", "kwok"} {
+			t.Logf("%s log:\n%s", c, e.Log(c, 30))
+		}
+	}
+}
+
+// purge leaves the cluster as it was before a test.
+func purge(t *testing.T, e *testenv.Env) {
+	t.Helper()
+	r := paddlex(t, e, context.Background(), "uninstall", "--purge", "--timeout", "2m")
+	if r.Code != 0 {
+		t.Fatalf("uninstall --purge: %s", r)
+	}
+}
+
+func TestInstallStandaloneEndToEnd(t *testing.T) {
+	e := testenv.Get(t)
+	defer dumpCluster(t, e)
+	t.Cleanup(func() { purge(t, e) })
+	ctx := context.Background()
+
+	r := paddlex(t, e, ctx, "install-standalone", "--timeout", "3m")
+	if r.Code != 0 {
+		t.Fatalf("install-standalone: %s", r)
+	}
+	// The real controllers and kwok made every workload ready.
+	web := mustGet(t, e, deployGVK, fixtureNS, "web")
+	if got := intField(web, "status", "availableReplicas"); got != 2 {
+		t.Errorf("Deployment web: %d available replicas, want 2", got)
+	}
+	if got := intField(mustGet(t, e, stsGVK, fixtureNS, "store"), "status", "readyReplicas"); got != 1 {
+		t.Errorf("StatefulSet store: %d ready replicas, want 1", got)
+	}
+	ds := mustGet(t, e, dsGVK, fixtureNS, "agent")
+	if intField(ds, "status", "numberAvailable") < 1 || intField(ds, "status", "numberAvailable") != intField(ds, "status", "desiredNumberScheduled") {
+		t.Errorf("DaemonSet agent not available: %v", ds.Object["status"])
+	}
+	if done, _, _ := kube.JobComplete().Check(mustGet(t, e, jobGVK, fixtureNS, "migrate")); !done {
+		t.Errorf("Job migrate is not complete")
+	}
+	mustGet(t, e, widgetGVK, fixtureNS, "default")
+
+	// Labels on everything; the component label names the component.
+	for _, obj := range []*unstructured.Unstructured{web, mustGet(t, e, crdGVK, "", "widgets.fixture.paddlex.io"), mustGet(t, e, scGVK, "", "task-center")} {
+		l := obj.GetLabels()
+		if l["app.kubernetes.io/part-of"] != "paddlex" || l["app.kubernetes.io/managed-by"] != "paddlex" || l["paddlex.io/component"] == "" {
+			t.Errorf("%s %s labels: %v", obj.GetKind(), obj.GetName(), l)
+		}
+	}
+	// Prerequisites: the Secrets, with generated keys that never appear in the output.
+	dc := mustGet(t, e, secretGVK, "kubeflow", "data-center")
+	data, _, _ := unstructured.NestedStringMap(dc.Object, "data")
+	for _, k := range []string{"metaurl", "access-key", "secret-key", "bucket", "name", "storage"} {
+		if data[k] == "" {
+			t.Errorf("Secret data-center has no %s", k)
+		}
+	}
+	dec := func(k string) string { b, _ := base64.StdEncoding.DecodeString(data[k]); return string(b) }
+	if dec("storage") != "minio" || dec("bucket") != "http://minio-service.kubeflow:9000/data-center" {
+		t.Errorf("Secret data-center: storage %q, bucket %q", dec("storage"), dec("bucket"))
+	}
+	for _, k := range []string{"access-key", "secret-key"} {
+		if v := dec(k); len(v) < 16 || strings.Contains(r.Stdout+r.Stderr, v) {
+			t.Errorf("%s is %d characters or shows in the output", k, len(v))
+		}
+	}
+	sc := mustGet(t, e, scGVK, "", "task-center")
+	if sc.Object["provisioner"] != "csi.juicefs.com" || sc.Object["volumeBindingMode"] != "WaitForFirstConsumer" {
+		t.Errorf("StorageClass task-center: %v", sc.Object)
+	}
+	if !strings.Contains(r.Stdout, "fixture-apps") || !strings.Contains(r.Stdout, "installed 5 components") {
+		t.Errorf("summary missing:\n%s", r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "fixture-apps: done") {
+		t.Errorf("no progress line per component:\n%s", r.Stderr)
+	}
+
+	// A re-run changes nothing and keeps the credentials.
+	r2 := paddlex(t, e, ctx, "install-standalone", "--timeout", "2m")
+	if r2.Code != 0 || !strings.Contains(r2.Stdout, "nothing changed") {
+		t.Fatalf("re-run: %s", r2)
+	}
+	if got := mustGet(t, e, secretGVK, "kubeflow", "data-center"); got.GetResourceVersion() != dc.GetResourceVersion() {
+		t.Errorf("re-run changed Secret data-center")
+	}
+
+	// status on a healthy install.
+	st := paddlex(t, e, ctx, "status")
+	if st.Code != 0 || !strings.Contains(st.Stdout, "fixture-apps") || !strings.Contains(st.Stdout, "4/4") {
+		t.Fatalf("status: %s", st)
+	}
+	if v := paddlex(t, e, ctx, "install-standalone", "--verify"); v.Code != 0 {
+		t.Fatalf("install --verify: %s", v)
+	}
+
+	// A workload that never schedules: exit 3, naming it and why.
+	stuck := paddlex(t, e, ctx, "install", "--components", "fixture-stuck", "--timeout", "15s")
+	if stuck.Code != 3 {
+		t.Fatalf("stuck install: want exit 3: %s", stuck)
+	}
+	for _, want := range []string{"Deployment paddlex-fixture/stuck", "Pending", "node affinity/selector"} {
+		if !strings.Contains(stuck.Stderr, want) {
+			t.Errorf("stuck install: stderr lacks %q", want)
+		}
+	}
+	// status on a broken install: exit 4 and what to fix.
+	broken := paddlex(t, e, ctx, "status")
+	if broken.Code != 4 || !strings.Contains(broken.Stdout, "To fix:") || !strings.Contains(broken.Stdout, "node affinity/selector") {
+		t.Fatalf("status on a broken install: %s", broken)
+	}
+	if !strings.Contains(broken.Stdout, "no default StorageClass") {
+		t.Errorf("status does not report the missing default StorageClass:\n%s", broken.Stdout)
+	}
+	if u := paddlex(t, e, ctx, "uninstall", "--component", "fixture-stuck"); u.Code != 0 {
+		t.Fatalf("uninstall fixture-stuck: %s", u)
+	}
+	if e.Get(t, kube.ObjectRef{GVK: deployGVK, Namespace: fixtureNS, Name: "stuck"}) != nil {
+		t.Errorf("Deployment stuck survived uninstall")
+	}
+
+	// The full profile adds the user namespace on top.
+	full := paddlex(t, e, ctx, "install", "--timeout", "2m")
+	if full.Code != 0 {
+		t.Fatalf("install (full): %s", full)
+	}
+	mustGet(t, e, nsGVK, "", "kubeflow-user-example-com")
+
+	// uninstall keeps data by default.
+	u := paddlex(t, e, ctx, "uninstall", "--timeout", "2m")
+	if u.Code != 0 {
+		t.Fatalf("uninstall: %s", u)
+	}
+	for _, ref := range []kube.ObjectRef{
+		{GVK: deployGVK, Namespace: fixtureNS, Name: "web"},
+		{GVK: dsGVK, Namespace: fixtureNS, Name: "agent"},
+		{GVK: scGVK, Name: "task-center"},
+		{GVK: crdGVK, Name: "widgets.fixture.paddlex.io"},
+	} {
+		if e.Get(t, ref) != nil {
+			t.Errorf("%s survived uninstall", ref)
+		}
+	}
+	mustGet(t, e, secretGVK, "kubeflow", "data-center")
+	mustGet(t, e, secretGVK, fixtureNS, "store-credentials")
+	if !strings.Contains(u.Stdout, "Kept for their data") {
+		t.Errorf("uninstall does not say what it kept:\n%s", u.Stdout)
+	}
+	// A re-install reuses the kept credentials.
+	if r := paddlex(t, e, ctx, "install-standalone", "--timeout", "2m"); r.Code != 0 {
+		t.Fatalf("re-install: %s", r)
+	}
+	if got := mustGet(t, e, secretGVK, "kubeflow", "data-center"); got.Object["data"].(map[string]any)["access-key"] != data["access-key"] {
+		t.Errorf("re-install changed the MinIO access key")
+	}
+}
+
+func TestInstallInterruptedThenResumed(t *testing.T) {
+	e := testenv.Get(t)
+	defer dumpCluster(t, e)
+	t.Cleanup(func() { purge(t, e) })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan testenv.Result, 1)
+	go func() { done <- paddlex(t, e, ctx, "install-standalone", "--timeout", "2m") }()
+	// Interrupt once the workloads exist, while install waits for them.
+	e.WaitFor(t, kube.ObjectRef{GVK: deployGVK, Namespace: fixtureNS, Name: "web"}, 60*time.Second)
+	cancel()
+	var r testenv.Result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("install did not stop after its context was cancelled")
+	}
+	if r.Code == 0 {
+		t.Logf("install finished before the interruption took effect")
+	}
+	if e.Get(t, kube.ObjectRef{GVK: secretGVK, Namespace: "kubeflow", Name: "data-center"}) != nil && r.Code != 0 {
+		t.Errorf("prerequisites applied although fixture-apps was interrupted")
+	}
+	r2 := paddlex(t, e, context.Background(), "install-standalone", "--timeout", "2m")
+	if r2.Code != 0 {
+		t.Fatalf("re-run after interruption: %s", r2)
+	}
+	mustGet(t, e, secretGVK, "kubeflow", "data-center")
+	if st := paddlex(t, e, context.Background(), "status"); st.Code != 0 {
+		t.Fatalf("status after resume: %s", st)
+	}
+}
