@@ -1,4 +1,4 @@
-package testenv
+package localcluster
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // FakeNodeName is the kwok-managed node the simulated cluster schedules on.
@@ -31,7 +32,7 @@ const controllersAPIOnly = "garbagecollector,namespace"
 // controllersCluster are the controllers of the simulated cluster.
 const controllersCluster = "*,-serviceaccount-token"
 
-func (c *simCluster) start(e *Env, name string, args ...string) error {
+func (c *simCluster) start(e *Cluster, name string, args ...string) error {
 	logf, err := os.Create(filepath.Join(e.Dir, name+".log"))
 	if err != nil {
 		return err
@@ -47,7 +48,7 @@ func (c *simCluster) start(e *Env, name string, args ...string) error {
 }
 
 // startControllers runs kube-controller-manager with the given controllers.
-func startControllers(e *Env, c *simCluster, controllers string) error {
+func startControllers(e *Cluster, c *simCluster, controllers string) error {
 	return c.start(e, "kube-controller-manager",
 		"--kubeconfig="+e.Kubeconfig, "--leader-elect=false", "--secure-port=0",
 		"--controllers="+controllers,
@@ -57,7 +58,7 @@ func startControllers(e *Env, c *simCluster, controllers string) error {
 	)
 }
 
-func startCluster(e *Env, stages []string) (*simCluster, error) {
+func startCluster(e *Cluster, stages []string) (*simCluster, error) {
 	c := &simCluster{}
 	kc := e.Kubeconfig
 	if err := startControllers(e, c, controllersCluster); err != nil {
@@ -90,9 +91,13 @@ func startCluster(e *Env, stages []string) (*simCluster, error) {
 }
 
 // createNode registers the fake node kwok manages, with room for GPU pods.
-func createNode(e *Env) error {
+func createNode(e *Cluster) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	cs, err := kubernetes.NewForConfig(e.Config)
+	if err != nil {
+		return err
+	}
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("64"),
 		corev1.ResourceMemory: resource.MustParse("512Gi"),
@@ -107,16 +112,16 @@ func createNode(e *Env) error {
 		},
 		Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
 	}
-	created, err := e.Clientset.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	created, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("create fake node: %w", err)
 	}
 	created.Status = node.Status
-	if _, err := e.Clientset.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("fake node status: %w", err)
 	}
 	for {
-		n, err := e.Clientset.CoreV1().Nodes().Get(ctx, FakeNodeName, metav1.GetOptions{})
+		n, err := cs.CoreV1().Nodes().Get(ctx, FakeNodeName, metav1.GetOptions{})
 		if err == nil {
 			for _, c := range n.Status.Conditions {
 				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
@@ -150,7 +155,7 @@ func (c *simCluster) stop() {
 
 // Log returns the last lines of a simulated-cluster component's log
 // ("kube-controller-manager", "kube-scheduler", "kwok"), for failure messages.
-func (e *Env) Log(component string, lines int) string {
+func (e *Cluster) Log(component string, lines int) string {
 	b, _ := os.ReadFile(filepath.Join(e.Dir, component+".log"))
 	return tail(string(b), lines)
 }

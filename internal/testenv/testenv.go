@@ -11,9 +11,7 @@ package testenv
 import (
 	"bytes"
 	"context"
-	"embed"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,32 +29,26 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/pkg/cmd"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 )
 
-//go:embed crds
-var fixtureCRDs embed.FS
-
 // CRD sets Options.CRDs names.
 const (
-	// CRDsPaddle are the paddle-operator fixtures (PaddleJob, SampleSet, SampleJob).
-	CRDsPaddle = "paddle"
-	// CRDsTrainingOperator is the training-operator PaddleJob fixture.
-	CRDsTrainingOperator = "training-operator"
-	// CRDsTrainingOperatorUpstream are the training-operator's own CRDs, from its module.
-	CRDsTrainingOperatorUpstream = "training-operator-upstream"
-	// CRDsArgo are Argo's full CRDs, from its module.
-	CRDsArgo = "argo"
-	// CRDsKnative are Knative Serving's CRDs, from its module.
-	CRDsKnative = "knative"
+	CRDsPaddle                   = localcluster.CRDsPaddle
+	CRDsTrainingOperator         = localcluster.CRDsTrainingOperator
+	CRDsTrainingOperatorUpstream = localcluster.CRDsTrainingOperatorUpstream
+	CRDsArgo                     = localcluster.CRDsArgo
+	CRDsKnative                  = localcluster.CRDsKnative
 )
+
+// FakeNodeName is the kwok-managed node the simulated cluster schedules on.
+const FakeNodeName = localcluster.FakeNodeName
 
 // Options choose what Main starts.
 type Options struct {
@@ -74,20 +66,15 @@ var (
 	skipMsg string
 )
 
-// Env is a running API server (and, with Options.Cluster, a simulated cluster).
+// Env is a running API server (and, with Options.Cluster, a simulated
+// cluster), with clients for test setup. Config, Kubeconfig, Bin, Dir and
+// Log come from the embedded local cluster.
 type Env struct {
-	Config     *rest.Config
-	Kubeconfig string
-	Dynamic    dynamic.Interface
-	Clientset  kubernetes.Interface
-	// Bin is the directory hack/testbin.sh filled.
-	Bin string
-	// Dir is a temporary directory for this test binary's run.
-	Dir string
+	*localcluster.Cluster
+	Dynamic   dynamic.Interface
+	Clientset kubernetes.Interface
 
-	env     *envtest.Environment
-	cluster *simCluster
-	mapper  *restmapper.DeferredDiscoveryRESTMapper
+	mapper *restmapper.DeferredDiscoveryRESTMapper
 }
 
 // Main starts the environment, runs the tests and stops it. Use it as
@@ -130,50 +117,11 @@ func Get(t testing.TB) *Env {
 }
 
 func start(bin string, opts Options) (*Env, error) {
-	dir, err := os.MkdirTemp("", "paddlex-testenv-")
+	c, err := localcluster.Start(localcluster.Options{Bin: bin, CRDs: opts.CRDs, Cluster: opts.Cluster, Stages: opts.Stages})
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Bin: bin, Dir: dir}
-	crdDir := filepath.Join(dir, "crds")
-	var paths []string
-	for _, set := range opts.CRDs {
-		p, err := crdPath(bin, crdDir, set)
-		if err != nil {
-			return nil, err
-		}
-		paths = append(paths, p)
-	}
-	e.env = &envtest.Environment{
-		BinaryAssetsDirectory: bin,
-		CRDDirectoryPaths:     paths,
-		ErrorIfCRDPathMissing: true,
-	}
-	if opts.Cluster {
-		// The controllers need the API server to issue service account
-		// tokens and admit pods as a real cluster does.
-		args := e.env.ControlPlane.GetAPIServer().Configure()
-		args.Set("service-cluster-ip-range", "10.96.0.0/16")
-	}
-	cfg, err := e.env.Start()
-	if err != nil {
-		return e, fmt.Errorf("envtest: %w (binaries from %s)", err, bin)
-	}
-	user, err := e.env.AddUser(envtest.User{Name: "paddlex-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return e, err
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		return e, err
-	}
-	e.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(e.Kubeconfig, kc, 0o600); err != nil {
-		return e, err
-	}
-	e.Config = user.Config()
-	e.Config.QPS, e.Config.Burst = 500, 1000
-	_ = cfg
+	e := &Env{Cluster: c}
 	if e.Dynamic, err = dynamic.NewForConfig(e.Config); err != nil {
 		return e, err
 	}
@@ -185,58 +133,10 @@ func start(bin string, opts Options) (*Env, error) {
 		return e, err
 	}
 	e.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	if opts.Cluster {
-		if e.cluster, err = startCluster(e, opts.Stages); err != nil {
-			return e, err
-		}
-	} else {
-		e.cluster = &simCluster{}
-		if err := startControllers(e, e.cluster, controllersAPIOnly); err != nil {
-			return e, err
-		}
-	}
 	return e, nil
 }
 
-// crdPath lays out one CRD set in a directory envtest reads.
-func crdPath(bin, dir, set string) (string, error) {
-	switch set {
-	case CRDsPaddle, CRDsTrainingOperator:
-		out := filepath.Join(dir, set)
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			return "", err
-		}
-		entries, err := fs.ReadDir(fixtureCRDs, "crds/"+set)
-		if err != nil {
-			return "", err
-		}
-		for _, en := range entries {
-			b, err := fixtureCRDs.ReadFile("crds/" + set + "/" + en.Name())
-			if err != nil {
-				return "", err
-			}
-			if err := os.WriteFile(filepath.Join(out, en.Name()), b, 0o644); err != nil {
-				return "", err
-			}
-		}
-		return out, nil
-	case CRDsArgo, CRDsKnative:
-		return filepath.Join(bin, "crds", set), nil
-	case CRDsTrainingOperatorUpstream:
-		return filepath.Join(bin, "crds", "training-operator"), nil
-	}
-	return "", fmt.Errorf("unknown CRD set %q", set)
-}
-
-func (e *Env) stop() {
-	if e.cluster != nil {
-		e.cluster.stop()
-	}
-	if e.env != nil {
-		_ = e.env.Stop()
-	}
-	_ = os.RemoveAll(e.Dir)
-}
+func (e *Env) stop() { e.Cluster.Stop() }
 
 // Namespace creates a namespace for one test, removed when it ends.
 func (e *Env) Namespace(t testing.TB) string {
@@ -389,11 +289,7 @@ func (e *Env) Event(t testing.TB, ref kube.ObjectRef, reason, message string) {
 // what the test grants through RBAC, and returns its path.
 func (e *Env) UserKubeconfig(t testing.TB, name string) string {
 	t.Helper()
-	user, err := e.env.AddUser(envtest.User{Name: name}, nil)
-	if err != nil {
-		t.Fatalf("add user: %v", err)
-	}
-	kc, err := user.KubeConfig()
+	kc, _, err := e.AddUser(name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,166 @@
+// Package localcluster starts a local control plane from the binaries
+// hack/testbin.sh builds: a real kube-apiserver and etcd (through
+// controller-runtime's envtest) and, for a simulated cluster, the real
+// kube-controller-manager and kube-scheduler with kwok simulating nodes and
+// pods. Deployments become Available and Jobs Complete through the real
+// controllers; no container runs. The tests and `make demo` share it.
+package localcluster
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+//go:embed crds
+var fixtureCRDs embed.FS
+
+// CRD sets Options.CRDs names.
+const (
+	// CRDsPaddle are the paddle-operator fixtures (PaddleJob, SampleSet, SampleJob).
+	CRDsPaddle = "paddle"
+	// CRDsTrainingOperator is the training-operator PaddleJob fixture.
+	CRDsTrainingOperator = "training-operator"
+	// CRDsTrainingOperatorUpstream are the training-operator's own CRDs, from its module.
+	CRDsTrainingOperatorUpstream = "training-operator-upstream"
+	// CRDsArgo are Argo's full CRDs, from its module.
+	CRDsArgo = "argo"
+	// CRDsKnative are Knative Serving's CRDs, from its module.
+	CRDsKnative = "knative"
+)
+
+// Options choose what Start runs.
+type Options struct {
+	// Bin is the directory hack/testbin.sh prints.
+	Bin string
+	// CRDs names the CRD sets to install.
+	CRDs []string
+	// Cluster starts the simulated cluster: controllers, scheduler, kwok and
+	// one fake node. Without it only the garbage collector and namespace
+	// controllers run beside the API server, so deletes behave as on a cluster.
+	Cluster bool
+	// Stages are extra kwok Stage files.
+	Stages []string
+}
+
+// Cluster is a running local control plane.
+type Cluster struct {
+	// Config is an admin client configuration.
+	Config *rest.Config
+	// Kubeconfig is the path of an admin kubeconfig.
+	Kubeconfig string
+	// Bin is the directory of the binaries; Dir a temporary directory with
+	// the kubeconfig and the components' logs, removed by Stop.
+	Bin, Dir string
+
+	env   *envtest.Environment
+	procs *simCluster
+}
+
+// Start starts a control plane. On error, what did start is stopped.
+func Start(o Options) (c *Cluster, err error) {
+	dir, err := os.MkdirTemp("", "paddlex-cluster-")
+	if err != nil {
+		return nil, err
+	}
+	c = &Cluster{Bin: o.Bin, Dir: dir, procs: &simCluster{}}
+	defer func() {
+		if err != nil {
+			c.Stop()
+			c = nil
+		}
+	}()
+	var paths []string
+	for _, set := range o.CRDs {
+		p, err := crdPath(o.Bin, filepath.Join(dir, "crds"), set)
+		if err != nil {
+			return c, err
+		}
+		paths = append(paths, p)
+	}
+	c.env = &envtest.Environment{BinaryAssetsDirectory: o.Bin, CRDDirectoryPaths: paths, ErrorIfCRDPathMissing: true}
+	c.env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
+	if _, err := c.env.Start(); err != nil {
+		return c, fmt.Errorf("start kube-apiserver and etcd: %w (binaries from %s)", err, o.Bin)
+	}
+	kc, cfg, err := c.AddUser("paddlex-admin", []string{"system:masters"})
+	if err != nil {
+		return c, err
+	}
+	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(c.Kubeconfig, kc, 0o600); err != nil {
+		return c, err
+	}
+	c.Config = cfg
+	if o.Cluster {
+		procs, err := startCluster(c, o.Stages)
+		c.procs = procs
+		if err != nil {
+			return c, err
+		}
+		return c, nil
+	}
+	return c, startControllers(c, c.procs, controllersAPIOnly)
+}
+
+// AddUser returns a kubeconfig and client configuration for a user in groups
+// (none: a user with no permissions but what RBAC grants it).
+func (c *Cluster) AddUser(name string, groups []string) ([]byte, *rest.Config, error) {
+	user, err := c.env.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("add user %s: %w", name, err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := user.Config()
+	cfg.QPS, cfg.Burst = 500, 1000
+	return kc, cfg, nil
+}
+
+// Stop stops every component and removes Dir.
+func (c *Cluster) Stop() {
+	if c.procs != nil {
+		c.procs.stop()
+	}
+	if c.env != nil {
+		_ = c.env.Stop()
+	}
+	_ = os.RemoveAll(c.Dir)
+}
+
+// crdPath lays out one CRD set in a directory envtest reads.
+func crdPath(bin, dir, set string) (string, error) {
+	switch set {
+	case CRDsPaddle, CRDsTrainingOperator:
+		out := filepath.Join(dir, set)
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return "", err
+		}
+		entries, err := fs.ReadDir(fixtureCRDs, "crds/"+set)
+		if err != nil {
+			return "", err
+		}
+		for _, en := range entries {
+			b, err := fixtureCRDs.ReadFile("crds/" + set + "/" + en.Name())
+			if err != nil {
+				return "", err
+			}
+			if err := os.WriteFile(filepath.Join(out, en.Name()), b, 0o644); err != nil {
+				return "", err
+			}
+		}
+		return out, nil
+	case CRDsArgo, CRDsKnative:
+		return filepath.Join(bin, "crds", set), nil
+	case CRDsTrainingOperatorUpstream:
+		return filepath.Join(bin, "crds", "training-operator"), nil
+	}
+	return "", fmt.Errorf("unknown CRD set %q", set)
+}
