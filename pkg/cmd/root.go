@@ -16,6 +16,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/cmd/dataset"
 	installcmd "github.com/paddleflow/paddlex/pkg/cmd/install"
 	modelhubcmd "github.com/paddleflow/paddlex/pkg/cmd/modelhub"
+	pipelinecmd "github.com/paddleflow/paddlex/pkg/cmd/pipeline"
 	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
 	traincmd "github.com/paddleflow/paddlex/pkg/cmd/train"
 	"github.com/paddleflow/paddlex/pkg/cmd/version"
@@ -81,6 +82,7 @@ for --namespace), which win over the config file
 		installcmd.NewCmdStatus(f, nil),
 		installcmd.NewCmdUninstall(f, nil),
 		modelhubcmd.NewCmdModelhub(f),
+		pipelinecmd.NewCmdPipeline(f),
 		servecmd.NewCmdServe(f),
 		traincmd.NewCmdTrain(f),
 		version.NewCmdVersion(f),

@@ -1,0 +1,59 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddleflow/paddlex/manifests"
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/pipeline"
+)
+
+// BuiltinsOptions are the options of `pipeline builtins`.
+type BuiltinsOptions struct {
+	Output  string
+	Streams cmdutil.IOStreams
+}
+
+// NewCmdBuiltins returns `pipeline builtins`.
+func NewCmdBuiltins(f *cmdutil.Factory, runF func(*BuiltinsOptions) error) *cobra.Command {
+	o := &BuiltinsOptions{Streams: f.Streams}
+	cmd := &cobra.Command{
+		Use:   "builtins",
+		Short: "List the built-in pipelines",
+		Example: `  paddlex pipeline builtins
+  paddlex pipeline builtins -o name`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Output != "" && o.Output != "name" {
+				return cmdutil.UsageErrorf("--output must be name, not %q", o.Output)
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return o.Run()
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "name: print the names alone")
+	return cmd
+}
+
+// Run prints the table.
+func (o *BuiltinsOptions) Run() error {
+	bs, err := pipeline.Builtins(manifests.Pipelines, "pipelines")
+	if err != nil {
+		return err
+	}
+	if o.Output == "name" {
+		for _, b := range bs {
+			fmt.Fprintln(o.Streams.Out, b.Name)
+		}
+		return nil
+	}
+	t := cmdutil.NewTable(o.Streams.Out, "NAME", "SUITE", "DESCRIPTION")
+	for _, b := range bs {
+		t.Row(b.Name, b.Suite, b.Description)
+	}
+	return t.Flush()
+}

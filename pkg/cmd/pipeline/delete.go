@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
+)
+
+// DeleteOptions are the options of `pipeline delete`.
+type DeleteOptions struct {
+	Names     []string
+	Namespace string
+	Apply     cmdutil.ApplyFlags
+
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+}
+
+// NewCmdDelete returns `pipeline delete`.
+func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
+	o := &DeleteOptions{Streams: f.Streams}
+	cmd := &cobra.Command{
+		Use:   "delete NAME...",
+		Short: "Delete pipeline runs and the objects they own",
+		Long: `Delete pipeline runs. The objects a run's steps created and owned (SampleJobs,
+the PaddleJob, export, conversion and upload Jobs, VisualDL) and its task
+volume go with it; the SampleSet cache and the served Knative Service stay.`,
+		Example: `  paddlex pipeline delete ppocr-det
+  paddlex pipeline delete ppocr-det-x7k2p --wait`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Names, o.Namespace = args, f.Namespace()
+			for _, n := range args {
+				if err := cmdutil.ValidateSubdomain("NAME", n); err != nil {
+					return err
+				}
+			}
+			if err := o.Apply.Validate(); err != nil {
+				return err
+			}
+			if o.Apply.ClientDryRun() {
+				return cmdutil.UsageErrorf("--dry-run=client does not apply to delete: use --dry-run=server")
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			var err error
+			if o.Kube, err = f.Kube(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.Apply.AddFlags(cmd.Flags(), false, 5*time.Minute)
+	return cmd
+}
+
+// Run deletes with foreground propagation, so owned objects go first.
+func (o *DeleteOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Apply.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
+		defer cancel()
+	}
+	refs := make([]kube.ObjectRef, len(o.Names))
+	for i, n := range o.Names {
+		refs[i] = wfRef(o.Namespace, n)
+		if _, err := o.Kube.Get(ctx, refs[i]); err != nil {
+			return explain(err, "delete", refs[i])
+		}
+	}
+	if err := o.Kube.Delete(ctx, refs, kube.DeleteOptions{DryRun: o.Apply.EngineDryRun(), Wait: o.Apply.Wait}); err != nil {
+		return err
+	}
+	suffix := ""
+	if o.Apply.DryRun == cmdutil.DryRunServer {
+		suffix = " (server dry run)"
+	}
+	for _, n := range o.Names {
+		fmt.Fprintf(o.Streams.Out, "workflow.argoproj.io/%s deleted%s\n", n, suffix)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/pipeline"
+)
+
+// RetryOptions are the options of `pipeline retry`.
+type RetryOptions struct {
+	Name      string
+	Namespace string
+	Watch     bool
+	Apply     cmdutil.ApplyFlags
+	Output    cmdutil.OutputFlags
+
+	Streams   cmdutil.IOStreams
+	Kube      kube.Interface
+	Workflows *workflows
+	Now       func() time.Time
+}
+
+// NewCmdRetry returns `pipeline retry`.
+func NewCmdRetry(f *cmdutil.Factory, runF func(*RetryOptions) error) *cobra.Command {
+	o := &RetryOptions{Streams: f.Streams, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "retry NAME",
+		Short: "Resubmit a failed run, skipping the steps that succeeded",
+		Long: `Resubmit a failed run as a new Workflow, labelled paddlex.io/retry-of=NAME.
+Steps, and parts of steps, that succeeded are skipped; the new run mounts the
+failed run's task volume, where their output is. Objects the failed parts
+left behind are deleted first, so they can be created again. Keep the failed
+run until the retry finishes: deleting it deletes its volume.`,
+		Example: `  paddlex pipeline retry ppocr-det
+  paddlex pipeline retry ppocr-det-x7k2p --watch`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name, o.Namespace = args[0], f.Namespace()
+			if err := cmdutil.ValidateSubdomain("NAME", o.Name); err != nil {
+				return err
+			}
+			if err := o.Apply.Validate(); err != nil {
+				return err
+			}
+			switch o.Output.Output {
+			case "", "yaml", "json", "name":
+			default:
+				return cmdutil.UsageErrorf("--output must be yaml, json or name, not %q", o.Output.Output)
+			}
+			if o.Watch && o.Apply.DryRun != cmdutil.DryRunNone {
+				return cmdutil.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			var err error
+			if o.Kube, err = f.Kube(); err != nil {
+				return err
+			}
+			if o.Workflows, err = newWorkflows(f); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&o.Watch, "watch", false, "follow the new run until it finishes")
+	o.Apply.AddFlags(fs, false, 0)
+	_ = fs.MarkHidden("wait")
+	o.Output.AddFlags(fs)
+	return cmd
+}
+
+// Run plans the retry, removes the leftovers and submits.
+func (o *RetryOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	old, _, err := o.Workflows.Get(ctx, o.Namespace, o.Name)
+	if err != nil {
+		return err
+	}
+	plan, err := pipeline.Retry(old)
+	if err != nil {
+		return err
+	}
+	obj, err := pipeline.WorkflowObject(plan.Workflow)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Streams.ErrOut, "skipping %s; running again %s\n", orNone(plan.Skipped), orNone(plan.Rerun))
+	if o.Apply.ClientDryRun() {
+		return printRun(o.Output, o.Streams, obj, "(dry run)")
+	}
+	dry := o.Apply.DryRun == cmdutil.DryRunServer
+	if len(plan.Leftovers) > 0 {
+		del := kube.DeleteOptions{IgnoreNotFound: true, Wait: !dry, DryRun: o.Apply.EngineDryRun()}
+		if err := o.Kube.Delete(ctx, plan.Leftovers, del); err != nil {
+			return fmt.Errorf("remove what the failed run left behind: %w", err)
+		}
+	}
+	created, err := o.Workflows.Create(ctx, obj, o.Apply.FieldManager, dry)
+	if err != nil {
+		return err
+	}
+	if dry {
+		return printRun(o.Output, o.Streams, created, "(server dry run)")
+	}
+	if !o.Watch {
+		return printRun(o.Output, o.Streams, created, "submitted")
+	}
+	v := newView(o.Streams.Out, o.Streams.OutTTY, o.Output.Output == "json", o.Now)
+	return follow(ctx, o.Workflows, created.GetNamespace(), created.GetName(), v, o.Streams.ErrOut, o.Apply.Timeout)
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}
