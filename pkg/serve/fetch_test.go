@@ -78,14 +78,17 @@ func TestVerifyScript(t *testing.T) {
 		{"not json", archive, []byte("<html>"), "is not a model record"},
 		{"not converted", tarGz(t, map[string]string{"ppocr-det/inference.pdmodel": "m"}), nil, "has no ppocr-det/server/ folder"},
 	} {
-		md := c.metadata
-		if md == nil {
-			s := sha256.Sum256(c.archive)
-			md = record(hex.EncodeToString(s[:]))
-		}
-		if _, out, err := run(c.archive, md); err == nil || !strings.Contains(out, c.want) {
-			t.Errorf("%s: err %v, output %s", c.name, err, out)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			md := c.metadata
+			if md == nil {
+				s := sha256.Sum256(c.archive)
+				md = record(hex.EncodeToString(s[:]))
+			}
+			if _, out, err := run(c.archive, md); err == nil || !strings.Contains(out, c.want) {
+				t.Errorf("err %v, output %s", err, out)
+			}
+		})
 	}
 }
 

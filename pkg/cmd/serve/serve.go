@@ -13,13 +13,15 @@ import (
 func NewCmdServe(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "serve",
-		Aliases: []string{"serving", "svc"},
+		Aliases: []string{"serving"},
 		Short:   "Serve models from the model center on Knative, with autoscaling and canary rollouts",
 		Long: `Serve a model version from the model center with Paddle Serving on Knative.
 
-Each model version runs as its own Knative revision, named NAME-VERSION. An
-init container downloads <endpoint>/model-center/MODEL/VERSION/MODEL.tar.gz,
-checks it against the sha256 in model.json beside it and unpacks it; the
+Each model version runs as its own Knative revision, named NAME-VERSION. In
+each pod, an init container downloads
+<endpoint>/model-center/MODEL/VERSION/MODEL.tar.gz and the model.json beside
+it with the keys of the --secret Secret (data-center), a second one checks
+the archive against the sha256 model.json records and unpacks it, and the
 server then runs paddle_serving_server.serve on --port. Pods scale with load
 and, with --min-scale 0 (the default), down to zero when idle.
 
