@@ -1,0 +1,190 @@
+package install_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/paddleflow/paddlex/pkg/cmd"
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/install"
+	"github.com/paddleflow/paddlex/pkg/kube"
+)
+
+// run runs paddlex in-process against a fake engine.
+func run(t *testing.T, k *kube.Fake, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	f := cmdutil.NewFactory(cmdutil.IOStreams{IOStreams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}})
+	f.KubeOverride = k
+	code := cmd.Run(context.Background(), f, args, cmd.Options{Env: func(string) (string, bool) { return "", false }})
+	return out.String(), errOut.String(), code
+}
+
+func fixtureCatalog(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("testdata/catalog.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestInstallFlagValidation(t *testing.T) {
+	cat := fixtureCatalog(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"install", "--networking", "linkerd"}, "--networking must be kourier or istio"},
+		{[]string{"install", "--redis-url", "http://user:hunter2@redis:6379"}, "--redis-url must be a redis://"},
+		{[]string{"install", "--minio-access-key", "admin"}, "give both --minio-access-key and --minio-secret-key"},
+		{[]string{"install", "--minio-access-key", "admin", "--minio-secret-key", "short"}, "--minio-secret-key must be at least 8"},
+		{[]string{"install", "--components", "nope"}, `unknown component "nope"`},
+		{[]string{"install", "--components", "prerequisites", "--skip", "visualdl"}, "exclusive"},
+		{[]string{"install", "--profile", "tiny"}, `unknown profile "tiny"`},
+		{[]string{"install", "--from-bundle", "/no/such.tgz"}, "--from-bundle"},
+		{[]string{"install", "--dry-run=maybe"}, "--dry-run must be one of"},
+		{[]string{"install", "--catalog", "/no/such/catalog.yaml"}, "--catalog"},
+		{[]string{"uninstall", "--purge", "--keep-data"}, "exclusive"},
+		{[]string{"status", "--component", "nope", "--catalog", cat}, `unknown component "nope"`},
+		{[]string{"install", "bundle"}, "-o FILE is required"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			k := kube.NewFake()
+			_, stderr, code := run(t, k, tc.args...)
+			if code != cmdutil.ExitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.want)
+			}
+			if strings.Contains(stderr, "hunter2") {
+				t.Error("the Redis password was printed")
+			}
+			if len(k.Calls) > 0 {
+				t.Errorf("requests sent: %v", k.Calls)
+			}
+		})
+	}
+}
+
+// writeCatalog writes a catalog whose one upstream artifact comes from url.
+func writeCatalog(t *testing.T, url, sum string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "catalog.yaml")
+	data := fmt.Sprintf(`components:
+- builtin: namespaces
+- name: web
+  version: v1.0.0
+  sources:
+  - url: %s
+    sha256: %q
+profiles:
+  standalone: [namespaces, web]
+  full: [namespaces, web]
+`, url, sum)
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const webManifest = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: kubeflow
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: registry.example/web:1
+`
+
+func TestInstallChecksumMismatchAppliesNothing(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, webManifest)
+	}))
+	defer srv.Close()
+	cat := writeCatalog(t, srv.URL+"/web.yaml", strings.Repeat("ab", 32))
+	k := kube.NewFake()
+	_, stderr, code := run(t, k, "install-standalone", "--catalog", cat, "--artifact-cache", t.TempDir())
+	if code != cmdutil.ExitFailed || !strings.Contains(stderr, "sha256 mismatch") || !strings.Contains(stderr, "nothing was applied") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, c := range k.Calls {
+		if strings.HasPrefix(c, "apply") || strings.HasPrefix(c, "delete") {
+			t.Errorf("something was applied: %v", k.Calls)
+			break
+		}
+	}
+
+	// With the right checksum the same install goes through the engine.
+	good := writeCatalog(t, srv.URL+"/web.yaml", install.Sum([]byte(webManifest)))
+	k = kube.NewFake()
+	stdout, stderr, code := run(t, k, "install-standalone", "--catalog", good, "--artifact-cache", t.TempDir(), "--wait=false")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(strings.Join(k.Calls, "\n"), "apply Deployment kubeflow/web") || !strings.Contains(stdout, "web") {
+		t.Errorf("calls %v\nstdout %s", k.Calls, stdout)
+	}
+}
+
+func TestInstallClientDryRunPrintsTheStack(t *testing.T) {
+	k := kube.NewFake()
+	stdout, stderr, code := run(t, k, "install-standalone", "--catalog", fixtureCatalog(t), "--dry-run=client", "-o", "yaml",
+		"--minio-access-key", "visible-key", "--minio-secret-key", "visible-secret")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if len(k.Calls) > 0 {
+		t.Errorf("a client dry run contacted the cluster: %v", k.Calls)
+	}
+	crd := strings.Index(stdout, "kind: CustomResourceDefinition")
+	deploy := strings.Index(stdout, "kind: Deployment")
+	if crd < 0 || deploy < 0 || crd > deploy {
+		t.Errorf("CRDs must come first and workloads follow:\n%s", stdout)
+	}
+	for _, want := range []string{"name: task-center", "provisioner: csi.juicefs.com", "name: pipeline-runner", "REDACTED", "app.kubernetes.io/part-of: paddlex"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if strings.Contains(stdout+stderr, "visible-secret") || strings.Contains(stdout, "dmlzaWJsZS1zZWNyZXQ=") {
+		t.Error("the MinIO secret key was printed")
+	}
+}
+
+func TestBundleThenInstallFromBundle(t *testing.T) {
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "bundle.tgz")
+	stdout, stderr, code := run(t, kube.NewFake(), "install", "bundle", "-o", bundle, "--catalog", fixtureCatalog(t), "--artifact-cache", filepath.Join(dir, "cache"))
+	if code != 0 || !strings.Contains(stdout, "wrote "+bundle) {
+		t.Fatalf("bundle: exit %d\n%s%s", code, stdout, stderr)
+	}
+	b, err := install.OpenBundle(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Index.Components) != 2 {
+		t.Errorf("bundle index: %+v", b.Index)
+	}
+	// A catalog whose sources cannot be reached installs from the bundle.
+	k := kube.NewFake()
+	stdout, stderr, code = run(t, k, "install", "--catalog", fixtureCatalog(t), "--from-bundle", bundle, "--dry-run=client", "-o", "name")
+	if code != 0 || !strings.Contains(stdout, "deployment.apps/web") {
+		t.Fatalf("install --from-bundle: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
