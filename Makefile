@@ -54,3 +54,26 @@ fmt-check:
 
 clean:
 	rm -rf $(BIN) dist
+
+.PHONY: docs completions docs-check release-check snapshot
+
+## docs: the CLI reference in docs/reference, one page per command, from the command tree
+docs:
+	go run ./hack/gendocs -docs docs/reference
+
+## completions: bash, zsh, fish and powershell scripts and kubectl_complete-paddlex
+completions:
+	go run ./hack/gendocs -completions completions
+
+## docs-check: regenerate the reference and completions; fail if they differ from git
+docs-check: docs completions
+	@git diff --exit-code --stat -- docs/reference completions || { echo "docs/reference or completions are stale: run 'make docs completions' and commit them"; exit 1; }
+	@new=$$(git ls-files --others --exclude-standard -- docs/reference completions); if [[ -n "$$new" ]]; then echo "not committed:"; echo "$$new"; echo "run 'make docs completions' and commit them"; exit 1; fi
+
+## release-check: validate .goreleaser.yaml with the pinned goreleaser (hack/goreleaser.sh)
+release-check:
+	hack/goreleaser.sh check
+
+## snapshot: a local release build into dist/ (no tag, nothing published)
+snapshot:
+	hack/goreleaser.sh release --snapshot --clean
