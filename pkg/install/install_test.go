@@ -351,3 +351,36 @@ func TestChartRendering(t *testing.T) {
 		t.Errorf("chart objects: %s (test hooks and NOTES.txt must be left out)", got)
 	}
 }
+
+func TestOverlaysPatchUpstream(t *testing.T) {
+	cat := install.Default()
+	argo := []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: argo-server, namespace: argo}
+spec:
+  selector: {matchLabels: {app: argo-server}}
+  template:
+    metadata: {labels: {app: argo-server}}
+    spec:
+      containers:
+      - {name: argo-server, image: quay.io/argoproj/argocli:v3.7.9, args: [server]}
+`)
+	objs, err := install.RenderComponent(cat.Component("argo-workflows"), [][]byte{argo}, install.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, _, _ := unstructured.NestedSlice(objs[0].Object, "spec", "template", "spec", "containers")
+	if got := fmt.Sprint(args[0].(map[string]any)["args"]); got != "[server --auth-mode=server]" {
+		t.Errorf("argo-server args %s", got)
+	}
+	cm := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-network, namespace: knative-serving}\ndata: {_example: x}\n")
+	for net, class := range map[string]string{"kourier": "kourier.ingress.networking.knative.dev", "istio": "istio.ingress.networking.knative.dev"} {
+		objs, err := install.RenderComponent(cat.Component("knative-serving"), [][]byte{cm, []byte("")}, install.Settings{Networking: net})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := unstructured.NestedString(objs[0].Object, "data", "ingress-class"); got != class {
+			t.Errorf("%s: ingress-class %q", net, got)
+		}
+	}
+}
