@@ -39,7 +39,8 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Co
 stays: other data sets share it. --keep-data removes only the SampleJobs.`,
 		Example: `  paddlex dataset delete icdar2015
   paddlex dataset delete icdar2015 --keep-data`,
-		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteLabelValues(f, paddle.LabelDataset, paddle.SampleJobGVK),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			o.Namespace = f.Namespace()

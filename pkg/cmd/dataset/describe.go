@@ -29,11 +29,12 @@ type DescribeOptions struct {
 func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobra.Command {
 	o := &DescribeOptions{Streams: f.Streams, Now: time.Now}
 	return &cobra.Command{
-		Use:     "describe SAMPLESET",
-		Short:   "Show a SampleSet cache: spec, status, its SampleJobs and recent events",
-		Long:    "Show a SampleSet cache in detail: its spec, cache and runtime status, the SampleJobs working on it, and its recent events (a missing Secret shows here).",
-		Example: "  paddlex dataset describe data-center",
-		Args:    cobra.ExactArgs(1),
+		Use:               "describe SAMPLESET",
+		Short:             "Show a SampleSet cache: spec, status, its SampleJobs and recent events",
+		Long:              "Show a SampleSet cache in detail: its spec, cache and runtime status, the SampleJobs working on it, and its recent events (a missing Secret shows here).",
+		Example:           "  paddlex dataset describe data-center",
+		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.SampleSetGVK, ""),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name, o.Namespace = args[0], f.Namespace()
 			if err := cmdutil.ValidateName("SAMPLESET", o.Name); err != nil {

@@ -38,6 +38,7 @@ cache progress, plus the data sets being synced or warmed up into them.`,
 		Example: fmt.Sprintf(`  paddlex dataset %[1]s
   paddlex dataset %[1]s data-center -o yaml
   paddlex dataset %[1]s -A`, use),
+		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.SampleSetGVK, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = args
 			o.Namespace = f.Namespace()

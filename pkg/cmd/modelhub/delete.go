@@ -29,8 +29,9 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Co
 		Short: "Remove a model version or tag from the model center",
 		Long: `Remove a version's archive and record. Deleting a version also removes the
 tags that point to it; deleting a tag removes only the tag.`,
-		Example: `  paddlex modelhub delete ppocr-det:v1`,
-		Args:    cobra.ExactArgs(1),
+		Example:           `  paddlex modelhub delete ppocr-det:v1`,
+		ValidArgsFunction: completeModelRef(f, "required"),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.S3.Complete(f)
 			if !strings.Contains(args[0], ":") {

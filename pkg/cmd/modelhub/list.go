@@ -37,7 +37,8 @@ func NewCmdList(f *cmdutil.Factory, use string, runF func(*ListOptions) error) *
 source; -o wide adds the framework and labels, -o json|yaml prints the records.`,
 		Example: fmt.Sprintf(`  paddlex modelhub %s ppocr-det
   paddlex modelhub %[1]s ppocr-det -o json`, use),
-		Args: cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeModelRef(f, "none"),
+		Args:              cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.S3.Complete(f)
 			if len(args) == 1 {

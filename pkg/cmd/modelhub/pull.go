@@ -32,7 +32,8 @@ verify it against the sha256 in its record. A mismatch exits 1 and leaves
 nothing in DIR.`,
 		Example: `  paddlex modelhub pull ppocr-det:v1
   paddlex modelhub pull ppocr-det -o ./models`,
-		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: completeModelRef(f, "optional"),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.S3.Complete(f)
 			var err error

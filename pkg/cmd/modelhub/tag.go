@@ -32,8 +32,9 @@ func NewCmdTag(f *cmdutil.Factory, runF func(*TagOptions) error) *cobra.Command 
 		Long: `Point TAG (usually latest) at a version, as a container tag: the tag moves
 when tagged again, and MODEL/TAG/MODEL.tar.gz serves the version's archive, so
 serving MODEL:TAG serves it. A tag never overwrites a version unless --force.`,
-		Example: `  paddlex modelhub tag ppocr-det:v2 latest`,
-		Args:    cobra.ExactArgs(2),
+		Example:           `  paddlex modelhub tag ppocr-det:v2 latest`,
+		ValidArgsFunction: completeModelRef(f, "required"),
+		Args:              cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.S3.Complete(f)
 			if !strings.Contains(args[0], ":") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 )
 
 // DeleteOptions are the options of `serve delete`.
@@ -34,7 +35,8 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Co
 routes and pods with it. The model stays in the model center.`,
 		Example: `  paddlex serve delete ppocr-det
   paddlex serve delete ppocr-det --dry-run=server`,
-		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name, o.Namespace = args[0], f.Namespace()
 			if err := o.Validate(); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
 )
 
@@ -33,8 +34,9 @@ func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobr
 it is not ready), the model and image of its template, the autoscaling
 settings, each revision's traffic share, tag and tag URL, the Service's
 conditions and its recent events.`,
-		Example: "  paddlex serve describe ppocr-det",
-		Args:    cobra.ExactArgs(1),
+		Example:           "  paddlex serve describe ppocr-det",
+		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name, o.Namespace = args[0], f.Namespace()
 			if err := cmdutil.ValidateName("NAME", o.Name); err != nil {

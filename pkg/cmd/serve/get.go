@@ -41,6 +41,7 @@ service is not ready.`,
 		Example: fmt.Sprintf(`  paddlex serve %[1]s
   paddlex serve %[1]s ppocr-det -o yaml
   paddlex serve %[1]s -A -o wide`, use),
+		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names, o.Namespace = args, f.Namespace()
 			if err := o.Output.Validate(); err != nil {

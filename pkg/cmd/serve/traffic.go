@@ -12,6 +12,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
 )
 
@@ -42,7 +43,8 @@ type TrafficOptions struct {
 func NewCmdTraffic(f *cmdutil.Factory, mode string, runF func(*TrafficOptions) error) *cobra.Command {
 	o := &TrafficOptions{Mode: mode, Streams: f.Streams}
 	cmd := &cobra.Command{
-		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name, o.Namespace = args[0], f.Namespace()
 			if err := o.Validate(); err != nil {
