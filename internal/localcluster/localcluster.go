@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -83,7 +84,10 @@ func Start(o Options) (c *Cluster, err error) {
 		}
 		paths = append(paths, p)
 	}
-	c.env = &envtest.Environment{BinaryAssetsDirectory: o.Bin, CRDDirectoryPaths: paths, ErrorIfCRDPathMissing: true}
+	c.env = &envtest.Environment{BinaryAssetsDirectory: o.Bin, CRDDirectoryPaths: paths, ErrorIfCRDPathMissing: true,
+		// Argo's full CRDs are megabytes of schema: on a busy machine they
+		// take longer than envtest's default 10s to be served.
+		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 2 * time.Minute}}
 	c.env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
 	if _, err := c.env.Start(); err != nil {
 		return c, fmt.Errorf("start kube-apiserver and etcd: %w (binaries from %s)", err, o.Bin)
