@@ -383,4 +383,14 @@ spec:
 			t.Errorf("%s: ingress-class %q", net, got)
 		}
 	}
+	// serve's model fetch runs in init containers, which Knative admits only
+	// with this feature on.
+	features := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-features, namespace: knative-serving}\ndata: {_example: x}\n")
+	objs, err = install.RenderComponent(cat.Component("knative-serving"), [][]byte{features, []byte("")}, install.Settings{Networking: "kourier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := unstructured.NestedString(objs[0].Object, "data", "kubernetes.podspec-init-containers"); got != "enabled" {
+		t.Errorf("config-features kubernetes.podspec-init-containers = %q, want enabled", got)
+	}
 }
