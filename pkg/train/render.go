@@ -1,7 +1,6 @@
 package train
 
 import (
-	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -321,10 +320,12 @@ func RenderPaddleJob(s Spec) *unstructured.Unstructured {
 			sched["priorityClass"] = s.PriorityClass
 		}
 	}
-	var job *unstructured.Unstructured
-	defer func() {
-		job.SetAnnotations(map[string]string{AnnotationProject: s.Project})
-	}()
+	job := renderPaddleJob(s, sched)
+	job.SetAnnotations(map[string]string{AnnotationProject: s.Project})
+	return job
+}
+
+func renderPaddleJob(s Spec, sched map[string]any) *unstructured.Unstructured {
 	if s.Backend == BackendTrainingOperator {
 		replicas := map[string]any{
 			"Worker": map[string]any{"replicas": int64(s.WorkerReplicas), "restartPolicy": "Never", "template": podTemplate(&s, "worker")},
@@ -337,9 +338,8 @@ func RenderPaddleJob(s Spec) *unstructured.Unstructured {
 		if sched != nil {
 			run["schedulingPolicy"] = sched
 		}
-		job = object(paddle.TrainingOperatorJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining),
+		return object(paddle.TrainingOperatorJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining),
 			map[string]any{"runPolicy": run, "paddleReplicaSpecs": replicas})
-		return job
 	}
 	spec := map[string]any{
 		"cleanPodPolicy": "OnCompletion",
@@ -356,8 +356,7 @@ func RenderPaddleJob(s Spec) *unstructured.Unstructured {
 	if sched != nil {
 		spec["schedulingPolicy"] = sched
 	}
-	job = object(paddle.PaddleJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining), spec)
-	return job
+	return object(paddle.PaddleJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining), spec)
 }
 
 // jobObject renders a run-once Job of the training.
@@ -450,8 +449,3 @@ func ObjectKinds(backend string) []schema.GroupVersionKind {
 func JobGVK() schema.GroupVersionKind        { return jobGVK }
 func DeploymentGVK() schema.GroupVersionKind { return deploymentGVK }
 func ServiceGVK() schema.GroupVersionKind    { return serviceGVK }
-
-// Describe summarises the rendered command for people, e.g. in describe.
-func Describe(s Spec) string {
-	return fmt.Sprintf("%s %s, %d worker(s) x %d GPU, %d ps", s.Project, s.Mode(), s.WorkerReplicas, s.GPUPerNode, s.PSReplicas)
-}
