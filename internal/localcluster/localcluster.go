@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 //go:embed crds
@@ -69,6 +71,9 @@ func Start(o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// envtest logs through controller-runtime, which complains loudly when
+	// no logger is set; its messages are not for paddlex's users.
+	ctrllog.SetLogger(logr.Discard())
 	c = &Cluster{Bin: o.Bin, Dir: dir, procs: &simCluster{}}
 	defer func() {
 		if err != nil {

@@ -74,22 +74,12 @@ func (p *ProgressReporter) lineFor(ref ObjectRef) *line {
 	return l
 }
 
-// Applied implements Reporter.
-func (p *ProgressReporter) Applied(ref ObjectRef, dryRun bool) {
-	p.event(ref, "applied", dryRun)
-}
+// Applied implements Reporter. Commands print what they applied on stdout,
+// as data; progress is about waits.
+func (p *ProgressReporter) Applied(ObjectRef, bool) {}
 
-// Deleted implements Reporter.
-func (p *ProgressReporter) Deleted(ref ObjectRef, dryRun bool) {
-	p.event(ref, "deleted", dryRun)
-}
-
-func (p *ProgressReporter) event(ref ObjectRef, verb string, dryRun bool) {
-	if dryRun {
-		verb += " (server dry run)"
-	}
-	p.print(fmt.Sprintf("%s %s", strings.ToLower(ref.GVK.Kind), nameOf(ref)) + " " + verb)
-}
+// Deleted implements Reporter, silently for the same reason.
+func (p *ProgressReporter) Deleted(ObjectRef, bool) {}
 
 // Status implements Reporter.
 func (p *ProgressReporter) Status(ref ObjectRef, status string) {
