@@ -363,3 +363,50 @@ func TestBadInputExits2BeforeAnyRequest(t *testing.T) {
 		}
 	}
 }
+
+const gapPipeline = `apiVersion: paddlex.io/v1alpha1
+kind: Pipeline
+name: gap
+steps:
+- name: prepare
+  container:
+    image: busybox:1.37
+    command: [sh, -c, "ls /mnt/task-center"]
+- name: config
+  resource:
+    action: apply
+    manifest: {apiVersion: v1, kind: ConfigMap, metadata: {name: settings}, data: {epochs: "3"}}
+- name: train
+  after: [prepare, config]
+  train: {project: PaddleOCR, image: 'paddleocr:2.1', config_path: c.yml, dataset: icdar2015}
+`
+
+// TestDatasetGapWarnsUnlessTheClusterHasIt: a train step whose data set no
+// earlier step provides is a warning, silenced when the cluster holds it.
+func TestDatasetGapWarnsUnlessTheClusterHasIt(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	file := t.TempDir() + "/gap.yaml"
+	if err := os.WriteFile(file, []byte(gapPipeline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Run(t, "pipeline", "run", "-f", file, "-n", ns, "--dry-run=server")
+	if r.Code != 0 || !strings.Contains(r.Stderr, `warning: step "train": train: no earlier dataset step provides dataset "icdar2015", and the cluster has none`) {
+		t.Fatalf("no warning: %s", r)
+	}
+	// Container and resource steps pass the same server dry run.
+	if !strings.Contains(r.Stderr, "the API server accepts the workflow and the 4 objects its steps create") {
+		t.Errorf("dry run: %s", r.Stderr)
+	}
+	e.Apply(t, ns, `apiVersion: batch.paddlepaddle.org/v1alpha1
+kind: SampleSet
+metadata:
+  name: icdar2015
+spec:
+  partitions: 1
+`)
+	r = e.Run(t, "pipeline", "run", "-f", file, "-n", ns, "--dry-run=server")
+	if r.Code != 0 || strings.Contains(r.Stderr, "warning:") {
+		t.Errorf("warning with the data set in the cluster: %s", r)
+	}
+}
