@@ -23,6 +23,30 @@ import (
 //go:embed crds
 var fixtureCRDs embed.FS
 
+//go:embed stages
+var stageFiles embed.FS
+
+// writeStages writes the PaddleJob pod Stages into dir for kwok.
+func writeStages(dir string) ([]string, error) {
+	entries, err := fs.ReadDir(stageFiles, "stages")
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, en := range entries {
+		b, err := stageFiles.ReadFile("stages/" + en.Name())
+		if err != nil {
+			return nil, err
+		}
+		p := filepath.Join(dir, en.Name())
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
 // CRD sets Options.CRDs names.
 const (
 	// CRDsPaddle are the paddle-operator fixtures (PaddleJob, SampleSet, SampleJob).
@@ -49,6 +73,11 @@ type Options struct {
 	Cluster bool
 	// Stages are extra kwok Stage files.
 	Stages []string
+	// TrainingOperator runs the Kubeflow training-operator (PaddleJob
+	// controller only) on the simulated cluster, with its CRDs and kwok
+	// Stages that complete PaddleJob pods, or fail those labelled
+	// paddlex.test/outcome=fail. It implies Cluster.
+	TrainingOperator bool
 }
 
 // Cluster is a running local control plane.
@@ -63,6 +92,7 @@ type Cluster struct {
 
 	env   *envtest.Environment
 	procs *simCluster
+	op    *operator
 }
 
 // Start starts a control plane. On error, what did start is stopped.
@@ -81,6 +111,15 @@ func Start(o Options) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
+	if o.TrainingOperator {
+		o.Cluster = true
+		o.CRDs = append(o.CRDs, CRDsTrainingOperatorUpstream)
+		stages, err := writeStages(dir)
+		if err != nil {
+			return c, err
+		}
+		o.Stages = append(o.Stages, stages...)
+	}
 	var paths []string
 	for _, set := range o.CRDs {
 		p, err := crdPath(o.Bin, filepath.Join(dir, "crds"), set)
@@ -112,6 +151,9 @@ func Start(o Options) (c *Cluster, err error) {
 		if err != nil {
 			return c, err
 		}
+		if o.TrainingOperator {
+			return c, c.startTrainingOperator()
+		}
 		return c, nil
 	}
 	return c, startControllers(c, c.procs, controllersAPIOnly)
@@ -135,6 +177,7 @@ func (c *Cluster) AddUser(name string, groups []string) ([]byte, *rest.Config, e
 
 // Stop stops every component and removes Dir.
 func (c *Cluster) Stop() {
+	c.op.stop()
 	if c.procs != nil {
 		c.procs.stop()
 	}

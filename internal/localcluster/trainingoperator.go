@@ -1,4 +1,4 @@
-package e2e_test
+package localcluster
 
 import (
 	"bytes"
@@ -9,17 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/paddleflow/paddlex/internal/testenv"
+	"k8s.io/client-go/kubernetes"
 )
 
 // The training-operator's fixed names: its cert rotator keeps the webhook
@@ -33,29 +30,23 @@ const (
 	certDir           = "/tmp/k8s-webhook-server/serving-certs"
 )
 
-var (
-	operatorOnce sync.Once
-	operatorErr  error
-	operatorCmd  *exec.Cmd
-	// operatorDone is closed when the current process has exited.
-	operatorDone chan struct{}
-)
-
-// startOperator runs the real Kubeflow training-operator, built by
-// hack/testbin.sh, out of cluster against the test API server, with only
-// its PaddleJob controller. It stays up for the whole test binary.
-func startOperator(t *testing.T, e *testenv.Env) {
-	t.Helper()
-	operatorOnce.Do(func() { operatorErr = runOperator(e) })
-	if operatorErr != nil {
-		t.Fatalf("training-operator: %v\nlog:\n%s", operatorErr, e.Log("training-operator", 40))
-	}
+// operator is a running training-operator process.
+type operator struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
 }
 
-func runOperator(e *testenv.Env) error {
+// startTrainingOperator runs the real Kubeflow training-operator, built by
+// hack/testbin.sh, out of cluster against the local API server, with only
+// its PaddleJob controller. Its certificate directory is fixed by the
+// operator, so one runs per machine at a time.
+func (e *Cluster) startTrainingOperator() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cs := e.Clientset
+	cs, err := kubernetes.NewForConfig(e.Config)
+	if err != nil {
+		return err
+	}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
@@ -89,7 +80,7 @@ func runOperator(e *testenv.Env) error {
 
 	// First start: the rotator fills the Secret, then waits for the files
 	// a Deployment would mount from it.
-	if err := startOperatorProcess(e); err != nil {
+	if err := e.startOperatorProcess(); err != nil {
 		return err
 	}
 	var crt, key []byte
@@ -105,7 +96,7 @@ func runOperator(e *testenv.Env) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	stopOperator()
+	e.op.stop()
 	if err := os.MkdirAll(certDir, 0o700); err != nil {
 		return err
 	}
@@ -116,7 +107,7 @@ func runOperator(e *testenv.Env) error {
 		return err
 	}
 	// Second start: the certificates are in place, so the controllers start.
-	if err := startOperatorProcess(e); err != nil {
+	if err := e.startOperatorProcess(); err != nil {
 		return err
 	}
 	for {
@@ -127,16 +118,16 @@ func runOperator(e *testenv.Env) error {
 			}
 		}
 		select {
-		case <-operatorDone:
-			return fmt.Errorf("exited: %s", operatorCmd.ProcessState)
+		case <-e.op.done:
+			return fmt.Errorf("training-operator exited: %s; log:\n%s", e.op.cmd.ProcessState, e.Log("training-operator", 30))
 		case <-ctx.Done():
-			return fmt.Errorf("the PaddleJob controller did not start within 90s")
+			return fmt.Errorf("the training-operator's PaddleJob controller did not start within 90s; log:\n%s", e.Log("training-operator", 30))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-func startOperatorProcess(e *testenv.Env) error {
+func (e *Cluster) startOperatorProcess() error {
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -158,21 +149,21 @@ func startOperatorProcess(e *testenv.Env) error {
 		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	done := make(chan struct{})
-	operatorCmd, operatorDone = cmd, done
+	e.op = &operator{cmd: cmd, done: done}
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	return nil
 }
 
-func stopOperator() {
-	if operatorCmd == nil || operatorCmd.Process == nil {
+func (o *operator) stop() {
+	if o == nil || o.cmd.Process == nil {
 		return
 	}
-	_ = operatorCmd.Process.Signal(syscall.SIGTERM)
+	_ = o.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-operatorDone:
+	case <-o.done:
 	case <-time.After(10 * time.Second):
-		_ = operatorCmd.Process.Kill()
-		<-operatorDone
+		_ = o.cmd.Process.Kill()
+		<-o.done
 	}
 }
 

@@ -57,8 +57,11 @@ type Options struct {
 	// Cluster starts the simulated cluster: controllers, scheduler, kwok and
 	// one fake node, so Deployments become Available and Jobs Complete.
 	Cluster bool
-	// Stages are extra kwok Stage files (e.g. completing PaddleJob pods).
+	// Stages are extra kwok Stage files.
 	Stages []string
+	// TrainingOperator runs the real Kubeflow training-operator on the
+	// simulated cluster (see localcluster.Options.TrainingOperator).
+	TrainingOperator bool
 }
 
 var (
@@ -117,7 +120,7 @@ func Get(t testing.TB) *Env {
 }
 
 func start(bin string, opts Options) (*Env, error) {
-	c, err := localcluster.Start(localcluster.Options{Bin: bin, CRDs: opts.CRDs, Cluster: opts.Cluster, Stages: opts.Stages})
+	c, err := localcluster.Start(localcluster.Options{Bin: bin, CRDs: opts.CRDs, Cluster: opts.Cluster, Stages: opts.Stages, TrainingOperator: opts.TrainingOperator})
 	if err != nil {
 		return nil, err
 	}

@@ -6,30 +6,21 @@ package e2e_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/internal/testenv"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 )
 
 func TestMain(m *testing.M) {
-	stages, _ := filepath.Abs("testdata")
-	code := testenv.Main(m, testenv.Options{
-		CRDs:    []string{testenv.CRDsTrainingOperatorUpstream},
-		Cluster: true,
-		Stages:  []string{filepath.Join(stages, "paddlejob-pod-complete.yaml"), filepath.Join(stages, "paddlejob-pod-fail.yaml")},
-	})
-	stopOperator()
-	os.Exit(code)
+	os.Exit(testenv.Main(m, testenv.Options{TrainingOperator: true}))
 }
 
 var jobGVK = schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}
@@ -38,35 +29,13 @@ var jobGVK = schema.GroupVersionKind{Group: "batch", Version: "v1", Kind: "Job"}
 // scheduler places pods that mount it.
 func taskVolume(t *testing.T, e *testenv.Env, ns string) {
 	t.Helper()
-	ctx := context.Background()
-	empty := ""
-	pv := &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: "task-center-" + ns},
-		Spec: corev1.PersistentVolumeSpec{
-			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")},
-			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
-			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimDelete,
-			StorageClassName:              empty,
-			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/" + ns}},
-			ClaimRef:                      &corev1.ObjectReference{Namespace: ns, Name: "task-center"},
-		},
+	pv, err := localcluster.BoundClaim(context.Background(), e.Clientset, ns, "task-center")
+	if pv != "" {
+		t.Cleanup(func() {
+			_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{})
+		})
 	}
-	if _, err := e.Clientset.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
-	})
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: "task-center", Namespace: ns},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
-			StorageClassName: &empty,
-			VolumeName:       pv.Name,
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
-		},
-	}
-	if _, err := e.Clientset.CoreV1().PersistentVolumeClaims(ns).Create(ctx, pvc, metav1.CreateOptions{}); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -91,7 +60,6 @@ func logs(e *testenv.Env) string {
 
 func TestTrainingOperatorRunSucceeds(t *testing.T) {
 	e := testenv.Get(t)
-	startOperator(t, e)
 	ns := e.Namespace(t)
 	taskVolume(t, e, ns)
 
@@ -134,7 +102,6 @@ func TestTrainingOperatorRunSucceeds(t *testing.T) {
 
 func TestTrainingOperatorRunFails(t *testing.T) {
 	e := testenv.Get(t)
-	startOperator(t, e)
 	ns := e.Namespace(t)
 	taskVolume(t, e, ns)
 
