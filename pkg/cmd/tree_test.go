@@ -46,6 +46,11 @@ func TestEveryCommandDocumented(t *testing.T) {
 				if strings.TrimSpace(fl.Usage) == "" {
 					t.Errorf("%s: %s flag --%s has no description", path, kind, fl.Name)
 				}
+				// pflag takes a back-quoted word of the usage as the
+				// value's name: "--builtin paddlex pipeline builtins".
+				if strings.Contains(fl.Usage, "`") {
+					t.Errorf("%s: %s flag --%s: back quotes in %q turn into the value name in help; use single quotes", path, kind, fl.Name, fl.Usage)
+				}
 			}
 		}
 		c.LocalNonPersistentFlags().VisitAll(check("local"))

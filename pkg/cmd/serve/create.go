@@ -83,7 +83,7 @@ secret, target, metric, gpu, cpu, memory, env); flags override the file. --actio
 	fs.StringVar(&o.Spec.Action, "action", "", "create, apply, patch or delete; overrides the verb")
 	fs.StringVar(&o.Spec.Image, "image", serve.DefaultImage, "Paddle Serving runtime image, with a tag or digest")
 	fs.StringVar(&o.Spec.ModelName, "model-name", "", "model in the model center (default NAME)")
-	fs.StringVar(&o.Spec.ModelVersion, "model-version", "", "model version to serve, as pushed with `paddlex modelhub push`; names the revision NAME-VERSION")
+	fs.StringVar(&o.Spec.ModelVersion, "model-version", "", "model version to serve, as pushed with 'paddlex modelhub push'; names the revision NAME-VERSION")
 	fs.StringVar(&o.Spec.Endpoint, "endpoint", modelhub.DefaultEndpoint, "model center's S3 endpoint, as pods in the cluster reach it")
 	fs.StringVar(&o.Spec.Secret, "secret", paddle.DataCenterSecret, "Secret with the model center's keys (access-key, secret-key) in the service's namespace")
 	fs.Int32Var(&o.Spec.Port, "port", serve.DefaultPort, "port the model server listens on")
