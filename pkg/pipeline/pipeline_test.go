@@ -355,7 +355,7 @@ steps:
 	}
 }
 
-func TestContainerAndResourceSteps(t *testing.T) {
+func TestContainerAndResourceStepsGolden(t *testing.T) {
 	file := `apiVersion: paddlex.io/v1alpha1
 kind: Pipeline
 name: custom

@@ -14,7 +14,7 @@ import (
 
 // GetOptions are the options of `pipeline get`.
 type GetOptions struct {
-	Name      string
+	Names     []string
 	Namespace string
 	Output    cmdutil.OutputFlags
 
@@ -27,15 +27,17 @@ type GetOptions struct {
 func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command {
 	o := &GetOptions{Streams: f.Streams, Now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "get NAME",
-		Short: "Show a run's steps as a tree: phase, duration and message",
+		Use:   "get NAME...",
+		Short: "Show runs' steps as a tree: phase, duration and message",
 		Example: `  paddlex pipeline get ppocr-det
   paddlex pipeline get ppocr-det -o yaml`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name, o.Namespace = args[0], f.Namespace()
-			if err := cmdutil.ValidateSubdomain("NAME", o.Name); err != nil {
-				return err
+			o.Names, o.Namespace = args, f.Namespace()
+			for _, n := range args {
+				if err := cmdutil.ValidateSubdomain("NAME", n); err != nil {
+					return err
+				}
 			}
 			if err := o.Output.Validate(); err != nil {
 				return err
@@ -54,23 +56,33 @@ func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command 
 	return cmd
 }
 
-// Run prints the tree once.
+// Run prints each tree once.
 func (o *GetOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	wf, obj, err := o.Workflows.Get(ctx, o.Namespace, o.Name)
-	if err != nil {
-		return err
+	var objs []*unstructured.Unstructured
+	for i, name := range o.Names {
+		wf, obj, err := o.Workflows.Get(ctx, o.Namespace, name)
+		if err != nil {
+			return err
+		}
+		if !o.Output.Table() {
+			objs = append(objs, obj)
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(o.Streams.Out)
+		}
+		for _, l := range treeLines(wf, o.Now()) {
+			fmt.Fprintln(o.Streams.Out, l)
+		}
+		if r := wf.Labels[pipeline.LabelRetryOf]; r != "" {
+			fmt.Fprintf(o.Streams.Out, "retry of %s\n", r)
+		}
 	}
 	if !o.Output.Table() {
-		return o.Output.PrintObjects(o.Streams.Out, []*unstructured.Unstructured{obj})
-	}
-	for _, l := range treeLines(wf, o.Now()) {
-		fmt.Fprintln(o.Streams.Out, l)
-	}
-	if r := wf.Labels[pipeline.LabelRetryOf]; r != "" {
-		fmt.Fprintf(o.Streams.Out, "retry of %s\n", r)
+		return o.Output.PrintObjects(o.Streams.Out, objs)
 	}
 	return nil
 }

@@ -118,6 +118,10 @@ func TestRunGetListDelete(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(r.Stdout, "Running") || !strings.Contains(r.Stdout, "1/13") || !strings.Contains(r.Stdout, generated) {
 		t.Errorf("list:\n%s", r.Stdout)
 	}
+	r = e.Run(t, "pipeline", "get", "ppocr-det", generated, "-n", ns)
+	if r.Code != 0 || strings.Count(r.Stdout, "workflow ppocr-det") != 2 {
+		t.Errorf("get of two runs: %s", r)
+	}
 	r = e.Run(t, "pipeline", "delete", "ppocr-det", generated, "-n", ns, "--wait")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "workflow.argoproj.io/ppocr-det deleted") {
 		t.Fatal(r)
