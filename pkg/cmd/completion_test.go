@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +54,8 @@ func cluster() *kube.Fake {
 		return object(paddle.SampleJobGVK, ns, name, map[string]string{paddle.LabelDataset: dataset}, nil)
 	}
 	return kube.NewFake(
+		object(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "", "kubeflow", nil, nil),
+		object(schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, "", "team-a", nil, nil),
 		object(paddle.SampleSetGVK, "kubeflow", "data-center", nil, nil),
 		object(paddle.SampleSetGVK, "kubeflow", "imagenet-cache", nil, nil),
 		object(paddle.SampleSetGVK, "team-a", "team-cache", nil, nil),
@@ -112,6 +116,8 @@ func TestCompletionFromCluster(t *testing.T) {
 		{nil, []string{"modelhub", "delete", "ppocr-rec:"}},
 		{nil, []string{"modelhub", "tag", "ppocr-det:v1", ""}},
 		{nil, []string{"completion", ""}},
+		{nil, []string{"dataset", "get", "-n", ""}},
+		{nil, []string{"serve", "describe", "--namespace", "te"}},
 	}
 	var b strings.Builder
 	for _, c := range cases {
@@ -177,5 +183,33 @@ func TestCompletionSetsRequestTimeout(t *testing.T) {
 	}
 	if took := time.Since(start); took > cmdutil.CompletionTimeout+time.Second {
 		t.Errorf("took %v", took)
+	}
+}
+
+func TestCompletionOfKubeconfigFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := `apiVersion: v1
+kind: Config
+clusters: [{name: prod, cluster: {server: "https://127.0.0.1:1"}}, {name: staging, cluster: {server: "https://127.0.0.1:2"}}]
+users: [{name: alice, user: {token: t}}]
+contexts: [{name: gpu, context: {cluster: prod, user: alice}}, {name: cpu, context: {cluster: staging, user: alice}}]
+current-context: gpu
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for args, want := range map[string]string{
+		"train list --context ":  "cpu\ngpu\n:4\n",
+		"serve get --context g":  "gpu\n:4\n",
+		"dataset get --cluster ": "prod\nstaging\n:4\n",
+		"version --user ":        "alice\n:4\n",
+	} {
+		// The word being completed comes last: "" after a space.
+		words := strings.Split(args, " ")
+		a := append([]string{"--kubeconfig", path}, words...)
+		out, code, _ := complete(t, nil, nil, a...)
+		if code != 0 || out != want {
+			t.Errorf("%q: exit %d, got %q, want %q", args, code, out, want)
+		}
 	}
 }

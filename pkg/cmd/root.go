@@ -74,6 +74,7 @@ for --namespace), which win over the config file
 			fl.Hidden = true
 		}
 	}
+	cmdutil.RegisterGlobalCompletions(root, f)
 
 	root.AddCommand(
 		dataset.NewCmdDataset(f),

@@ -66,13 +66,54 @@ func CompleteFlagFixed(words ...string) cobra.CompletionFunc {
 	}
 }
 
+// RegisterGlobalCompletions completes the values of the cluster flags every
+// command inherits: --namespace from the cluster's namespaces, --context,
+// --cluster and --user from the kubeconfig.
+func RegisterGlobalCompletions(root *cobra.Command, f *Factory) {
+	_ = root.RegisterFlagCompletionFunc("namespace", func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		prepareCompletion(f, cmd)
+		var names []string
+		for _, o := range listForCompletion(f, cmd, "", "", []schema.GroupVersionKind{namespaceGVK}) {
+			names = append(names, o.GetName())
+		}
+		return FilterCompletions(names, nil, toComplete), cobra.ShellCompDirectiveNoFileComp
+	})
+	kubeconfig := func(names func(contexts, clusters, users []string) []string) cobra.CompletionFunc {
+		return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			raw, err := f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var contexts, clusters, users []string
+			for n := range raw.Contexts {
+				contexts = append(contexts, n)
+			}
+			for n := range raw.Clusters {
+				clusters = append(clusters, n)
+			}
+			for n := range raw.AuthInfos {
+				users = append(users, n)
+			}
+			return FilterCompletions(names(contexts, clusters, users), nil, toComplete), cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	_ = root.RegisterFlagCompletionFunc("context", kubeconfig(func(c, _, _ []string) []string { return c }))
+	_ = root.RegisterFlagCompletionFunc("cluster", kubeconfig(func(_, c, _ []string) []string { return c }))
+	_ = root.RegisterFlagCompletionFunc("user", kubeconfig(func(_, _, u []string) []string { return u }))
+}
+
+var namespaceGVK = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
+
 // ListForCompletion lists the objects of each kind that match selector in
 // the namespace the command line selects (-n, PADDLEX_NAMESPACE, the config
 // file, the kubeconfig context, kubeflow). It returns whatever answered
 // within CompletionTimeout, in the order of gvks, and swallows errors: a kind
 // whose CRD is not installed, or a cluster that is down, completes nothing.
 func ListForCompletion(f *Factory, cmd *cobra.Command, selector string, gvks ...schema.GroupVersionKind) []unstructured.Unstructured {
-	ns := prepareCompletion(f, cmd)
+	return listForCompletion(f, cmd, prepareCompletion(f, cmd), selector, gvks)
+}
+
+func listForCompletion(f *Factory, cmd *cobra.Command, ns, selector string, gvks []schema.GroupVersionKind) []unstructured.Unstructured {
 	parent := cmd.Context()
 	if parent == nil {
 		parent = context.Background()
