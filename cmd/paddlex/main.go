@@ -10,11 +10,17 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
+
 	"github.com/paddleflow/paddlex/pkg/cmd"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
 func main() {
+	// client-go logs retries and discovery failures through klog; paddlex
+	// reports errors itself, once, with what to do.
+	klog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	streams := cmdutil.SystemStreams()
 	f := cmdutil.NewFactory(streams)

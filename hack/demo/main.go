@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/paddleflow/paddlex/internal/localcluster"
 )
 
@@ -41,13 +43,14 @@ func run(bin, paddlex string, keep bool) error {
 	if err != nil {
 		return err
 	}
-	say("Starting a local cluster: real kube-apiserver, etcd, kube-controller-manager and kube-scheduler;")
-	say("kwok simulates one node and its pods, so no container runs. CRDs: paddle-operator, Argo, Knative.")
+	say("Starting a local cluster: real kube-apiserver, etcd, kube-controller-manager and kube-scheduler,")
+	say("and the real Kubeflow training-operator; kwok simulates one node and its pods, so no container")
+	say("runs: a training pod \"succeeds\" after a moment. CRDs: paddle-operator, training-operator, Argo, Knative.")
 	start := time.Now()
 	c, err := localcluster.Start(localcluster.Options{
-		Bin:     bin,
-		CRDs:    []string{localcluster.CRDsPaddle, localcluster.CRDsArgo, localcluster.CRDsKnative},
-		Cluster: true,
+		Bin:              bin,
+		CRDs:             []string{localcluster.CRDsPaddle, localcluster.CRDsArgo, localcluster.CRDsKnative},
+		TrainingOperator: true,
 	})
 	if err != nil {
 		return err
@@ -56,26 +59,38 @@ func run(bin, paddlex string, keep bool) error {
 	say("Cluster up in %s. To use it from another shell while it runs:\n  export KUBECONFIG=%s", time.Since(start).Round(100*time.Millisecond), c.Kubeconfig)
 
 	env := append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "PADDLEX_NAMESPACE=kubeflow")
+	// The platform's namespace and prerequisites, as `paddlex install` would leave them.
+	if err := prerequisites(c, env); err != nil {
+		return err
+	}
 	steps := [][]string{
-		// The platform's namespace and prerequisites, as `paddlex install` would leave them.
-		{"kubectl-free", "namespace"},
+		// No paddle-operator runs here, so the data set is applied without waiting.
 		{"dataset", "apply", "icdar2015", "--source-uri", "bos://paddleflow-public.hkg.bcebos.com/icdar2015/",
 			"--source-secret", "icdar2015", "--wait=false"},
 		{"dataset", "list"},
+		// The original's PP-OCR detection example, through the real training-operator; the export
+		// and serving-conversion Jobs then run through the real Job controller.
+		{"train", "create", "ppocr-det", "--project", "PaddleOCR", "--backend", "training-operator",
+			"--image", "registry.baidubce.com/paddleflow-public/paddleocr:2.1.3-gpu-cuda10.2-cudnn7",
+			"--config-path", "configs/det/det_mv3_db.yml", "--pvc-name", "task-center",
+			"--worker-replicas", "2", "--gpu-per-node", "1", "--config-change", "Global.epoch_num=10",
+			"--pretrain-model", "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/MobileNetV3_large_x0_5_pretrained.pdparams",
+			"--timeout", "5m"},
+		{"train", "list"},
+		// The whole built-in pipeline: the API server checks the Workflow and every object its
+		// steps will create, then it is submitted. No Argo controller runs here: it stays Pending.
+		{"pipeline", "run", "--builtin", "ppocr-det", "--dry-run=server", "-o", "name"},
+		{"pipeline", "run", "--builtin", "ppocr-det"},
+		{"pipeline", "get", "ppocr-det"},
 	}
 	for _, s := range steps {
-		if s[0] == "kubectl-free" {
-			if err := prerequisites(paddlex, env); err != nil {
-				return err
-			}
-			continue
-		}
 		if err := paddlexRun(paddlex, env, s...); err != nil {
 			return err
 		}
 	}
-	say("Done. With --wait=false the data set's objects are applied and listed; no paddle-operator")
-	say("runs on the local cluster, so the SampleSet stays without a phase.")
+	say("Done: the data set's objects applied, a PP-OCR training run Succeeded through the real")
+	say("training-operator and Job controller (simulated pods), and the ppocr-det pipeline accepted")
+	say("by the API server. On a real cluster: paddlex install-standalone, then the same commands.")
 	if keep {
 		say("The cluster keeps running (KUBECONFIG=%s). Ctrl-C stops it.", c.Kubeconfig)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -85,8 +100,9 @@ func run(bin, paddlex string, keep bool) error {
 	return nil
 }
 
-// prerequisites creates the namespace and the Secrets the data set needs.
-func prerequisites(paddlex string, env []string) error {
+// prerequisites creates the namespace, the Secrets the data set needs and
+// the task volume training writes to.
+func prerequisites(c *localcluster.Cluster, env []string) error {
 	manifest := `apiVersion: v1
 kind: Namespace
 metadata: {name: kubeflow}
@@ -105,6 +121,14 @@ stringData: {name: icdar2015}
 	cmd := exec.Command("kubectl", "apply", "--server-side", "-f", "-")
 	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, strings.NewReader(manifest), os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("prerequisites: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	say("# PersistentVolumeClaim kubeflow/task-center, bound to a local volume")
+	if _, err := localcluster.BoundClaim(context.Background(), cs, "kubeflow", "task-center"); err != nil {
 		return fmt.Errorf("prerequisites: %w", err)
 	}
 	return nil

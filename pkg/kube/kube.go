@@ -41,6 +41,12 @@ func RefOf(obj *unstructured.Unstructured) ObjectRef {
 // String renders the reference as "Kind namespace/name" (or "Kind name"),
 // the form every paddlex message uses.
 func (r ObjectRef) String() string {
+	if r.Name == "" {
+		if r.Namespace == "" {
+			return r.GVK.Kind + "s"
+		}
+		return fmt.Sprintf("%ss in namespace %s", r.GVK.Kind, r.Namespace)
+	}
 	if r.Namespace == "" {
 		return fmt.Sprintf("%s %s", r.GVK.Kind, r.Name)
 	}
