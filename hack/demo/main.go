@@ -43,9 +43,9 @@ func run(bin, paddlex string, keep bool) error {
 	if err != nil {
 		return err
 	}
-	say("Starting a local cluster: real kube-apiserver, etcd, kube-controller-manager and kube-scheduler,")
-	say("and the real Kubeflow training-operator; kwok simulates one node and its pods, so no container")
-	say("runs: a training pod \"succeeds\" after a moment. CRDs: paddle-operator, training-operator, Argo, Knative.")
+	say("Starting a local cluster: real kube-apiserver, etcd, kube-controller-manager and kube-scheduler,\n" +
+		"and the real Kubeflow training-operator; kwok simulates one node and its pods, so no container\n" +
+		"runs: a training pod \"succeeds\" after a moment. CRDs: paddle-operator, training-operator, Argo, Knative.")
 	start := time.Now()
 	c, err := localcluster.Start(localcluster.Options{
 		Bin:              bin,
@@ -88,9 +88,9 @@ func run(bin, paddlex string, keep bool) error {
 			return err
 		}
 	}
-	say("Done: the data set's objects applied, a PP-OCR training run Succeeded through the real")
-	say("training-operator and Job controller (simulated pods), and the ppocr-det pipeline accepted")
-	say("by the API server. On a real cluster: paddlex install-standalone, then the same commands.")
+	say("Done: the data set's objects applied, a PP-OCR training run Succeeded through the real\n" +
+		"training-operator and Job controller (simulated pods), and the ppocr-det pipeline accepted\n" +
+		"by the API server. On a real cluster: paddlex install-standalone, then the same commands.")
 	if keep {
 		say("The cluster keeps running (KUBECONFIG=%s). Ctrl-C stops it.", c.Kubeconfig)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

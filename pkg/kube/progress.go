@@ -114,11 +114,9 @@ func (p *ProgressReporter) Done(ref ObjectRef, status string, err error) {
 	l.status = status
 	if p.tty {
 		p.redraw()
-		return
 	}
-	if err == nil {
-		fmt.Fprintf(p.w, "%s %s: ready (%s)\n", strings.ToLower(ref.GVK.Kind), nameOf(ref), status)
-	}
+	// Plain output already has the last status as its own line; a failure
+	// is reported once, by the command's error.
 }
 
 // Close stops redrawing and leaves the last frame on screen.
