@@ -56,21 +56,7 @@ partitions, source_uri, source_secret, sampleset); flags override the file.
   paddlex dataset %[1]s -f icdar2015.yaml
   paddlex dataset %[1]s imagenet --source-uri s3://data/imagenet/ --partitions 3 --dry-run=client -o yaml`, verb),
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			if err := o.Connect(f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&o.File, "filename", "f", "", "spec file (YAML or JSON, - for stdin) with the Dataset API's keys")

@@ -62,21 +62,7 @@ secret, target, metric, gpu, cpu, memory, env); flags override the file. --actio
   paddlex serve %[1]s -f ppocr-det.yaml
   paddlex serve %[1]s ppocr-det --model-version v1 --dry-run=client -o yaml`, verb),
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			if err := o.Connect(f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&o.File, "filename", "f", "", "spec file (YAML or JSON, - for stdin) with the Serving API's keys")

@@ -95,21 +95,7 @@ PaddleRec (config file; parameter servers with --ps-replicas).`,
   # print what would be applied
   paddlex train %[1]s -f ppocr-det.yaml --dry-run=client -o yaml`, verb),
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			if err := o.Connect(f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&o.File, "filename", "f", "", "spec file (YAML or JSON, - for stdin) with the Training API's keys")
