@@ -50,6 +50,15 @@ func cluster() *kube.Fake {
 					map[string]any{"name": "MODEL_NAME", "value": model},
 					map[string]any{"name": "MODEL_VERSION", "value": version}}}}}}}})
 	}
+	workflow := func(name string, steps ...string) *unstructured.Unstructured {
+		var tasks []any
+		for _, st := range steps {
+			tasks = append(tasks, map[string]any{"name": st, "template": st})
+		}
+		return object(paddle.WorkflowGVK, "kubeflow", name, map[string]string{"paddlex.io/pipeline": "ppocr-det"},
+			map[string]any{"spec": map[string]any{"entrypoint": "main", "templates": []any{
+				map[string]any{"name": "main", "dag": map[string]any{"tasks": tasks}}}}})
+	}
 	sampleJob := func(ns, name, dataset string) *unstructured.Unstructured {
 		return object(paddle.SampleJobGVK, ns, name, map[string]string{paddle.LabelDataset: dataset}, nil)
 	}
@@ -69,6 +78,13 @@ func cluster() *kube.Fake {
 		served("kubeflow", "pp-clas", "resnet50", "v3"),
 		served("team-a", "team-serve", "bert", "v1"),
 		object(paddle.KnativeServiceGVK, "kubeflow", "not-paddlex", nil, nil),
+		object(paddle.PaddleJobGVK, "kubeflow", "ppocr-det", map[string]string{paddle.LabelTrain: "ppocr-det"}, nil),
+		object(paddle.TrainingOperatorJobGVK, "kubeflow", "wide-deep", map[string]string{paddle.LabelTrain: "wide-deep"}, nil),
+		object(paddle.PaddleJobGVK, "kubeflow", "by-hand", nil, nil),
+		object(paddle.PaddleJobGVK, "team-a", "team-train", map[string]string{paddle.LabelTrain: "team-train"}, nil),
+		workflow("ppocr-det", "dataset", "train", "modelhub", "serve"),
+		workflow("ppocr-det-x7k2p", "dataset", "train"),
+		object(paddle.WorkflowGVK, "kubeflow", "argo-own", nil, nil),
 		upload("kubeflow", "ppocr-det-v1", "ppocr-det", "v1"),
 		upload("kubeflow", "ppocr-det-v3", "ppocr-det", "v3"),
 		upload("kubeflow", "ppocr-rec-v1", "ppocr-rec", "v1"),
@@ -116,6 +132,22 @@ func TestCompletionFromCluster(t *testing.T) {
 		{nil, []string{"modelhub", "delete", "ppocr-rec:"}},
 		{nil, []string{"modelhub", "tag", "ppocr-det:v1", ""}},
 		{nil, []string{"completion", ""}},
+		{nil, []string{"train", "get", ""}},
+		{nil, []string{"train", "logs", "pp"}},
+		{nil, []string{"train", "describe", "-n", "team-a", ""}},
+		{nil, []string{"train", "delete", "ppocr-det", ""}},
+		{nil, []string{"train", "visualdl", ""}},
+		{nil, []string{"train", "create", "x", "--project", ""}},
+		{nil, []string{"train", "create", "x", "--backend", ""}},
+		{nil, []string{"pipeline", "get", ""}},
+		{nil, []string{"pipeline", "delete", "ppocr-det", ""}},
+		{nil, []string{"pipeline", "retry", "ppocr-det-"}},
+		{nil, []string{"pipeline", "logs", ""}},
+		{nil, []string{"pipeline", "logs", "ppocr-det", ""}},
+		{nil, []string{"pipeline", "logs", "ppocr-det-x7k2p", "t"}},
+		{nil, []string{"pipeline", "logs", "ppocr-det", "train", ""}},
+		{nil, []string{"pipeline", "run", "--builtin", ""}},
+		{nil, []string{"pipeline", "init", "--suite", ""}},
 		{nil, []string{"dataset", "get", "-n", ""}},
 		{nil, []string{"serve", "describe", "--namespace", "te"}},
 	}
@@ -153,6 +185,9 @@ func TestCompletionSlowClusterReturnsEmpty(t *testing.T) {
 		{"serve", "describe", ""},
 		{"dataset", "delete", ""},
 		{"modelhub", "pull", "ppocr-det:"},
+		{"train", "logs", ""},
+		{"pipeline", "logs", "ppocr-det", ""},
+		{"dataset", "get", "-n", ""},
 	} {
 		out, code, took := complete(t, slow, nil, args...)
 		if code != 0 {

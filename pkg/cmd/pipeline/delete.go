@@ -32,7 +32,8 @@ the PaddleJob, export, conversion and upload Jobs, VisualDL) and its task
 volume go with it; the SampleSet cache and the served Knative Service stay.`,
 		Example: `  paddlex pipeline delete ppocr-det
   paddlex pipeline delete ppocr-det-x7k2p --wait`,
-		Args: cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeRuns(f),
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names, o.Namespace = args, f.Namespace()
 			for _, n := range args {

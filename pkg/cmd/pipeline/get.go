@@ -29,9 +29,13 @@ func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "get NAME...",
 		Short: "Show runs' steps as a tree: phase, duration and message",
+		Long: `Show each named run (a Workflow) as a tree of its steps and their parts,
+with each one's phase, duration and message. -o yaml or -o json prints the
+Workflows themselves.`,
 		Example: `  paddlex pipeline get ppocr-det
   paddlex pipeline get ppocr-det -o yaml`,
-		Args: cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeRuns(f),
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names, o.Namespace = args, f.Namespace()
 			for _, n := range args {

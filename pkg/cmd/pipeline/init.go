@@ -47,6 +47,7 @@ Without -o it prints to stdout.`,
 	cmd.Flags().StringVar(&o.Suite, "suite", "", "paddleocr, paddleclas, paddlenlp or paddlerec")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "file to write (default: stdout)")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite the file if it exists")
+	_ = cmd.RegisterFlagCompletionFunc("suite", completeSuites)
 	return cmd
 }
 

@@ -30,6 +30,9 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List pipeline runs: phase, progress, start and duration",
+		Long: `List the pipeline runs (Workflows paddlex submitted) with their phase,
+steps done out of all, start time and duration; -o wide adds the pipeline,
+the run a retry resubmits, and the message. -A lists every namespace.`,
 		Example: `  paddlex pipeline list
   paddlex pipeline list -A
   paddlex pipeline list -o name`,

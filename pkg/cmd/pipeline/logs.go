@@ -48,7 +48,8 @@ it and the pods of the objects it creates (training workers, export and
 upload Jobs, serving revisions). Each line is prefixed with [STEP/POD].`,
 		Example: `  paddlex pipeline logs ppocr-det
   paddlex pipeline logs ppocr-det train -f`,
-		Args: cobra.RangeArgs(1, 2),
+		ValidArgsFunction: completeRunAndStep(f),
+		Args:              cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name, o.Namespace = args[0], f.Namespace()
 			if len(args) == 2 {

@@ -40,7 +40,8 @@ left behind are deleted first, so they can be created again. Keep the failed
 run until the retry finishes: deleting it deletes its volume.`,
 		Example: `  paddlex pipeline retry ppocr-det
   paddlex pipeline retry ppocr-det-x7k2p --watch`,
-		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: completeRuns(f),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name, o.Namespace = args[0], f.Namespace()
 			if err := cmdutil.ValidateSubdomain("NAME", o.Name); err != nil {

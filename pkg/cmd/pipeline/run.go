@@ -89,13 +89,14 @@ server with dry-run, so the cluster's schemas check them.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&o.File, "filename", "f", "", "pipeline file (YAML or JSON, - for stdin)")
-	fs.StringVar(&o.Builtin, "builtin", "", "run a built-in pipeline (see `paddlex pipeline builtins`)")
+	fs.StringVar(&o.Builtin, "builtin", "", "run a built-in pipeline (see 'paddlex pipeline builtins')")
 	fs.StringArrayVar(&o.Sets, "set", nil, "override STEP.KEY=VALUE, params.NAME=VALUE or volume.KEY=VALUE (repeatable)")
 	fs.BoolVar(&o.GenerateName, "generate-name", false, "name the workflow NAME-xxxxx so that runs do not collide")
 	fs.BoolVar(&o.Watch, "watch", false, "follow the run until it finishes")
 	fs.StringVar(&o.ServiceAccount, "service-account", "", "run as this existing ServiceAccount and apply no RBAC")
 	o.Apply.AddFlags(fs, false, 0)
 	_ = fs.MarkHidden("wait")
+	_ = cmd.RegisterFlagCompletionFunc("builtin", completeBuiltins)
 	o.Output.AddFlags(fs)
 	return cmd
 }

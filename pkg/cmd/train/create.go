@@ -133,6 +133,8 @@ PaddleRec (config file; parameter servers with --ps-replicas).`,
 	fs.StringVar(&o.Spec.VisualDLImage, "visualdl-image", "", "image with visualdl for the board (default --image)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the export and conversion Jobs after they succeed")
 	o.Apply.AddFlags(fs, true, 0)
+	_ = cmd.RegisterFlagCompletionFunc("project", cmdutil.CompleteFlagFixed(train.SuiteNames()...))
+	_ = cmd.RegisterFlagCompletionFunc("backend", cmdutil.CompleteFlagFixed(train.BackendPaddleOperator, train.BackendTrainingOperator))
 	o.Output.AddFlags(fs)
 	return cmd
 }

@@ -36,7 +36,8 @@ the VisualDL Deployment and Service. The task volume and what training wrote
 to it stay.`,
 		Example: `  paddlex train delete ppocr-det
   paddlex train delete ppocr-det --wait=false`,
-		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: completeTrainings(f),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			o.Namespace = f.Namespace()

@@ -33,10 +33,15 @@ type DescribeOptions struct {
 func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobra.Command {
 	o := &DescribeOptions{Streams: f.Streams, Now: time.Now}
 	cmd := &cobra.Command{
-		Use:     "describe NAME",
-		Short:   "Show a training: spec, pods per role, conditions, events, VisualDL",
-		Example: `  paddlex train describe ppocr-det`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "describe NAME",
+		Short: "Show a training: spec, pods per role, conditions, events, VisualDL",
+		Long: `Show a training in detail: its kind and backend, suite, image, GPUs per
+worker, phase and replicas; the PaddleJob's conditions; each pod's rank, phase,
+node, restarts and exit, with the first failure; the export and conversion
+Jobs; and the VisualDL board's address when it has one.`,
+		Example:           `  paddlex train describe ppocr-det`,
+		ValidArgsFunction: completeTrainings(f),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			o.Namespace = f.Namespace()

@@ -41,6 +41,7 @@ func NewCmdGet(f *cmdutil.Factory, use string, runF func(*GetOptions) error) *co
 		Example: fmt.Sprintf(`  paddlex train %[1]s
   paddlex train %[1]s ppocr-det -o yaml
   paddlex train %[1]s -A -o wide`, use),
+		ValidArgsFunction: completeTrainings(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names = args
 			o.Namespace = f.Namespace()

@@ -42,7 +42,8 @@ failing rank and its exit reason follow the logs on stderr.`,
 		Example: `  paddlex train logs ppocr-det -f
   paddlex train logs ppocr-det --role worker --rank 1 --tail 100
   paddlex train logs wide-deep --role ps --since 10m`,
-		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: completeTrainings(f),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			o.Namespace = f.Namespace()

@@ -39,7 +39,8 @@ keep forwarding until interrupted. The training must have been created with
 --use-visualdl.`,
 		Example: `  paddlex train visualdl ppocr-det
   paddlex train visualdl ppocr-det --port 8040`,
-		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: completeTrainings(f),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			o.Namespace = f.Namespace()
