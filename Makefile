@@ -25,7 +25,7 @@ testbin:
 
 ## test: everything — static checks, unit and golden tests, and integration tests
 ## against a real kube-apiserver, etcd and the simulated cluster
-test: fmt-check vet
+test: fmt-check vet docs-check
 	PADDLEX_TESTBIN="$$(hack/testbin.sh all)" PADDLEX_REQUIRE_INTEGRATION=1 \
 		go test -count=1 -timeout 40m ./...
 
