@@ -29,9 +29,10 @@ func main() {
 	complDir := flag.String("completions", "", "directory for the completion scripts (skipped when empty)")
 	flag.Parse()
 	// Defaults under the home directory (the artifact cache) print as ~/...,
-	// the same on every machine.
-	for _, k := range []string{"XDG_CACHE_HOME", "XDG_CONFIG_HOME"} {
-		if err := os.Unsetenv(k); err != nil {
+	// the same on every machine, whatever its HOME and XDG variables.
+	env := map[string]string{"HOME": home, "XDG_CACHE_HOME": "", "XDG_CONFIG_HOME": ""}
+	for k, v := range env {
+		if err := os.Setenv(k, v); err != nil {
 			fmt.Fprintln(os.Stderr, "error:", err)
 			os.Exit(1)
 		}
@@ -63,16 +64,16 @@ func factory(out *bytes.Buffer) *cmdutil.Factory {
 
 func noEnv(string) (string, bool) { return "", false }
 
+// home stands in for the home directory while the tree is built; defaults
+// under it are shown under ~.
+const home = "/paddlex-docs-home"
+
 // writeDocs replaces every page in dir with one page per available command.
 func writeDocs(dir string) error {
 	var out bytes.Buffer
 	root := cmd.NewRootCmd(factory(&out), cmd.Options{Env: noEnv})
-	home, _ := os.UserHomeDir()
 	walk(root, func(c *cobra.Command) {
 		c.DisableAutoGenTag = true
-		if home == "" || home == "/" {
-			return
-		}
 		tilde := func(fl *pflag.Flag) {
 			if fl.DefValue == home || strings.HasPrefix(fl.DefValue, home+"/") {
 				fl.DefValue = "~" + strings.TrimPrefix(fl.DefValue, home)
