@@ -17,10 +17,7 @@ import (
 
 // GetOptions are the options of `dataset get` and `dataset list`.
 type GetOptions struct {
-	Names         []string
-	Namespace     string
-	AllNamespaces bool
-	Output        cmdutil.OutputFlags
+	cmdutil.ListFlags
 
 	Streams cmdutil.IOStreams
 	Kube    kube.Interface
@@ -40,15 +37,8 @@ cache progress, plus the data sets being synced or warmed up into them.`,
   paddlex dataset %[1]s -A`, use),
 		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.SampleSetGVK, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Names = args
-			o.Namespace = f.Namespace()
-			if err := o.Output.Validate(); err != nil {
+			if err := o.ListFlags.Complete(f, args, "SAMPLESET"); err != nil {
 				return err
-			}
-			for _, n := range args {
-				if err := cmdutil.ValidateName("SAMPLESET", n); err != nil {
-					return err
-				}
 			}
 			if runF != nil {
 				return runF(o)
@@ -60,8 +50,7 @@ cache progress, plus the data sets being synced or warmed up into them.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list across all namespaces")
-	o.Output.AddFlags(cmd.Flags())
+	o.ListFlags.AddFlags(cmd.Flags())
 	return cmd
 }
 
@@ -70,10 +59,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ns := o.Namespace
-	if o.AllNamespaces {
-		ns = ""
-	}
+	ns := o.ListNamespace()
 	sets, err := o.Kube.List(ctx, paddle.SampleSetGVK, kube.ListOptions{Namespace: ns})
 	if err != nil {
 		return err

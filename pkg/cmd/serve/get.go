@@ -18,10 +18,7 @@ import (
 
 // GetOptions are the options of `serve get` and `serve list`.
 type GetOptions struct {
-	Names         []string
-	Namespace     string
-	AllNamespaces bool
-	Output        cmdutil.OutputFlags
+	cmdutil.ListFlags
 
 	Streams cmdutil.IOStreams
 	Kube    kube.Interface
@@ -43,14 +40,8 @@ service is not ready.`,
   paddlex serve %[1]s -A -o wide`, use),
 		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Names, o.Namespace = args, f.Namespace()
-			if err := o.Output.Validate(); err != nil {
+			if err := o.ListFlags.Complete(f, args, "NAME"); err != nil {
 				return err
-			}
-			for _, n := range args {
-				if err := cmdutil.ValidateName("NAME", n); err != nil {
-					return err
-				}
 			}
 			if runF != nil {
 				return runF(o)
@@ -62,8 +53,7 @@ service is not ready.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list across all namespaces")
-	o.Output.AddFlags(cmd.Flags())
+	o.ListFlags.AddFlags(cmd.Flags())
 	return cmd
 }
 
@@ -72,10 +62,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ns := o.Namespace
-	if o.AllNamespaces {
-		ns = ""
-	}
+	ns := o.ListNamespace()
 	var selected []*unstructured.Unstructured
 	if len(o.Names) > 0 && !o.AllNamespaces {
 		for _, n := range o.Names {

@@ -19,10 +19,7 @@ import (
 
 // GetOptions are the options of `train get` and `train list`.
 type GetOptions struct {
-	Names         []string
-	Namespace     string
-	AllNamespaces bool
-	Output        cmdutil.OutputFlags
+	cmdutil.ListFlags
 
 	Streams cmdutil.IOStreams
 	Kube    kube.Interface
@@ -43,15 +40,8 @@ func NewCmdGet(f *cmdutil.Factory, use string, runF func(*GetOptions) error) *co
   paddlex train %[1]s -A -o wide`, use),
 		ValidArgsFunction: completeTrainings(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Names = args
-			o.Namespace = f.Namespace()
-			if err := o.Output.Validate(); err != nil {
+			if err := o.ListFlags.Complete(f, args, "NAME"); err != nil {
 				return err
-			}
-			for _, n := range args {
-				if err := cmdutil.ValidateName("NAME", n); err != nil {
-					return err
-				}
 			}
 			if runF != nil {
 				return runF(o)
@@ -63,8 +53,7 @@ func NewCmdGet(f *cmdutil.Factory, use string, runF func(*GetOptions) error) *co
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list across all namespaces")
-	o.Output.AddFlags(cmd.Flags())
+	o.ListFlags.AddFlags(cmd.Flags())
 	return cmd
 }
 
@@ -98,10 +87,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ns := o.Namespace
-	if o.AllNamespaces {
-		ns = ""
-	}
+	ns := o.ListNamespace()
 	jobs, err := ListJobs(ctx, o.Kube, ns)
 	if err != nil {
 		return err

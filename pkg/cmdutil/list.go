@@ -1,0 +1,41 @@
+package cmdutil
+
+import "github.com/spf13/pflag"
+
+// ListFlags are what get and list commands share: the NAME arguments, the
+// namespace or -A, and -o.
+type ListFlags struct {
+	Names         []string
+	Namespace     string
+	AllNamespaces bool
+	Output        OutputFlags
+}
+
+// AddFlags binds -A and -o.
+func (l *ListFlags) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVarP(&l.AllNamespaces, "all-namespaces", "A", false, "list across all namespaces")
+	l.Output.AddFlags(fs)
+}
+
+// Complete takes the NAME arguments (argName in messages) and the
+// namespace, and validates them and -o.
+func (l *ListFlags) Complete(f *Factory, args []string, argName string) error {
+	l.Names, l.Namespace = args, f.Namespace()
+	if err := l.Output.Validate(); err != nil {
+		return err
+	}
+	for _, n := range args {
+		if err := ValidateName(argName, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListNamespace is the namespace to list: "" with -A.
+func (l *ListFlags) ListNamespace() string {
+	if l.AllNamespaces {
+		return ""
+	}
+	return l.Namespace
+}
