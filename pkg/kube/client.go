@@ -35,6 +35,9 @@ type Client struct {
 	Concurrency int
 
 	resetOnce sync.Mutex
+	// mappings caches resolved kinds: waves resolve the same few kinds for
+	// many objects at once, and the discovery mapper serialises lookups.
+	mappings sync.Map // schema.GroupVersionKind → *meta.RESTMapping
 }
 
 var _ Interface = (*Client)(nil)
@@ -48,8 +51,12 @@ func (c *Client) reporter() Reporter {
 
 // mapping resolves ref's kind, refreshing discovery once if it is unknown.
 func (c *Client) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	if m, ok := c.mappings.Load(gvk); ok {
+		return m.(*meta.RESTMapping), nil
+	}
 	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err == nil {
+		c.mappings.Store(gvk, m)
 		return m, nil
 	}
 	if !meta.IsNoMatchError(err) {
@@ -60,6 +67,7 @@ func (c *Client) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error)
 		r.Reset()
 		c.resetOnce.Unlock()
 		if m, err2 := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err2 == nil {
+			c.mappings.Store(gvk, m)
 			return m, nil
 		}
 	}
