@@ -155,3 +155,22 @@ func (o *OutputFlags) PrintObject(w io.Writer, obj runtime.Object) error {
 	}
 	return p.PrintObj(obj, w)
 }
+
+// PrintApplied reports applied objects: in the -o format when one is set,
+// otherwise as kubectl does, one "kind/name created|applied|patched" line
+// each, with suffix (e.g. "(dry run)") appended.
+func (o *OutputFlags) PrintApplied(w io.Writer, objs []*unstructured.Unstructured, action, suffix string) error {
+	if !o.Table() {
+		return o.PrintObjects(w, objs)
+	}
+	for _, obj := range objs {
+		line := fmt.Sprintf("%s/%s %s", strings.ToLower(obj.GetKind()), obj.GetName(), PastTense(action))
+		if suffix != "" {
+			line += " " + suffix
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -351,15 +351,5 @@ func (o *PushOptions) jobFailed(err error, ref kube.ObjectRef) error {
 }
 
 func (o *PushOptions) print(objs []*unstructured.Unstructured, suffix string) error {
-	if !o.Output.Table() {
-		return o.Output.PrintObjects(o.Streams.Out, objs)
-	}
-	for _, obj := range objs {
-		line := fmt.Sprintf("%s/%s %s", strings.ToLower(obj.GetKind()), obj.GetName(), cmdutil.PastTense(o.Spec.Action))
-		if suffix != "" {
-			line += " " + suffix
-		}
-		fmt.Fprintln(o.Streams.Out, line)
-	}
-	return nil
+	return o.Output.PrintApplied(o.Streams.Out, objs, o.Spec.Action, suffix)
 }

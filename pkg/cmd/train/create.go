@@ -468,17 +468,7 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 }
 
 func (o *CreateOptions) print(objs []*unstructured.Unstructured, suffix string) error {
-	if !o.Output.Table() {
-		return o.Output.PrintObjects(o.Streams.Out, objs)
-	}
-	for _, obj := range objs {
-		line := fmt.Sprintf("%s/%s %s", strings.ToLower(obj.GetKind()), obj.GetName(), cmdutil.PastTense(o.Spec.Action))
-		if suffix != "" {
-			line += " " + suffix
-		}
-		fmt.Fprintln(o.Streams.Out, line)
-	}
-	return nil
+	return o.Output.PrintApplied(o.Streams.Out, objs, o.Spec.Action, suffix)
 }
 
 // TrainingPodSelector selects a training's pods, of one role when role is set.
