@@ -9,7 +9,7 @@ PKG     := github.com/paddleflow/paddlex/internal/buildinfo
 LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 BIN     := bin
 
-.PHONY: all build test unit golden bench demo testbin vet fmt-check clean
+.PHONY: all build test unit golden bench demo testbin vet fmt-check deps-check clean
 
 all: build
 
@@ -25,7 +25,7 @@ testbin:
 
 ## test: everything — static checks, unit and golden tests, and integration tests
 ## against a real kube-apiserver, etcd and the simulated cluster
-test: fmt-check vet docs-check
+test: fmt-check vet docs-check deps-check
 	PADDLEX_TESTBIN="$$(hack/testbin.sh all)" PADDLEX_REQUIRE_INTEGRATION=1 \
 		go test -count=1 -timeout 40m ./...
 
@@ -48,6 +48,13 @@ demo: build
 
 vet:
 	go vet ./...
+
+## deps-check: the domain packages (renderers, specs, stores) never pull in the command layer
+DOMAIN_PKGS := ./pkg/exit ./pkg/validate ./pkg/paddle ./pkg/train ./pkg/serve ./pkg/dataset ./pkg/modelhub ./pkg/modelstore ./pkg/pipeline ./pkg/kube
+deps-check:
+	@bad=$$(go list -deps $(DOMAIN_PKGS) | grep -E '^(github.com/spf13/(cobra|viper)|k8s.io/cli-runtime|github.com/paddleflow/paddlex/pkg/(cmd|cmdutil)(/|$$))' | sort -u || true); \
+		if [[ -n "$$bad" ]]; then echo "domain packages import the command layer:"; echo "$$bad"; \
+		for p in $(DOMAIN_PKGS); do go list -deps $$p | grep -qE '^(github.com/spf13/(cobra|viper)|k8s.io/cli-runtime|github.com/paddleflow/paddlex/pkg/(cmd|cmdutil)(/|$$))' && echo "  from $$p"; done; exit 1; fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -53,7 +55,7 @@ Configuration: flags win over PADDLEX_* environment variables (PADDLEX_NAMESPACE
 for --namespace), which win over the config file
 ($XDG_CONFIG_HOME/paddlex/config.yaml or --config), which wins over defaults.
 
-` + cmdutil.ExitCodesHelp,
+` + exit.Help,
 		Example: `  # put the platform on a cluster
   paddlex install-standalone
   # cache a data set in the cluster
@@ -91,7 +93,7 @@ for --namespace), which win over the config file
 	)
 
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cmdutil.UsageErrorf("%v\nSee '%s --help'.", err, c.CommandPath())
+		return exit.UsageErrorf("%v\nSee '%s --help'.", err, c.CommandPath())
 	})
 	walk(root, func(c *cobra.Command) {
 		if c.HasSubCommands() && c.Run == nil && c.RunE == nil && c != root {
@@ -103,7 +105,7 @@ for --namespace), which win over the config file
 			args := c.Args
 			c.Args = func(cmd *cobra.Command, a []string) error {
 				if err := args(cmd, a); err != nil {
-					return cmdutil.UsageErrorf("%v\nSee '%s --help'.", err, cmd.CommandPath())
+					return exit.UsageErrorf("%v\nSee '%s --help'.", err, cmd.CommandPath())
 				}
 				return nil
 			}
@@ -153,7 +155,7 @@ func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string,
 	if err := v.ReadInConfig(); err != nil {
 		var notFound *os.PathError
 		if explicit || !errors.As(err, &notFound) {
-			return cmdutil.UsageErrorf("config file %s: %v", configFile, err)
+			return exit.UsageErrorf("config file %s: %v", configFile, err)
 		}
 	}
 	var errs []error
@@ -177,7 +179,7 @@ func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string,
 	}
 	cmd.Flags().VisitAll(set)
 	if len(errs) > 0 {
-		return cmdutil.UsageErrorf("%v", errors.Join(errs...))
+		return exit.UsageErrorf("%v", errors.Join(errs...))
 	}
 	return nil
 }

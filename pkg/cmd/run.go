@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
@@ -19,11 +21,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string, o Options) int 
 	err := root.ExecuteContext(ctx)
 	f.Reporter().Close()
 	if err == nil {
-		return cmdutil.ExitOK
+		return exit.OK
 	}
-	code := cmdutil.ExitCode(err)
-	if code == cmdutil.ExitFailed && strings.HasPrefix(err.Error(), "unknown command") {
-		code = cmdutil.ExitUsage
+	code := exit.Code(err)
+	if code == exit.Failed && strings.HasPrefix(err.Error(), "unknown command") {
+		code = exit.Usage
 	}
 	fmt.Fprintln(f.Streams.ErrOut, "error:", err)
 	return code

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -74,7 +76,7 @@ func NewFactory(streams IOStreams) *Factory {
 func (f *Factory) RESTConfig() (*rest.Config, error) {
 	c, err := f.ConfigFlags.ToRESTConfig()
 	if err != nil {
-		return nil, PreconditionErrorf("no cluster to talk to: %v (set --kubeconfig or KUBECONFIG, or run `make demo` for a local one)", err)
+		return nil, exit.PreconditionErrorf("no cluster to talk to: %v (set --kubeconfig or KUBECONFIG, or run `make demo` for a local one)", err)
 	}
 	return c, nil
 }
@@ -134,7 +136,7 @@ func (f *Factory) Kube() (kube.Interface, error) {
 	}
 	mapper, err := f.ConfigFlags.ToRESTMapper()
 	if err != nil {
-		return nil, PreconditionErrorf("discover the cluster's kinds: %v", err)
+		return nil, exit.PreconditionErrorf("discover the cluster's kinds: %v", err)
 	}
 	f.kube = &kube.Client{Dynamic: dyn, Clientset: cs, Mapper: mapper, Reporter: rep}
 	return f.kube, nil

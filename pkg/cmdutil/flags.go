@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -51,13 +53,13 @@ func (a *ApplyFlags) Validate() error {
 	switch a.DryRun {
 	case DryRunNone, DryRunClient, DryRunServer:
 	default:
-		return UsageErrorf("--dry-run must be one of none, client or server, not %q", a.DryRun)
+		return exit.UsageErrorf("--dry-run must be one of none, client or server, not %q", a.DryRun)
 	}
 	if a.Timeout < 0 {
-		return UsageErrorf("--timeout must not be negative")
+		return exit.UsageErrorf("--timeout must not be negative")
 	}
 	if a.FieldManager == "" {
-		return UsageErrorf("--field-manager must not be empty")
+		return exit.UsageErrorf("--field-manager must not be empty")
 	}
 	return nil
 }
@@ -98,7 +100,7 @@ func (o *OutputFlags) Validate() error {
 		return nil
 	}
 	if _, err := o.printer(); err != nil {
-		return UsageErrorf("--output: %v", err)
+		return exit.UsageErrorf("--output: %v", err)
 	}
 	return nil
 }
@@ -129,7 +131,7 @@ func (o *OutputFlags) printer() (printers.ResourcePrinter, error) {
 func (o *OutputFlags) PrintObjects(w io.Writer, objs []*unstructured.Unstructured) error {
 	p, err := o.printer()
 	if err != nil {
-		return UsageErrorf("--output: %v", err)
+		return exit.UsageErrorf("--output: %v", err)
 	}
 	format := strings.SplitN(o.Output, "=", 2)[0]
 	if len(objs) != 1 && (format == "json" || strings.HasPrefix(format, "jsonpath") || strings.HasPrefix(format, "go-template")) {
@@ -151,7 +153,7 @@ func (o *OutputFlags) PrintObjects(w io.Writer, objs []*unstructured.Unstructure
 func (o *OutputFlags) PrintObject(w io.Writer, obj runtime.Object) error {
 	p, err := o.printer()
 	if err != nil {
-		return UsageErrorf("--output: %v", err)
+		return exit.UsageErrorf("--output: %v", err)
 	}
 	return p.PrintObj(obj, w)
 }

@@ -1,6 +1,10 @@
 package cmdutil
 
-import "github.com/spf13/pflag"
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/paddleflow/paddlex/pkg/validate"
+)
 
 // ListFlags are what get and list commands share: the NAME arguments, the
 // namespace or -A, and -o.
@@ -25,7 +29,7 @@ func (l *ListFlags) Complete(f *Factory, args []string, argName string) error {
 		return err
 	}
 	for _, n := range args {
-		if err := ValidateName(argName, n); err != nil {
+		if err := validate.Name(argName, n); err != nil {
 			return err
 		}
 	}

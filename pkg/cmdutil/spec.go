@@ -7,27 +7,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
-
-// Actions of the original APIs, each also a verb: create, apply, patch, delete.
-const (
-	ActionCreate = "create"
-	ActionApply  = "apply"
-	ActionPatch  = "patch"
-	ActionDelete = "delete"
-)
-
-// ValidateAction checks an action named by --action or a spec file's action key.
-func ValidateAction(field, action string) error {
-	switch action {
-	case ActionCreate, ActionApply, ActionPatch, ActionDelete:
-		return nil
-	}
-	return UsageErrorf("%s: unknown action %q: use create, apply, patch or delete", field, action)
-}
 
 // LoadSpecFile reads a YAML or JSON spec file ("-" for stdin) into out,
 // rejecting keys out does not define.
@@ -40,13 +25,13 @@ func LoadSpecFile(path string, stdin io.Reader, out any) error {
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return UsageErrorf("-f %s: %v", path, err)
+		return exit.UsageErrorf("-f %s: %v", path, err)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return UsageErrorf("-f %s: the file is empty", path)
+		return exit.UsageErrorf("-f %s: the file is empty", path)
 	}
 	if err := yaml.UnmarshalStrict(data, out); err != nil {
-		return UsageErrorf("-f %s: %v", path, cleanYAMLError(err))
+		return exit.UsageErrorf("-f %s: %v", path, cleanYAMLError(err))
 	}
 	return nil
 }
@@ -59,29 +44,6 @@ func cleanYAMLError(err error) error {
 	return fmt.Errorf("%s", msg)
 }
 
-// ValidateName checks a DNS-1123 name (subdomain form when long names are
-// fine, label form when the name becomes part of other names).
-func ValidateName(field, name string) error {
-	if name == "" {
-		return UsageErrorf("%s is required", field)
-	}
-	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
-		return UsageErrorf("%s %q is not a valid name: %s", field, name, strings.Join(errs, "; "))
-	}
-	return nil
-}
-
-// ValidateSubdomain checks a DNS-1123 subdomain, as object names allow.
-func ValidateSubdomain(field, name string) error {
-	if name == "" {
-		return UsageErrorf("%s is required", field)
-	}
-	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		return UsageErrorf("%s %q is not a valid name: %s", field, name, strings.Join(errs, "; "))
-	}
-	return nil
-}
-
 // Changed reports whether the user set the flag, for overlaying flags on a
 // spec file in Complete.
 func Changed(fs *pflag.FlagSet, name string) bool {
@@ -92,11 +54,11 @@ func Changed(fs *pflag.FlagSet, name string) bool {
 // PastTense returns the word kubectl prints after an object name for action.
 func PastTense(action string) string {
 	switch action {
-	case ActionCreate:
+	case paddle.ActionCreate:
 		return "created"
-	case ActionPatch:
+	case paddle.ActionPatch:
 		return "patched"
-	case ActionDelete:
+	case paddle.ActionDelete:
 		return "deleted"
 	}
 	return "applied"

@@ -7,9 +7,11 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 )
@@ -43,42 +45,42 @@ func (s *Spec) Defaults() {
 		s.CacheSecret = paddle.DataCenterSecret
 	}
 	if s.Action == "" {
-		s.Action = cmdutil.ActionApply
+		s.Action = paddle.ActionApply
 	}
 }
 
 // Validate checks the spec; field names are the flag names users type.
 func (s *Spec) Validate() error {
-	if err := cmdutil.ValidateName("name", s.Name); err != nil {
+	if err := validate.Name("name", s.Name); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateName("--namespace", s.Namespace); err != nil {
+	if err := validate.Name("--namespace", s.Namespace); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateAction("--action", s.Action); err != nil {
+	if err := validate.Action("--action", s.Action); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateName("--sampleset", s.SampleSet); err != nil {
+	if err := validate.Name("--sampleset", s.SampleSet); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateSubdomain("--cache-secret", s.CacheSecret); err != nil {
+	if err := validate.Subdomain("--cache-secret", s.CacheSecret); err != nil {
 		return err
 	}
-	if s.Action == cmdutil.ActionDelete {
+	if s.Action == paddle.ActionDelete {
 		return nil
 	}
 	if s.Partitions < 1 {
-		return cmdutil.UsageErrorf("--partitions must be at least 1, not %d", s.Partitions)
+		return exit.UsageErrorf("--partitions must be at least 1, not %d", s.Partitions)
 	}
 	if s.SourceURI == "" {
-		return cmdutil.UsageErrorf("--source-uri is required, e.g. bos://paddleflow/imagenet/ or s3://bucket/prefix/")
+		return exit.UsageErrorf("--source-uri is required, e.g. bos://paddleflow/imagenet/ or s3://bucket/prefix/")
 	}
 	u, err := url.Parse(s.SourceURI)
 	if err != nil || u.Scheme == "" || !strings.Contains(s.SourceURI, "://") {
-		return cmdutil.UsageErrorf("--source-uri %q has no scheme: write it as SCHEME://bucket/path/, e.g. bos://paddleflow/imagenet/", s.SourceURI)
+		return exit.UsageErrorf("--source-uri %q has no scheme: write it as SCHEME://bucket/path/, e.g. bos://paddleflow/imagenet/", s.SourceURI)
 	}
 	if s.SourceSecret != "" {
-		if err := cmdutil.ValidateSubdomain("--source-secret", s.SourceSecret); err != nil {
+		if err := validate.Subdomain("--source-secret", s.SourceSecret); err != nil {
 			return err
 		}
 	}

@@ -4,10 +4,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/internal/golden"
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
 func spec() Spec {
@@ -70,7 +71,7 @@ func TestValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, c.wantErr)
 			}
-			if code := cmdutil.ExitCode(err); code != cmdutil.ExitUsage {
+			if code := exit.Code(err); code != exit.Usage {
 				t.Errorf("exit code %d, want 2", code)
 			}
 		})

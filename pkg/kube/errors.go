@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/paddleflow/paddlex/pkg/exit"
 )
 
 // PreconditionError reports that the cluster lacks something the request
@@ -27,6 +29,9 @@ func (e *PreconditionError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the underlying error.
 func (e *PreconditionError) Unwrap() error { return e.Err }
+
+// ExitCode makes a PreconditionError exit 4.
+func (e *PreconditionError) ExitCode() int { return exit.Precondition }
 
 // installHints says which paddlex command installs the CRDs of an API group.
 var installHints = map[string]string{

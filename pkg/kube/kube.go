@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/paddleflow/paddlex/pkg/exit"
 )
 
 // FieldManager is the default server-side apply field manager.
@@ -141,6 +143,9 @@ type TimeoutError struct {
 	LastWarning string
 	After       time.Duration
 }
+
+// ExitCode makes a TimeoutError exit 3.
+func (e *TimeoutError) ExitCode() int { return exit.Timeout }
 
 func (e *TimeoutError) Error() string {
 	msg := fmt.Sprintf("timed out after %s waiting for %s (%s)", e.After.Round(time.Second), e.Ref, e.Waiting)

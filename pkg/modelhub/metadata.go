@@ -6,9 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/validation"
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Metadata is the record stored as <model>/<version>/model.json beside each
@@ -76,7 +77,7 @@ func ParseRef(field, s string) (Ref, error) {
 // ValidateModel checks a model name: it becomes an object key segment, a
 // file name and part of Kubernetes names, so it is a DNS-1123 label.
 func ValidateModel(field, name string) error {
-	return cmdutil.ValidateName(field, name)
+	return validate.Name(field, name)
 }
 
 // ValidateVersion checks a version or tag: letters, digits, '.', '_' and
@@ -84,7 +85,7 @@ func ValidateModel(field, name string) error {
 // container tags.
 func ValidateVersion(field, v string) error {
 	if v == "" {
-		return cmdutil.UsageErrorf("%s is required", field)
+		return exit.UsageErrorf("%s is required", field)
 	}
 	ok := len(v) <= 128 && isAlnum(v[0])
 	for i := 0; ok && i < len(v); i++ {
@@ -92,7 +93,7 @@ func ValidateVersion(field, v string) error {
 		ok = isAlnum(c) || c == '.' || c == '_' || c == '-'
 	}
 	if !ok {
-		return cmdutil.UsageErrorf("%s %q is not a valid version: use letters, digits, '.', '_' and '-', starting with a letter or digit (at most 128 characters)", field, v)
+		return exit.UsageErrorf("%s %q is not a valid version: use letters, digits, '.', '_' and '-', starting with a letter or digit (at most 128 characters)", field, v)
 	}
 	return nil
 }
@@ -110,10 +111,10 @@ func ParseLabels(field string, kvs []string) (map[string]string, error) {
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, cmdutil.UsageErrorf("%s %q: write labels as KEY=VALUE", field, kv)
+			return nil, exit.UsageErrorf("%s %q: write labels as KEY=VALUE", field, kv)
 		}
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return nil, cmdutil.UsageErrorf("%s %q: invalid key: %s", field, kv, strings.Join(errs, "; "))
+			return nil, exit.UsageErrorf("%s %q: invalid key: %s", field, kv, strings.Join(errs, "; "))
 		}
 		out[k] = v
 	}

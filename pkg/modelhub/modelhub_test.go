@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/paddleflow/paddlex/internal/golden"
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
 func spec() Spec {
@@ -163,7 +164,7 @@ func TestValidate(t *testing.T) {
 		s := spec()
 		c.edit(&s)
 		err := s.Validate()
-		if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), c.field) {
+		if exit.Code(err) != exit.Usage || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: err = %v, want a usage error naming %s", c.name, err, c.field)
 		}
 	}
@@ -179,7 +180,7 @@ func TestParseRef(t *testing.T) {
 		t.Errorf("got %v %v", r, err)
 	}
 	for _, bad := range []string{"", ":v1", "Model:v1", "m:-v", "m:a/b"} {
-		if _, err := ParseRef("M:V", bad); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+		if _, err := ParseRef("M:V", bad); exit.Code(err) != exit.Usage {
 			t.Errorf("ParseRef(%q) = %v, want usage error", bad, err)
 		}
 	}
@@ -190,7 +191,7 @@ func TestParseLabels(t *testing.T) {
 	if err != nil || l["a"] != "b" || l["team.io/x"] != "y=z" {
 		t.Errorf("got %v %v", l, err)
 	}
-	if _, err := ParseLabels("--label", []string{"novalue"}); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+	if _, err := ParseLabels("--label", []string{"novalue"}); exit.Code(err) != exit.Usage {
 		t.Errorf("want usage error, got %v", err)
 	}
 }

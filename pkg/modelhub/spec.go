@@ -6,9 +6,11 @@ import (
 	"path"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 )
@@ -52,7 +54,7 @@ type Spec struct {
 // Defaults fills unset fields.
 func (s *Spec) Defaults() {
 	if s.Action == "" {
-		s.Action = cmdutil.ActionCreate
+		s.Action = paddle.ActionCreate
 	}
 	if s.Endpoint == "" {
 		s.Endpoint = DefaultEndpoint
@@ -73,19 +75,19 @@ func (s *Spec) Defaults() {
 
 // Validate checks the spec; field names are the flag names users type.
 func (s *Spec) Validate() error {
-	if err := cmdutil.ValidateName("NAME", s.Name); err != nil {
+	if err := validate.Name("NAME", s.Name); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateName("NAME", s.JobName()); err != nil {
+	if err := validate.Name("NAME", s.JobName()); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateName("--namespace", s.Namespace); err != nil {
+	if err := validate.Name("--namespace", s.Namespace); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateAction("--action", s.Action); err != nil {
+	if err := validate.Action("--action", s.Action); err != nil {
 		return err
 	}
-	if s.Action == cmdutil.ActionDelete {
+	if s.Action == paddle.ActionDelete {
 		return nil
 	}
 	if err := ValidateEndpoint("--endpoint", s.Endpoint); err != nil {
@@ -97,18 +99,18 @@ func (s *Spec) Validate() error {
 	if err := ValidateVersion("--model-version", s.ModelVersion); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateSubdomain("--pvc-name", s.PVCName); err != nil {
+	if err := validate.Subdomain("--pvc-name", s.PVCName); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateSubdomain("--secret", s.Secret); err != nil {
+	if err := validate.Subdomain("--secret", s.Secret); err != nil {
 		return err
 	}
 	p := s.ArchivePath
 	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
-		return cmdutil.UsageErrorf("--archive-path %q must be a clean path relative to the PVC's root, e.g. ppocr-det.tar.gz", p)
+		return exit.UsageErrorf("--archive-path %q must be a clean path relative to the PVC's root, e.g. ppocr-det.tar.gz", p)
 	}
 	if s.Image == "" {
-		return cmdutil.UsageErrorf("--image must not be empty")
+		return exit.UsageErrorf("--image must not be empty")
 	}
 	return nil
 }
@@ -117,10 +119,10 @@ func (s *Spec) Validate() error {
 func ValidateEndpoint(field, endpoint string) error {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return cmdutil.UsageErrorf("%s %q must be an http:// or https:// URL with a host, e.g. %s", field, endpoint, DefaultEndpoint)
+		return exit.UsageErrorf("%s %q must be an http:// or https:// URL with a host, e.g. %s", field, endpoint, DefaultEndpoint)
 	}
 	if u.Path != "" && u.Path != "/" {
-		return cmdutil.UsageErrorf("%s %q must not have a path: the bucket %s is added to it", field, endpoint, Bucket)
+		return exit.UsageErrorf("%s %q must not have a path: the bucket %s is added to it", field, endpoint, Bucket)
 	}
 	return nil
 }

@@ -19,10 +19,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 )
 
@@ -70,7 +71,7 @@ func New(cfg Config) (*Store, error) {
 		MaxRetries:   cfg.MaxRetries,
 	})
 	if err != nil {
-		return nil, cmdutil.UsageErrorf("--endpoint %s: %v", cfg.Endpoint, err)
+		return nil, exit.UsageErrorf("--endpoint %s: %v", cfg.Endpoint, err)
 	}
 	now := cfg.Now
 	if now == nil {
@@ -97,15 +98,15 @@ type PushOptions struct {
 func (s *Store) Push(ctx context.Context, ref modelhub.Ref, file string, opts PushOptions) (*modelhub.Metadata, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, cmdutil.UsageErrorf("--from-file: %v", err)
+		return nil, exit.UsageErrorf("--from-file: %v", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, cmdutil.UsageErrorf("--from-file: %v", err)
+		return nil, exit.UsageErrorf("--from-file: %v", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, cmdutil.UsageErrorf("--from-file %s is not a regular file", file)
+		return nil, exit.UsageErrorf("--from-file %s is not a regular file", file)
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
@@ -124,13 +125,13 @@ func (s *Store) Push(ctx context.Context, ref modelhub.Ref, file string, opts Pu
 		if existing.TagOf != "" {
 			what = "tag of " + existing.TagOf
 		}
-		return nil, cmdutil.UsageErrorf("model %s already exists (a %s) and versions are immutable: push another version, or overwrite it with --force", ref, what)
+		return nil, exit.UsageErrorf("model %s already exists (a %s) and versions are immutable: push another version, or overwrite it with --force", ref, what)
 	} else if err != nil {
 		// A record may be missing after an interrupted push: the archive
 		// alone does not make a version, but it must not be overwritten
 		// silently either.
 		if _, serr := s.client.StatObject(ctx, modelhub.Bucket, modelhub.ArchiveKey(ref.Model, ref.Version), minio.StatObjectOptions{}); serr == nil && !opts.Force {
-			return nil, cmdutil.UsageErrorf("model %s has an archive without a model.json record (an interrupted push?): overwrite it with --force", ref)
+			return nil, exit.UsageErrorf("model %s has an archive without a model.json record (an interrupted push?): overwrite it with --force", ref)
 		}
 	}
 	meta := &modelhub.Metadata{
@@ -249,7 +250,7 @@ func (s *Store) Pull(ctx context.Context, ref modelhub.Ref, dir string) (string,
 		return "", nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", nil, cmdutil.UsageErrorf("-o %s: %v", dir, err)
+		return "", nil, exit.UsageErrorf("-o %s: %v", dir, err)
 	}
 	obj, err := s.client.GetObject(ctx, modelhub.Bucket, modelhub.ArchiveKey(ref.Model, ref.Version), minio.GetObjectOptions{})
 	if err != nil {
@@ -258,7 +259,7 @@ func (s *Store) Pull(ctx context.Context, ref modelhub.Ref, dir string) (string,
 	defer obj.Close()
 	tmp, err := os.CreateTemp(dir, "."+modelhub.ArchiveName(ref.Model)+".*.partial")
 	if err != nil {
-		return "", nil, cmdutil.UsageErrorf("-o %s: %v", dir, err)
+		return "", nil, exit.UsageErrorf("-o %s: %v", dir, err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	h := sha256.New()
@@ -270,12 +271,12 @@ func (s *Store) Pull(ctx context.Context, ref modelhub.Ref, dir string) (string,
 	}
 	if err != nil {
 		if isNotFound(err) {
-			return "", nil, cmdutil.FailedErrorf("model %s has a record but no archive: push it again with --force", ref)
+			return "", nil, exit.FailedErrorf("model %s has a record but no archive: push it again with --force", ref)
 		}
 		return "", nil, s.classify(err, "download "+ref.String())
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != m.SHA256 || n != m.Size {
-		return "", nil, cmdutil.FailedErrorf("model %s is corrupt: downloaded %d bytes with sha256 %s, but its record says %d bytes with sha256 %s; nothing was written to %s",
+		return "", nil, exit.FailedErrorf("model %s is corrupt: downloaded %d bytes with sha256 %s, but its record says %d bytes with sha256 %s; nothing was written to %s",
 			ref, n, got, m.Size, m.SHA256, dir)
 	}
 	dst := filepath.Join(dir, modelhub.ArchiveName(ref.Model))
@@ -327,7 +328,7 @@ func (s *Store) Delete(ctx context.Context, ref modelhub.Ref) ([]string, error) 
 // freely; a version is never overwritten unless force.
 func (s *Store) Tag(ctx context.Context, ref modelhub.Ref, tag string, force bool) (*modelhub.Metadata, error) {
 	if tag == ref.Version {
-		return nil, cmdutil.UsageErrorf("cannot tag %s as itself", ref)
+		return nil, exit.UsageErrorf("cannot tag %s as itself", ref)
 	}
 	src, err := s.Get(ctx, ref)
 	if err != nil {
@@ -341,7 +342,7 @@ func (s *Store) Tag(ctx context.Context, ref modelhub.Ref, tag string, force boo
 	}
 	dst := modelhub.Ref{Model: ref.Model, Version: tag}
 	if old, err := s.record(ctx, dst); err == nil && old.TagOf == "" && !force {
-		return nil, cmdutil.UsageErrorf("%s is a version, not a tag, and versions are immutable: choose another tag, or overwrite it with --force", dst)
+		return nil, exit.UsageErrorf("%s is a version, not a tag, and versions are immutable: choose another tag, or overwrite it with --force", dst)
 	} else if err != nil && !isNotFound(err) {
 		return nil, s.classify(err, "read "+dst.String())
 	}
@@ -381,7 +382,7 @@ func (s *Store) record(ctx context.Context, ref modelhub.Ref) (*modelhub.Metadat
 	}
 	m, err := modelhub.ParseMetadata(data)
 	if err != nil {
-		return nil, cmdutil.FailedErrorf("model %s: %v", ref, err)
+		return nil, exit.FailedErrorf("model %s: %v", ref, err)
 	}
 	return m, nil
 }
@@ -415,7 +416,7 @@ func (s *Store) ensureBucket(ctx context.Context) error {
 }
 
 func (s *Store) notFound(ref modelhub.Ref) error {
-	return cmdutil.FailedErrorf("model %s not found in %s/%s: see `paddlex modelhub versions %s`", ref, s.endpoint, modelhub.Bucket, ref.Model)
+	return exit.FailedErrorf("model %s not found in %s/%s: see `paddlex modelhub versions %s`", ref, s.endpoint, modelhub.Bucket, ref.Model)
 }
 
 func isNotFound(err error) bool {
@@ -438,21 +439,21 @@ func (s *Store) classify(err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	var ee *cmdutil.ExitError
+	var ee *exit.Error
 	if errors.As(err, &ee) {
 		return err
 	}
 	resp := minio.ToErrorResponse(err)
 	switch resp.Code {
 	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed":
-		return cmdutil.PreconditionErrorf("%s: the model center at %s refused the credentials (%s): set --s3-access-key/--s3-secret-key, PADDLEX_S3_ACCESS_KEY/PADDLEX_S3_SECRET_KEY, or the keys in the data-center Secret",
+		return exit.PreconditionErrorf("%s: the model center at %s refused the credentials (%s): set --s3-access-key/--s3-secret-key, PADDLEX_S3_ACCESS_KEY/PADDLEX_S3_SECRET_KEY, or the keys in the data-center Secret",
 			what, s.endpoint, resp.Code)
 	}
 	if unreachable(err) {
-		return cmdutil.PreconditionErrorf("%s: cannot reach the model center at %s: %v (set --endpoint to an address this machine can reach)", what, s.endpoint, rootCause(err))
+		return exit.PreconditionErrorf("%s: cannot reach the model center at %s: %v (set --endpoint to an address this machine can reach)", what, s.endpoint, rootCause(err))
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return cmdutil.TimeoutErrorf("%s: %v", what, err)
+		return exit.TimeoutErrorf("%s: %v", what, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 	"github.com/paddleflow/paddlex/pkg/modelstore"
 	"github.com/paddleflow/paddlex/pkg/modelstore/s3test"
@@ -78,7 +79,7 @@ func TestPushListPullTagDelete(t *testing.T) {
 
 	// Immutability.
 	_, err = st.Push(ctx, ref("ppocr-det:v1"), f2, modelstore.PushOptions{})
-	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--force") {
+	if exit.Code(err) != exit.Usage || !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("re-push: %v, want exit 2 naming --force", err)
 	}
 
@@ -135,7 +136,7 @@ func TestPushListPullTagDelete(t *testing.T) {
 		t.Fatalf("tags not folded: %+v", vs)
 	}
 	// A version is not a tag to move.
-	if _, err := st.Tag(ctx, ref("ppocr-det:v2"), "v1", false); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+	if _, err := st.Tag(ctx, ref("ppocr-det:v2"), "v1", false); exit.Code(err) != exit.Usage {
 		t.Errorf("tag over a version: %v, want exit 2", err)
 	}
 	// The served URL of a tag is a real object.
@@ -152,10 +153,10 @@ func TestPushListPullTagDelete(t *testing.T) {
 	if len(vs) != 1 || vs[0].Version != "v1" {
 		t.Fatalf("after delete: %+v", vs)
 	}
-	if _, err := st.Delete(ctx, ref("ppocr-det:v2")); cmdutil.ExitCode(err) != cmdutil.ExitFailed || !strings.Contains(err.Error(), "not found") {
+	if _, err := st.Delete(ctx, ref("ppocr-det:v2")); exit.Code(err) != exit.Failed || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("delete again: %v", err)
 	}
-	if _, _, err := st.Pull(ctx, ref("ppocr-det:v9"), t.TempDir()); cmdutil.ExitCode(err) != cmdutil.ExitFailed || !strings.Contains(err.Error(), "not found") {
+	if _, _, err := st.Pull(ctx, ref("ppocr-det:v9"), t.TempDir()); exit.Code(err) != exit.Failed || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("pull missing: %v", err)
 	}
 
@@ -193,7 +194,7 @@ func TestCorruptDownload(t *testing.T) {
 	srv.Put(t, modelhub.Bucket, "m/v1/m.tar.gz", bad)
 	dir := t.TempDir()
 	_, _, err := st.Pull(ctx, ref("m:v1"), dir)
-	if cmdutil.ExitCode(err) != cmdutil.ExitFailed || !strings.Contains(err.Error(), "sha256") {
+	if exit.Code(err) != exit.Failed || !strings.Contains(err.Error(), "sha256") {
 		t.Fatalf("corrupt pull: %v, want exit 1 about sha256", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -214,7 +215,7 @@ func TestWrongKey(t *testing.T) {
 		"pull": func() error { _, _, err := st.Pull(context.Background(), ref("m:v1"), t.TempDir()); return err },
 	} {
 		err := call()
-		if cmdutil.ExitCode(err) != cmdutil.ExitPrecondition || !strings.Contains(err.Error(), "refused the credentials") {
+		if exit.Code(err) != exit.Precondition || !strings.Contains(err.Error(), "refused the credentials") {
 			t.Errorf("%s with a wrong key: %v, want exit 4", name, err)
 		}
 		if err != nil && strings.Contains(err.Error(), "not-the-secret") {
@@ -236,7 +237,7 @@ func TestUnreachable(t *testing.T) {
 	}
 	start := time.Now()
 	_, err = st.List(context.Background(), "")
-	if cmdutil.ExitCode(err) != cmdutil.ExitPrecondition || !strings.Contains(err.Error(), "cannot reach") {
+	if exit.Code(err) != exit.Precondition || !strings.Contains(err.Error(), "cannot reach") {
 		t.Fatalf("unreachable: %v, want exit 4", err)
 	}
 	if time.Since(start) > 10*time.Second {

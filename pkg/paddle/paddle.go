@@ -30,6 +30,14 @@ var (
 	PaddleJobFailure = []string{"Failed", "Terminated"}
 )
 
+// Actions of the original APIs, each also a verb: create, apply, patch, delete.
+const (
+	ActionCreate = "create"
+	ActionApply  = "apply"
+	ActionPatch  = "patch"
+	ActionDelete = "delete"
+)
+
 // Labels paddlex puts on the objects of each API, so get and delete find them.
 const (
 	LabelDataset = "paddlex.io/dataset"

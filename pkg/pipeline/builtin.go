@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/exit"
 )
 
 // Builtin is one built-in pipeline.
@@ -56,5 +56,5 @@ func FindBuiltin(builtins []Builtin, name string) (Builtin, error) {
 		}
 		names = append(names, b.Name)
 	}
-	return Builtin{}, cmdutil.UsageErrorf("--builtin %q: no such built-in pipeline (built-ins: %s; see `paddlex pipeline builtins`)", name, strings.Join(names, ", "))
+	return Builtin{}, exit.UsageErrorf("--builtin %q: no such built-in pipeline (built-ins: %s; see `paddlex pipeline builtins`)", name, strings.Join(names, ", "))
 }

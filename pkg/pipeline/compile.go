@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -12,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/dataset"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
@@ -98,7 +99,7 @@ func Compile(p *Pipeline, opts Options) (*Compiled, error) {
 	}
 	size, err := resource.ParseQuantity(p.Volume.Size)
 	if err != nil {
-		return nil, cmdutil.UsageErrorf("volume: size %q: %v", p.Volume.Size, err)
+		return nil, exit.UsageErrorf("volume: size %q: %v", p.Volume.Size, err)
 	}
 	sc := p.Volume.StorageClass
 	wf.Spec = wfv1.WorkflowSpec{
@@ -189,16 +190,16 @@ func (c *compiler) step(s *Step) ([]part, error) {
 	case s.Resource != nil:
 		return c.resource(s)
 	}
-	return nil, cmdutil.UsageErrorf("step %q: set exactly one of %s", s.Name, strings.Join(Kinds, ", "))
+	return nil, exit.UsageErrorf("step %q: set exactly one of %s", s.Name, strings.Join(Kinds, ", "))
 }
 
 // durable maps a spec's action onto the action of the objects that outlive
 // the run (the SampleSet cache, the Knative Service).
 func durable(action string) string {
-	if action == cmdutil.ActionCreate {
-		return cmdutil.ActionCreate
+	if action == paddle.ActionCreate {
+		return paddle.ActionCreate
 	}
-	return cmdutil.ActionApply
+	return paddle.ActionApply
 }
 
 // dataset: the SampleSet cache, the sync then the warmup SampleJob, and,
@@ -209,10 +210,10 @@ func (c *compiler) dataset(s *Step) ([]part, error) {
 	jobOK, jobFail := PhaseCondition(paddle.SampleJobSuccess), PhaseCondition(paddle.SampleJobFailure)
 	parts := []part{
 		c.res("sampleset", nil, set, durable(spec.Action), false, PhaseCondition(paddle.SampleSetSuccess), PhaseCondition(paddle.SampleSetFailure)),
-		c.res("sync", []string{"sampleset"}, sync, cmdutil.ActionCreate, true, jobOK, jobFail),
-		c.res("warmup", []string{"sync"}, warmup, cmdutil.ActionCreate, true, jobOK, jobFail),
-		c.res("cleanup-sync", []string{"warmup"}, stub(sync), cmdutil.ActionDelete, false, "", ""),
-		c.res("cleanup-warmup", []string{"warmup"}, stub(warmup), cmdutil.ActionDelete, false, "", ""),
+		c.res("sync", []string{"sampleset"}, sync, paddle.ActionCreate, true, jobOK, jobFail),
+		c.res("warmup", []string{"sync"}, warmup, paddle.ActionCreate, true, jobOK, jobFail),
+		c.res("cleanup-sync", []string{"warmup"}, stub(sync), paddle.ActionDelete, false, "", ""),
+		c.res("cleanup-warmup", []string{"warmup"}, stub(warmup), paddle.ActionDelete, false, "", ""),
 	}
 	return c.checked(s, parts)
 }
@@ -229,26 +230,26 @@ func (c *compiler) train(s *Step) ([]part, error) {
 		ok = fmt.Sprintf("status.replicaStatuses.Worker.succeeded > %d", spec.WorkerReplicas-1)
 		fail = "status.replicaStatuses.Worker.failed > 0"
 	}
-	parts := []part{c.res("paddlejob", nil, job, cmdutil.ActionCreate, true, ok, fail)}
+	parts := []part{c.res("paddlejob", nil, job, paddle.ActionCreate, true, ok, fail)}
 	if spec.VisualDL() {
 		for _, obj := range train.RenderVisualDL(spec) {
-			parts = append(parts, c.res("visualdl-"+strings.ToLower(obj.GetKind()), nil, obj, cmdutil.ActionApply, true, "", ""))
+			parts = append(parts, c.res("visualdl-"+strings.ToLower(obj.GetKind()), nil, obj, paddle.ActionApply, true, "", ""))
 		}
 	}
 	last := "paddlejob"
 	if spec.Export() {
-		parts = append(parts, c.res("export", []string{last}, train.RenderExportJob(spec), cmdutil.ActionCreate, true, JobSuccess, JobFailure))
+		parts = append(parts, c.res("export", []string{last}, train.RenderExportJob(spec), paddle.ActionCreate, true, JobSuccess, JobFailure))
 		last = "export"
 	}
 	if spec.Convert() {
-		parts = append(parts, c.res("convert", []string{last}, train.RenderConvertJob(spec), cmdutil.ActionCreate, true, JobSuccess, JobFailure))
+		parts = append(parts, c.res("convert", []string{last}, train.RenderConvertJob(spec), paddle.ActionCreate, true, JobSuccess, JobFailure))
 	}
 	return c.checked(s, parts)
 }
 
 // modelhub: the upload Job.
 func (c *compiler) modelhub(s *Step) ([]part, error) {
-	return c.checked(s, []part{c.res("upload", nil, modelhub.RenderJob(*s.ModelHub), cmdutil.ActionCreate, true, JobSuccess, JobFailure)})
+	return c.checked(s, []part{c.res("upload", nil, modelhub.RenderJob(*s.ModelHub), paddle.ActionCreate, true, JobSuccess, JobFailure)})
 }
 
 // serve: the Knative Service, until Ready. It is the pipeline's product,
@@ -295,11 +296,11 @@ func (c *compiler) resource(s *Step) ([]part, error) {
 		lbls[LabelPipeline] = c.p.Name
 	}
 	obj.SetLabels(lbls)
-	owner := r.Action == cmdutil.ActionCreate
+	owner := r.Action == paddle.ActionCreate
 	if r.SetOwnerReference != nil {
 		owner = *r.SetOwnerReference
 	}
-	if r.Action == cmdutil.ActionDelete {
+	if r.Action == paddle.ActionDelete {
 		owner = false
 	}
 	pt := c.res("", nil, obj, r.Action, owner, r.SuccessCondition, r.FailureCondition)
@@ -334,7 +335,7 @@ func (c *compiler) checked(s *Step, parts []part) ([]part, error) {
 		}
 		for _, cond := range []string{r.SuccessCondition, r.FailureCondition} {
 			if err := validateCondition(cond); err != nil {
-				return nil, cmdutil.UsageErrorf("step %q: condition %q: %v", s.Name, cond, err)
+				return nil, exit.UsageErrorf("step %q: condition %q: %v", s.Name, cond, err)
 			}
 		}
 	}

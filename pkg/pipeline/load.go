@@ -9,9 +9,9 @@ import (
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/paddleflow/paddlex/pkg/exit"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"sigs.k8s.io/yaml"
 )
 
 // topKeys and stepKeys are the keys the file format defines; any other key
@@ -27,7 +27,7 @@ var (
 // "-f ppocr.yaml"). Errors exit 2 and name the step and key at fault.
 func Load(data []byte, source string, sets []string) (*Pipeline, error) {
 	bad := func(format string, a ...any) error {
-		return cmdutil.UsageErrorf("%s: %s", source, fmt.Sprintf(format, a...))
+		return exit.UsageErrorf("%s: %s", source, fmt.Sprintf(format, a...))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, bad("the file is empty")
@@ -49,7 +49,7 @@ func Load(data []byte, source string, sets []string) (*Pipeline, error) {
 	}
 	for _, s := range sets {
 		if err := applySet(top, s); err != nil {
-			return nil, cmdutil.UsageErrorf("--set %s: %v", s, err)
+			return nil, exit.UsageErrorf("--set %s: %v", s, err)
 		}
 	}
 

@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/paddleflow/paddlex/internal/golden"
 	"github.com/paddleflow/paddlex/manifests"
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
 func builtins(t testing.TB) []Builtin {
@@ -315,7 +316,7 @@ name: p
 			if err == nil {
 				t.Fatalf("no error, want %q", tc.want)
 			}
-			if code := cmdutil.ExitCode(err); code != cmdutil.ExitUsage {
+			if code := exit.Code(err); code != exit.Usage {
 				t.Errorf("exit %d, want 2: %v", code, err)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
@@ -485,7 +486,7 @@ func TestRetrySkipsSucceededSteps(t *testing.T) {
 
 	for _, phase := range []wfv1.WorkflowPhase{wfv1.WorkflowRunning, wfv1.WorkflowSucceeded, ""} {
 		_, err := Retry(withStatus(c.Workflow, "x", phase, nil))
-		if cmdutil.ExitCode(err) != cmdutil.ExitPrecondition {
+		if exit.Code(err) != exit.Precondition {
 			t.Errorf("retry of a %q workflow: %v", phase, err)
 		}
 	}
@@ -521,7 +522,7 @@ func TestTreeAndProgress(t *testing.T) {
 
 func TestBuiltinLookup(t *testing.T) {
 	_, err := FindBuiltin(builtins(t), "nope")
-	var ee *cmdutil.ExitError
+	var ee *exit.Error
 	if !errors.As(err, &ee) || ee.Code != 2 || !strings.Contains(err.Error(), "ppocr-det") {
 		t.Errorf("err = %v", err)
 	}

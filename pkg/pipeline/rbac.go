@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/paddleflow/paddlex/pkg/paddle"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 )
 
@@ -24,13 +25,13 @@ func verbsFor(t wfv1.Template) []string {
 	r := t.Resource
 	var verbs []string
 	switch r.Action {
-	case cmdutil.ActionCreate:
+	case paddle.ActionCreate:
 		verbs = []string{"create"}
-	case cmdutil.ActionApply:
+	case paddle.ActionApply:
 		verbs = []string{"get", "create", "patch"}
-	case cmdutil.ActionPatch:
+	case paddle.ActionPatch:
 		verbs = []string{"patch"}
-	case cmdutil.ActionDelete:
+	case paddle.ActionDelete:
 		verbs = []string{"delete", "get", "list", "watch"}
 	default:
 		verbs = []string{r.Action}

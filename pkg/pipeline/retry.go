@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 )
 
@@ -38,13 +40,13 @@ func Retry(old *wfv1.Workflow) (*RetryPlan, error) {
 	switch old.Status.Phase {
 	case wfv1.WorkflowFailed, wfv1.WorkflowError:
 	case wfv1.WorkflowSucceeded:
-		return nil, cmdutil.PreconditionErrorf("workflow %s/%s succeeded: there is nothing to retry (run the pipeline again instead)", old.Namespace, old.Name)
+		return nil, exit.PreconditionErrorf("workflow %s/%s succeeded: there is nothing to retry (run the pipeline again instead)", old.Namespace, old.Name)
 	default:
 		phase := string(old.Status.Phase)
 		if phase == "" {
 			phase = "Pending"
 		}
-		return nil, cmdutil.PreconditionErrorf("workflow %s/%s is %s: retry it once it has failed, or delete it first", old.Namespace, old.Name, phase)
+		return nil, exit.PreconditionErrorf("workflow %s/%s is %s: retry it once it has failed, or delete it first", old.Namespace, old.Name, phase)
 	}
 	pipeline := old.Labels[LabelPipeline]
 	if pipeline == "" {
@@ -90,7 +92,7 @@ func Retry(old *wfv1.Workflow) (*RetryPlan, error) {
 	}
 	rerunTemplate := func(name string) error {
 		t := templates[name]
-		if t == nil || t.Resource == nil || t.Resource.Action != cmdutil.ActionCreate {
+		if t == nil || t.Resource == nil || t.Resource.Action != paddle.ActionCreate {
 			return nil
 		}
 		obj, err := Manifest(*t)
@@ -182,7 +184,7 @@ func Retry(old *wfv1.Workflow) (*RetryPlan, error) {
 		}
 	}
 	if len(plan.Rerun) == 0 {
-		return nil, cmdutil.PreconditionErrorf("workflow %s/%s failed but every step succeeded: nothing to retry", old.Namespace, old.Name)
+		return nil, exit.PreconditionErrorf("workflow %s/%s failed but every step succeeded: nothing to retry", old.Namespace, old.Name)
 	}
 	return plan, nil
 }

@@ -8,12 +8,14 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
-
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
 // volumeSentinel stands in for the task volume's claim while the steps'
@@ -68,7 +70,7 @@ func (p *Pipeline) Complete(namespace string) {
 			s.Serve.Defaults()
 		case s.Resource != nil:
 			if s.Resource.Action == "" {
-				s.Resource.Action = cmdutil.ActionCreate
+				s.Resource.Action = paddle.ActionCreate
 			}
 			if s.Resource.Manifest != nil {
 				md, _ := s.Resource.Manifest["metadata"].(map[string]any)
@@ -90,64 +92,64 @@ func (p *Pipeline) Complete(namespace string) {
 // step and key: the graph first (kinds, names, after, cycles), then each
 // step's spec with the checks its own command makes.
 func (p *Pipeline) Validate() error {
-	if err := cmdutil.ValidateName("name", p.Name); err != nil {
+	if err := validate.Name("name", p.Name); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateName("namespace", p.Namespace); err != nil {
+	if err := validate.Name("namespace", p.Namespace); err != nil {
 		return err
 	}
 	if err := p.validateVolume(); err != nil {
 		return err
 	}
 	if len(p.Steps) == 0 {
-		return cmdutil.UsageErrorf("steps: at least one step is required")
+		return exit.UsageErrorf("steps: at least one step is required")
 	}
 	seen := map[string]int{}
 	for i := range p.Steps {
 		s := &p.Steps[i]
 		where := fmt.Sprintf("steps[%d]", i)
 		if s.Name == "" {
-			return cmdutil.UsageErrorf("%s: name is required", where)
+			return exit.UsageErrorf("%s: name is required", where)
 		}
 		where = fmt.Sprintf("step %q", s.Name)
 		if errs := validation.IsDNS1123Label(s.Name); len(errs) > 0 {
-			return cmdutil.UsageErrorf("%s: name is not a valid name: %s", where, strings.Join(errs, "; "))
+			return exit.UsageErrorf("%s: name is not a valid name: %s", where, strings.Join(errs, "; "))
 		}
 		if s.Name == EntrypointName {
-			return cmdutil.UsageErrorf("%s: name %q is reserved for the workflow's entrypoint: choose another", where, EntrypointName)
+			return exit.UsageErrorf("%s: name %q is reserved for the workflow's entrypoint: choose another", where, EntrypointName)
 		}
 		if strings.Contains(s.Name, "--") {
-			return cmdutil.UsageErrorf("%s: name must not contain \"--\" (it separates a step from its parts in template names)", where)
+			return exit.UsageErrorf("%s: name must not contain \"--\" (it separates a step from its parts in template names)", where)
 		}
 		if j, dup := seen[s.Name]; dup {
-			return cmdutil.UsageErrorf("%s: duplicate step name (steps[%d] and steps[%d])", where, j, i)
+			return exit.UsageErrorf("%s: duplicate step name (steps[%d] and steps[%d])", where, j, i)
 		}
 		seen[s.Name] = i
 		switch k := s.kinds(); len(k) {
 		case 0:
-			return cmdutil.UsageErrorf("%s: set exactly one of %s", where, strings.Join(Kinds, ", "))
+			return exit.UsageErrorf("%s: set exactly one of %s", where, strings.Join(Kinds, ", "))
 		case 1:
 		default:
-			return cmdutil.UsageErrorf("%s: sets both %s and %s: a step has exactly one kind; split it into steps joined by after", where, k[0], k[1])
+			return exit.UsageErrorf("%s: sets both %s and %s: a step has exactly one kind; split it into steps joined by after", where, k[0], k[1])
 		}
 	}
 	for _, s := range p.Steps {
 		afterSeen := map[string]bool{}
 		for _, a := range s.After {
 			if a == s.Name {
-				return cmdutil.UsageErrorf("step %q: after: a step cannot run after itself", s.Name)
+				return exit.UsageErrorf("step %q: after: a step cannot run after itself", s.Name)
 			}
 			if _, ok := seen[a]; !ok {
-				return cmdutil.UsageErrorf("step %q: after: no step named %q (steps: %s)", s.Name, a, strings.Join(p.stepNames(), ", "))
+				return exit.UsageErrorf("step %q: after: no step named %q (steps: %s)", s.Name, a, strings.Join(p.stepNames(), ", "))
 			}
 			if afterSeen[a] {
-				return cmdutil.UsageErrorf("step %q: after: %q is listed twice", s.Name, a)
+				return exit.UsageErrorf("step %q: after: %q is listed twice", s.Name, a)
 			}
 			afterSeen[a] = true
 		}
 	}
 	if cycle := p.cycle(); cycle != nil {
-		return cmdutil.UsageErrorf("step %q: after: the steps %s form a cycle", cycle[0], strings.Join(cycle, " → "))
+		return exit.UsageErrorf("step %q: after: the steps %s form a cycle", cycle[0], strings.Join(cycle, " → "))
 	}
 	for i := range p.Steps {
 		if err := p.validateStep(&p.Steps[i]); err != nil {
@@ -160,19 +162,19 @@ func (p *Pipeline) Validate() error {
 func (p *Pipeline) validateVolume() error {
 	v := p.Volume
 	if errs := validation.IsDNS1123Label(v.Name); len(errs) > 0 {
-		return cmdutil.UsageErrorf("volume: name %q is not a valid name: %s", v.Name, strings.Join(errs, "; "))
+		return exit.UsageErrorf("volume: name %q is not a valid name: %s", v.Name, strings.Join(errs, "; "))
 	}
 	if errs := validation.IsDNS1123Subdomain(v.StorageClass); len(errs) > 0 {
-		return cmdutil.UsageErrorf("volume: storage_class %q is not a valid name: %s", v.StorageClass, strings.Join(errs, "; "))
+		return exit.UsageErrorf("volume: storage_class %q is not a valid name: %s", v.StorageClass, strings.Join(errs, "; "))
 	}
 	q, err := resource.ParseQuantity(v.Size)
 	if err != nil || q.Sign() <= 0 {
-		return cmdutil.UsageErrorf("volume: size %q is not a positive quantity, e.g. 10Gi", v.Size)
+		return exit.UsageErrorf("volume: size %q is not a positive quantity, e.g. 10Gi", v.Size)
 	}
 	switch corev1.PersistentVolumeAccessMode(v.AccessMode) {
 	case corev1.ReadWriteMany, corev1.ReadWriteOnce, corev1.ReadOnlyMany, corev1.ReadWriteOncePod:
 	default:
-		return cmdutil.UsageErrorf("volume: access_mode %q must be ReadWriteMany, ReadWriteOnce, ReadOnlyMany or ReadWriteOncePod", v.AccessMode)
+		return exit.UsageErrorf("volume: access_mode %q must be ReadWriteMany, ReadWriteOnce, ReadOnlyMany or ReadWriteOncePod", v.AccessMode)
 	}
 	return nil
 }
@@ -260,17 +262,17 @@ func stepError(s *Step, err error) error {
 	msg := flagRef.ReplaceAllStringFunc(err.Error(), func(f string) string {
 		return strings.ReplaceAll(strings.TrimPrefix(f, "--"), "-", "_")
 	})
-	return cmdutil.UsageErrorf("step %q: %s: %s", s.Name, s.Kind(), msg)
+	return exit.UsageErrorf("step %q: %s: %s", s.Name, s.Kind(), msg)
 }
 
 func (p *Pipeline) validateStep(s *Step) error {
 	where := fmt.Sprintf("step %q: %s", s.Name, s.Kind())
 	action := func(a string) error {
 		switch a {
-		case cmdutil.ActionCreate, cmdutil.ActionApply:
+		case paddle.ActionCreate, paddle.ActionApply:
 			return nil
 		}
-		return cmdutil.UsageErrorf("%s: action %q: a pipeline step creates or applies; use create or apply (delete with the %s command)", where, a, s.Kind())
+		return exit.UsageErrorf("%s: action %q: a pipeline step creates or applies; use create or apply (delete with the %s command)", where, a, s.Kind())
 	}
 	switch {
 	case s.Dataset != nil:
@@ -306,30 +308,30 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func (p *Pipeline) validateContainer(s *Step, where string) error {
 	c := s.Container
 	if strings.TrimSpace(c.Image) == "" {
-		return cmdutil.UsageErrorf("%s: image is required", where)
+		return exit.UsageErrorf("%s: image is required", where)
 	}
 	for i, e := range c.Env {
 		if !envName.MatchString(e.Name) {
-			return cmdutil.UsageErrorf("%s: env[%d]: name %q is not a valid environment variable name", where, i, e.Name)
+			return exit.UsageErrorf("%s: env[%d]: name %q is not a valid environment variable name", where, i, e.Name)
 		}
 		if e.Value != "" && e.ValueFrom != nil {
-			return cmdutil.UsageErrorf("%s: env[%d] (%s): set value or valueFrom, not both", where, i, e.Name)
+			return exit.UsageErrorf("%s: env[%d] (%s): set value or valueFrom, not both", where, i, e.Name)
 		}
 	}
 	paths := map[string]bool{}
 	for i, m := range c.VolumeMounts {
 		if errs := validation.IsDNS1123Subdomain(m.Name); len(errs) > 0 {
-			return cmdutil.UsageErrorf("%s: volume_mounts[%d]: name %q must be the task volume (%s) or an existing claim: %s", where, i, m.Name, p.Volume.Name, strings.Join(errs, "; "))
+			return exit.UsageErrorf("%s: volume_mounts[%d]: name %q must be the task volume (%s) or an existing claim: %s", where, i, m.Name, p.Volume.Name, strings.Join(errs, "; "))
 		}
 		if !path.IsAbs(m.MountPath) || path.Clean(m.MountPath) != m.MountPath {
-			return cmdutil.UsageErrorf("%s: volume_mounts[%d]: mount_path %q must be a clean absolute path", where, i, m.MountPath)
+			return exit.UsageErrorf("%s: volume_mounts[%d]: mount_path %q must be a clean absolute path", where, i, m.MountPath)
 		}
 		if paths[m.MountPath] {
-			return cmdutil.UsageErrorf("%s: volume_mounts[%d]: mount_path %q is mounted twice", where, i, m.MountPath)
+			return exit.UsageErrorf("%s: volume_mounts[%d]: mount_path %q is mounted twice", where, i, m.MountPath)
 		}
 		paths[m.MountPath] = true
 		if strings.HasPrefix(m.SubPath, "/") || strings.Contains(m.SubPath, "..") {
-			return cmdutil.UsageErrorf("%s: volume_mounts[%d]: sub_path %q must be relative", where, i, m.SubPath)
+			return exit.UsageErrorf("%s: volume_mounts[%d]: sub_path %q must be relative", where, i, m.SubPath)
 		}
 	}
 	return nil
@@ -337,35 +339,35 @@ func (p *Pipeline) validateContainer(s *Step, where string) error {
 
 func validateResource(r *Resource, where string) error {
 	switch r.Action {
-	case cmdutil.ActionCreate, cmdutil.ActionApply, cmdutil.ActionPatch, cmdutil.ActionDelete:
+	case paddle.ActionCreate, paddle.ActionApply, paddle.ActionPatch, paddle.ActionDelete:
 	default:
-		return cmdutil.UsageErrorf("%s: action %q must be create, apply, patch or delete", where, r.Action)
+		return exit.UsageErrorf("%s: action %q must be create, apply, patch or delete", where, r.Action)
 	}
 	if len(r.Manifest) == 0 {
-		return cmdutil.UsageErrorf("%s: manifest is required: the object to %s", where, r.Action)
+		return exit.UsageErrorf("%s: manifest is required: the object to %s", where, r.Action)
 	}
 	apiVersion, _ := r.Manifest["apiVersion"].(string)
 	kind, _ := r.Manifest["kind"].(string)
 	if apiVersion == "" || kind == "" {
-		return cmdutil.UsageErrorf("%s: manifest: apiVersion and kind are required", where)
+		return exit.UsageErrorf("%s: manifest: apiVersion and kind are required", where)
 	}
 	if clusterScoped[kind] {
-		return cmdutil.UsageErrorf("%s: manifest: %s is cluster-scoped; resource steps manage objects in the pipeline's namespace", where, kind)
+		return exit.UsageErrorf("%s: manifest: %s is cluster-scoped; resource steps manage objects in the pipeline's namespace", where, kind)
 	}
 	md, _ := r.Manifest["metadata"].(map[string]any)
 	name, _ := md["name"].(string)
 	if name == "" {
-		return cmdutil.UsageErrorf("%s: manifest: metadata.name is required (generateName cannot be waited on or cleaned up)", where)
+		return exit.UsageErrorf("%s: manifest: metadata.name is required (generateName cannot be waited on or cleaned up)", where)
 	}
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		return cmdutil.UsageErrorf("%s: manifest: metadata.name %q: %s", where, name, strings.Join(errs, "; "))
+		return exit.UsageErrorf("%s: manifest: metadata.name %q: %s", where, name, strings.Join(errs, "; "))
 	}
-	if r.Action == cmdutil.ActionDelete && (r.SuccessCondition != "" || r.FailureCondition != "") {
-		return cmdutil.UsageErrorf("%s: success_condition and failure_condition do not apply to action delete", where)
+	if r.Action == paddle.ActionDelete && (r.SuccessCondition != "" || r.FailureCondition != "") {
+		return exit.UsageErrorf("%s: success_condition and failure_condition do not apply to action delete", where)
 	}
 	for key, c := range map[string]string{"success_condition": r.SuccessCondition, "failure_condition": r.FailureCondition} {
 		if err := validateCondition(c); err != nil {
-			return cmdutil.UsageErrorf("%s: %s %q: %v", where, key, c, err)
+			return exit.UsageErrorf("%s: %s %q: %v", where, key, c, err)
 		}
 	}
 	return nil

@@ -10,10 +10,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 )
@@ -96,7 +98,7 @@ func (s *Spec) Defaults() {
 		s.Metric = MetricConcurrency
 	}
 	if s.Action == "" {
-		s.Action = cmdutil.ActionApply
+		s.Action = paddle.ActionApply
 	}
 }
 
@@ -107,22 +109,22 @@ var (
 
 // Validate checks the spec; field names are the flag names users type.
 func (s *Spec) Validate() error {
-	if err := cmdutil.ValidateName("name", s.Name); err != nil {
+	if err := validate.Name("name", s.Name); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateName("--namespace", s.Namespace); err != nil {
+	if err := validate.Name("--namespace", s.Namespace); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateAction("--action", s.Action); err != nil {
+	if err := validate.Action("--action", s.Action); err != nil {
 		return err
 	}
-	if s.Action == cmdutil.ActionDelete {
+	if s.Action == paddle.ActionDelete {
 		return nil
 	}
 	if err := ValidateImage("--image", s.Image); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateSubdomain("--model-name", s.ModelName); err != nil {
+	if err := validate.Subdomain("--model-name", s.ModelName); err != nil {
 		return err
 	}
 	if err := ValidateVersion(s.Name, s.ModelVersion); err != nil {
@@ -131,32 +133,32 @@ func (s *Spec) Validate() error {
 	if err := modelhub.ValidateEndpoint("--endpoint", s.Endpoint); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateSubdomain("--secret", s.Secret); err != nil {
+	if err := validate.Subdomain("--secret", s.Secret); err != nil {
 		return err
 	}
 	if s.Port < 1 || s.Port > 65535 {
-		return cmdutil.UsageErrorf("--port %d is out of range: use 1-65535 (default %d)", s.Port, DefaultPort)
+		return exit.UsageErrorf("--port %d is out of range: use 1-65535 (default %d)", s.Port, DefaultPort)
 	}
 	if reservedPorts[s.Port] {
-		return cmdutil.UsageErrorf("--port %d is reserved by Knative's queue-proxy (8008, 8012, 8013, 8022, 9090, 9091): choose another, e.g. %d", s.Port, DefaultPort)
+		return exit.UsageErrorf("--port %d is reserved by Knative's queue-proxy (8008, 8012, 8013, 8022, 9090, 9091): choose another, e.g. %d", s.Port, DefaultPort)
 	}
 	if s.MinScale < 0 {
-		return cmdutil.UsageErrorf("--min-scale must not be negative, not %d (0 scales to zero when idle)", s.MinScale)
+		return exit.UsageErrorf("--min-scale must not be negative, not %d (0 scales to zero when idle)", s.MinScale)
 	}
 	if s.MaxScale < 0 {
-		return cmdutil.UsageErrorf("--max-scale must not be negative, not %d (0 means no limit)", s.MaxScale)
+		return exit.UsageErrorf("--max-scale must not be negative, not %d (0 means no limit)", s.MaxScale)
 	}
 	if s.MaxScale > 0 && s.MinScale > s.MaxScale {
-		return cmdutil.UsageErrorf("--min-scale %d is greater than --max-scale %d", s.MinScale, s.MaxScale)
+		return exit.UsageErrorf("--min-scale %d is greater than --max-scale %d", s.MinScale, s.MaxScale)
 	}
 	if s.Target < 0 {
-		return cmdutil.UsageErrorf("--target must not be negative, not %d", s.Target)
+		return exit.UsageErrorf("--target must not be negative, not %d", s.Target)
 	}
 	if s.Metric != MetricConcurrency && s.Metric != MetricRPS {
-		return cmdutil.UsageErrorf("--metric %q: use concurrency or rps", s.Metric)
+		return exit.UsageErrorf("--metric %q: use concurrency or rps", s.Metric)
 	}
 	if s.GPU < 0 {
-		return cmdutil.UsageErrorf("--gpu must not be negative, not %d", s.GPU)
+		return exit.UsageErrorf("--gpu must not be negative, not %d", s.GPU)
 	}
 	for _, q := range []struct{ flag, val string }{{"--cpu", s.CPU}, {"--memory", s.Memory}} {
 		if q.val == "" {
@@ -164,15 +166,15 @@ func (s *Spec) Validate() error {
 		}
 		v, err := resource.ParseQuantity(q.val)
 		if err != nil || v.Sign() <= 0 {
-			return cmdutil.UsageErrorf("%s %q is not a positive quantity, e.g. 500m or 2 for CPU, 4Gi for memory", q.flag, q.val)
+			return exit.UsageErrorf("%s %q is not a positive quantity, e.g. 500m or 2 for CPU, 4Gi for memory", q.flag, q.val)
 		}
 	}
 	for _, k := range sortedKeys(s.Env) {
 		if !envNameRE.MatchString(k) {
-			return cmdutil.UsageErrorf("--env %q: the name must be letters, digits and underscores, not starting with a digit", k)
+			return exit.UsageErrorf("--env %q: the name must be letters, digits and underscores, not starting with a digit", k)
 		}
 		if reservedEnv[k] {
-			return cmdutil.UsageErrorf("--env %s: Knative sets this variable itself; choose another name", k)
+			return exit.UsageErrorf("--env %s: Knative sets this variable itself; choose another name", k)
 		}
 	}
 	return nil
@@ -183,15 +185,15 @@ func (s *Spec) Validate() error {
 func ValidateVersion(name, version string) error {
 	switch {
 	case version == "":
-		return cmdutil.UsageErrorf("--model-version is required: the version pushed to the model center, e.g. v1 (list them with `paddlex modelhub versions MODEL`)")
+		return exit.UsageErrorf("--model-version is required: the version pushed to the model center, e.g. v1 (list them with `paddlex modelhub versions MODEL`)")
 	case version == modelhub.DefaultVersion:
-		return cmdutil.UsageErrorf("--model-version %s moves when a new version is tagged, but a revision serves one fixed version: give the version itself (list them with `paddlex modelhub versions MODEL`)", version)
+		return exit.UsageErrorf("--model-version %s moves when a new version is tagged, but a revision serves one fixed version: give the version itself (list them with `paddlex modelhub versions MODEL`)", version)
 	case !versionRE.MatchString(version):
-		return cmdutil.UsageErrorf("--model-version %q: use letters, digits, '.', '_' and '-'", version)
+		return exit.UsageErrorf("--model-version %q: use letters, digits, '.', '_' and '-'", version)
 	}
 	rev := RevisionName(name, version)
 	if errs := validation.IsDNS1035Label(rev); len(errs) > 0 {
-		return cmdutil.UsageErrorf("--model-version %q: the revision name %q is not valid: %s (shorten NAME or the version)", version, rev, strings.Join(errs, "; "))
+		return exit.UsageErrorf("--model-version %q: the revision name %q is not valid: %s (shorten NAME or the version)", version, rev, strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -200,10 +202,10 @@ func ValidateVersion(name, version string) error {
 // revision always runs the same bytes.
 func ValidateImage(field, image string) error {
 	if image == "" {
-		return cmdutil.UsageErrorf("%s is required", field)
+		return exit.UsageErrorf("%s is required", field)
 	}
 	if strings.ContainsAny(image, " \t\n") {
-		return cmdutil.UsageErrorf("%s %q must not contain spaces", field, image)
+		return exit.UsageErrorf("%s %q must not contain spaces", field, image)
 	}
 	if strings.Contains(image, "@sha256:") {
 		return nil
@@ -211,10 +213,10 @@ func ValidateImage(field, image string) error {
 	last := image[strings.LastIndex(image, "/")+1:]
 	i := strings.LastIndex(last, ":")
 	if i < 0 {
-		return cmdutil.UsageErrorf("%s %q has no tag: name the version, e.g. %s:0.9.0-devel, so every pod of a revision runs the same image", field, image, image)
+		return exit.UsageErrorf("%s %q has no tag: name the version, e.g. %s:0.9.0-devel, so every pod of a revision runs the same image", field, image, image)
 	}
 	if i == len(last)-1 {
-		return cmdutil.UsageErrorf("%s %q has an empty tag", field, image)
+		return exit.UsageErrorf("%s %q has an empty tag", field, image)
 	}
 	return nil
 }

@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/internal/golden"
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
 func spec(mut func(*Spec)) Spec {
@@ -170,7 +171,7 @@ func TestValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, c.want)
 			}
-			if code := cmdutil.ExitCode(err); code != cmdutil.ExitUsage {
+			if code := exit.Code(err); code != exit.Usage {
 				t.Errorf("exit code = %d, want 2", code)
 			}
 		})

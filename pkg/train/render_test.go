@@ -8,10 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/paddleflow/paddlex/internal/golden"
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
 // examples are one realistic training per suite, from the suites' docs.
@@ -74,7 +75,7 @@ func TestRenderGoldens(t *testing.T) {
 					s.Defaults()
 					err := s.Validate()
 					if mode == "ps" && suite != "rec" {
-						if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--ps-replicas: "+s.Project+" trains collectively only") {
+						if exit.Code(err) != exit.Usage || !strings.Contains(err.Error(), "--ps-replicas: "+s.Project+" trains collectively only") {
 							t.Fatalf("ps with %s: err = %v, want an exit 2 usage error", s.Project, err)
 						}
 						return
@@ -232,7 +233,7 @@ func TestValidate(t *testing.T) {
 			tc.edit(&s)
 			s.Defaults()
 			err := s.Validate()
-			if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), tc.match) {
+			if exit.Code(err) != exit.Usage || !strings.Contains(err.Error(), tc.match) {
 				t.Fatalf("err = %v, want exit 2 with %q", err, tc.match)
 			}
 		})

@@ -12,11 +12,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 )
 
@@ -159,7 +161,7 @@ func (s *Spec) Convert() bool  { return boolOr(s.NeedConvert, true) }
 // Defaults fills unset fields.
 func (s *Spec) Defaults() {
 	if s.Action == "" {
-		s.Action = cmdutil.ActionApply
+		s.Action = paddle.ActionApply
 	}
 	if s.WorkerReplicas == 0 {
 		s.WorkerReplicas = 1
@@ -196,76 +198,76 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validate checks the spec; field names are the flags users type.
 func (s *Spec) Validate() error {
-	if err := cmdutil.ValidateName("name", s.Name); err != nil {
+	if err := validate.Name("name", s.Name); err != nil {
 		return err
 	}
 	if errs := validation.IsDNS1035Label(s.Name); len(errs) > 0 || len(s.Name) > maxNameLen {
-		return cmdutil.UsageErrorf("name %q: a training name must start with a letter, hold only lower-case letters, digits and '-', and be at most %d characters (it names the PaddleJob's pods and Jobs)", s.Name, maxNameLen)
+		return exit.UsageErrorf("name %q: a training name must start with a letter, hold only lower-case letters, digits and '-', and be at most %d characters (it names the PaddleJob's pods and Jobs)", s.Name, maxNameLen)
 	}
-	if err := cmdutil.ValidateName("--namespace", s.Namespace); err != nil {
+	if err := validate.Name("--namespace", s.Namespace); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateAction("--action", s.Action); err != nil {
+	if err := validate.Action("--action", s.Action); err != nil {
 		return err
 	}
-	if s.Action == cmdutil.ActionDelete {
+	if s.Action == paddle.ActionDelete {
 		return nil
 	}
 	suite, ok := Lookup(s.Project)
 	if !ok {
-		return cmdutil.UsageErrorf("--project %q is not a suite paddlex trains: use one of %s", s.Project, strings.Join(SuiteNames(), ", "))
+		return exit.UsageErrorf("--project %q is not a suite paddlex trains: use one of %s", s.Project, strings.Join(SuiteNames(), ", "))
 	}
 	switch s.Backend {
 	case BackendPaddleOperator, BackendTrainingOperator:
 	default:
-		return cmdutil.UsageErrorf("--backend must be %s or %s, not %q", BackendPaddleOperator, BackendTrainingOperator, s.Backend)
+		return exit.UsageErrorf("--backend must be %s or %s, not %q", BackendPaddleOperator, BackendTrainingOperator, s.Backend)
 	}
 	if s.Image == "" {
-		return cmdutil.UsageErrorf("--image is required, e.g. registry.baidubce.com/paddleflow-public/paddleocr:2.1.3-gpu-cuda10.2-cudnn7")
+		return exit.UsageErrorf("--image is required, e.g. registry.baidubce.com/paddleflow-public/paddleocr:2.1.3-gpu-cuda10.2-cudnn7")
 	}
 	if s.ConfigPath == "" {
-		return cmdutil.UsageErrorf("--config-path is required: the %s", suite.ConfigHelp())
+		return exit.UsageErrorf("--config-path is required: the %s", suite.ConfigHelp())
 	}
-	if err := cmdutil.ValidateSubdomain("--pvc-name", s.PVCName); err != nil {
+	if err := validate.Subdomain("--pvc-name", s.PVCName); err != nil {
 		return err
 	}
 	if s.Dataset != "" {
-		if err := cmdutil.ValidateSubdomain("--dataset", s.Dataset); err != nil {
+		if err := validate.Subdomain("--dataset", s.Dataset); err != nil {
 			return err
 		}
-		if err := cmdutil.ValidateName("--sampleset", s.SampleSet); err != nil {
+		if err := validate.Name("--sampleset", s.SampleSet); err != nil {
 			return err
 		}
 	}
 	if s.WorkerReplicas < 1 {
-		return cmdutil.UsageErrorf("--worker-replicas must be at least 1, not %d", s.WorkerReplicas)
+		return exit.UsageErrorf("--worker-replicas must be at least 1, not %d", s.WorkerReplicas)
 	}
 	if s.PSReplicas < 0 {
-		return cmdutil.UsageErrorf("--ps-replicas must not be negative, not %d", s.PSReplicas)
+		return exit.UsageErrorf("--ps-replicas must not be negative, not %d", s.PSReplicas)
 	}
 	if s.PSReplicas > 0 && !suite.SupportsPS() {
-		return cmdutil.UsageErrorf("--ps-replicas: %s trains collectively only (workers, no parameter servers); drop --ps-replicas", suite.Name())
+		return exit.UsageErrorf("--ps-replicas: %s trains collectively only (workers, no parameter servers); drop --ps-replicas", suite.Name())
 	}
 	if s.GPUPerNode < 0 {
-		return cmdutil.UsageErrorf("--gpu-per-node must not be negative, not %d", s.GPUPerNode)
+		return exit.UsageErrorf("--gpu-per-node must not be negative, not %d", s.GPUPerNode)
 	}
 	if (s.TrainLabel != "" || s.TestLabel != "") && !suite.HasLabels() {
-		return cmdutil.UsageErrorf("--train-label/--test-label: %s reads whole data directories and takes no label files", suite.Name())
+		return exit.UsageErrorf("--train-label/--test-label: %s reads whole data directories and takes no label files", suite.Name())
 	}
 	if (s.TrainLabel != "" || s.TestLabel != "") && s.Dataset == "" {
-		return cmdutil.UsageErrorf("--train-label/--test-label name files in the data set: set --dataset")
+		return exit.UsageErrorf("--train-label/--test-label name files in the data set: set --dataset")
 	}
 	if err := validatePretrain(s.PretrainModel); err != nil {
 		return err
 	}
 	for _, c := range s.ConfigChanges {
 		if k, _, ok := strings.Cut(c, "="); !ok || strings.TrimSpace(k) == "" || strings.ContainsAny(k, " \t\n") {
-			return cmdutil.UsageErrorf("--config-change %q is not KEY=VALUE", c)
+			return exit.UsageErrorf("--config-change %q is not KEY=VALUE", c)
 		}
 	}
 	for _, k := range sortedKeys(s.Env) {
 		if !envName.MatchString(k) {
-			return cmdutil.UsageErrorf("--env %q: not a valid environment variable name", k)
+			return exit.UsageErrorf("--env %q: not a valid environment variable name", k)
 		}
 	}
 	for flag, q := range map[string]string{"--cpu": s.CPU, "--memory": s.Memory} {
@@ -273,7 +275,7 @@ func (s *Spec) Validate() error {
 			continue
 		}
 		if _, err := resource.ParseQuantity(q); err != nil {
-			return cmdutil.UsageErrorf("%s %q is not a quantity, e.g. 4 or 500m (cpu), 16Gi (memory)", flag, q)
+			return exit.UsageErrorf("%s %q is not a quantity, e.g. 4 or 500m (cpu), 16Gi (memory)", flag, q)
 		}
 	}
 	for _, t := range s.Tolerations {
@@ -283,33 +285,33 @@ func (s *Spec) Validate() error {
 	}
 	for _, k := range sortedKeys(s.NodeSelector) {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return cmdutil.UsageErrorf("--node-selector %q: %s", k, strings.Join(errs, "; "))
+			return exit.UsageErrorf("--node-selector %q: %s", k, strings.Join(errs, "; "))
 		}
 	}
 	for _, k := range sortedKeys(s.PodLabels) {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			return cmdutil.UsageErrorf("--pod-label %q: %s", k, strings.Join(errs, "; "))
+			return exit.UsageErrorf("--pod-label %q: %s", k, strings.Join(errs, "; "))
 		}
 		if errs := validation.IsValidLabelValue(s.PodLabels[k]); len(errs) > 0 {
-			return cmdutil.UsageErrorf("--pod-label %s=%q: %s", k, s.PodLabels[k], strings.Join(errs, "; "))
+			return exit.UsageErrorf("--pod-label %s=%q: %s", k, s.PodLabels[k], strings.Join(errs, "; "))
 		}
 	}
 	if s.PriorityClass != "" {
-		if err := cmdutil.ValidateSubdomain("--priority-class", s.PriorityClass); err != nil {
+		if err := validate.Subdomain("--priority-class", s.PriorityClass); err != nil {
 			return err
 		}
 	}
 	switch s.Scheduler {
 	case "", SchedulerVolcano:
 	default:
-		return cmdutil.UsageErrorf("--scheduler must be %q or empty (the default scheduler), not %q", SchedulerVolcano, s.Scheduler)
+		return exit.UsageErrorf("--scheduler must be %q or empty (the default scheduler), not %q", SchedulerVolcano, s.Scheduler)
 	}
 	if s.Queue != "" && s.Scheduler != SchedulerVolcano {
-		return cmdutil.UsageErrorf("--queue needs --scheduler volcano")
+		return exit.UsageErrorf("--queue needs --scheduler volcano")
 	}
 	for flag, f := range map[string]string{"--model-filename": s.ModelFilename, "--params-filename": s.ParamsFilename} {
 		if f == "" || strings.ContainsAny(f, "/\x00") {
-			return cmdutil.UsageErrorf("%s %q must be a file name inside the inference directory", flag, f)
+			return exit.UsageErrorf("%s %q must be a file name inside the inference directory", flag, f)
 		}
 	}
 	return nil
@@ -346,7 +348,7 @@ func validatePretrain(p string) error {
 	if strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") {
 		u, err := url.Parse(p)
 		if err != nil || u.Host == "" || u.Path == "" || strings.HasSuffix(u.Path, "/") {
-			return cmdutil.UsageErrorf("--pretrain-model %q is not a URL of a file", p)
+			return exit.UsageErrorf("--pretrain-model %q is not a URL of a file", p)
 		}
 		return nil
 	}
@@ -355,14 +357,14 @@ func validatePretrain(p string) error {
 			return nil
 		}
 	}
-	return cmdutil.UsageErrorf("--pretrain-model %q must be an http(s) URL or a path under %s or %s/", p, TaskMountPath, paddle.DataMountPath)
+	return exit.UsageErrorf("--pretrain-model %q must be an http(s) URL or a path under %s or %s/", p, TaskMountPath, paddle.DataMountPath)
 }
 
 // ParseToleration reads a toleration in the form `kubectl taint` writes
 // taints: "KEY=VALUE:EFFECT", "KEY:EFFECT" (any value) or "KEY" (any value,
 // any effect).
 func ParseToleration(s string) (corev1.Toleration, error) {
-	bad := cmdutil.UsageErrorf("--tolerations %q: write KEY=VALUE:EFFECT, KEY:EFFECT or KEY (EFFECT is NoSchedule, PreferNoSchedule or NoExecute)", s)
+	bad := exit.UsageErrorf("--tolerations %q: write KEY=VALUE:EFFECT, KEY:EFFECT or KEY (EFFECT is NoSchedule, PreferNoSchedule or NoExecute)", s)
 	kv, effect, hasEffect := strings.Cut(s, ":")
 	key, value, hasValue := strings.Cut(kv, "=")
 	if key == "" || len(validation.IsQualifiedName(key)) > 0 {

@@ -4,6 +4,8 @@ package completion
 import (
 	"fmt"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -50,7 +52,7 @@ and "kubectl paddlex <TAB>" completes through kubectl's own completion.`,
 				_, err := fmt.Fprint(out, KubectlCompleteScript)
 				return err
 			}
-			return cmdutil.UsageErrorf("unknown shell %q", args[0])
+			return exit.UsageErrorf("unknown shell %q", args[0])
 		},
 	}
 	return cmd

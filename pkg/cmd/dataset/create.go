@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,9 +38,9 @@ type CreateOptions struct {
 func NewCmdCreate(f *cmdutil.Factory, verb string, runF func(*CreateOptions) error) *cobra.Command {
 	o := &CreateOptions{Verb: verb, Streams: f.Streams}
 	short := map[string]string{
-		cmdutil.ActionCreate: "Cache a new data set in the cluster",
-		cmdutil.ActionApply:  "Cache a data set, creating or updating its objects",
-		cmdutil.ActionPatch:  "Update the cache of a data set that exists",
+		paddle.ActionCreate: "Cache a new data set in the cluster",
+		paddle.ActionApply:  "Cache a data set, creating or updating its objects",
+		paddle.ActionPatch:  "Update the cache of a data set that exists",
 	}[verb]
 	cmd := &cobra.Command{
 		Use:   verb + " NAME --source-uri URI [--source-secret SECRET] [--partitions N]",
@@ -94,19 +97,19 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 			}
 		}
 		if o.Spec.Action != "" {
-			if err := cmdutil.ValidateAction("-f "+o.File+": action", o.Spec.Action); err != nil {
+			if err := validate.Action("-f "+o.File+": action", o.Spec.Action); err != nil {
 				return err
 			}
 		}
 	}
 	if len(args) == 1 {
 		if o.Spec.Name != "" && o.Spec.Name != args[0] {
-			return cmdutil.UsageErrorf("NAME %q differs from the spec file's name %q", args[0], o.Spec.Name)
+			return exit.UsageErrorf("NAME %q differs from the spec file's name %q", args[0], o.Spec.Name)
 		}
 		o.Spec.Name = args[0]
 	}
 	if o.Spec.Name == "" {
-		return cmdutil.UsageErrorf("a data set NAME is required, as an argument or the spec file's name key")
+		return exit.UsageErrorf("a data set NAME is required, as an argument or the spec file's name key")
 	}
 	if o.Spec.Namespace == "" || cmdutil.Changed(cmd.Flags(), "namespace") {
 		o.Spec.Namespace = f.Namespace()
@@ -148,7 +151,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Spec.Action == cmdutil.ActionDelete {
+	if o.Spec.Action == paddle.ActionDelete {
 		d := &DeleteOptions{Name: o.Spec.Name, Namespace: o.Spec.Namespace, SampleSet: o.Spec.SampleSet,
 			Apply: o.Apply, Streams: o.Streams, Kube: o.Kube}
 		return d.Run(ctx)
@@ -228,7 +231,7 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 			if s.flag == "--cache-secret" {
 				hint = "run `paddlex install --components prerequisites` to create it"
 			}
-			return cmdutil.PreconditionErrorf("%s: Secret %s/%s does not exist: %s", s.flag, o.Spec.Namespace, s.name, hint)
+			return exit.PreconditionErrorf("%s: Secret %s/%s does not exist: %s", s.flag, o.Spec.Namespace, s.name, hint)
 		case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
 			fmt.Fprintf(o.Streams.ErrOut, "warning: cannot check that Secret %s/%s exists: %v\n", o.Spec.Namespace, s.name, err)
 		default:
@@ -236,17 +239,17 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 		}
 	}
 	switch o.Spec.Action {
-	case cmdutil.ActionPatch:
+	case paddle.ActionPatch:
 		ref := kube.RefOf(dataset.RenderSampleSet(o.Spec))
 		if _, err := o.Kube.Get(ctx, ref); apierrors.IsNotFound(err) {
-			return cmdutil.FailedErrorf("patch: %s does not exist: use `paddlex dataset create` first", ref)
+			return exit.FailedErrorf("patch: %s does not exist: use `paddlex dataset create` first", ref)
 		} else if err != nil {
 			return err
 		}
-	case cmdutil.ActionCreate:
+	case paddle.ActionCreate:
 		ref := kube.RefOf(dataset.RenderSyncJob(o.Spec))
 		if _, err := o.Kube.Get(ctx, ref); err == nil {
-			return cmdutil.FailedErrorf("create: data set %s is already being synced (%s exists): use `paddlex dataset apply` to update it", o.Spec.Name, ref)
+			return exit.FailedErrorf("create: data set %s is already being synced (%s exists): use `paddlex dataset apply` to update it", o.Spec.Name, ref)
 		} else if !apierrors.IsNotFound(err) {
 			return err
 		}

@@ -5,6 +5,8 @@ package dataset
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/paddleflow/paddlex/pkg/paddle"
+
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
@@ -24,7 +26,7 @@ cache nodes. Training pods find it under /mnt/data-center/NAME/.`,
   paddlex dataset describe data-center
   paddlex dataset delete icdar2015`,
 	}
-	for _, action := range []string{cmdutil.ActionCreate, cmdutil.ActionApply, cmdutil.ActionPatch} {
+	for _, action := range []string{paddle.ActionCreate, paddle.ActionApply, paddle.ActionPatch} {
 		cmd.AddCommand(NewCmdCreate(f, action, nil))
 	}
 	cmd.AddCommand(NewCmdDelete(f, nil), NewCmdGet(f, "get", nil), NewCmdGet(f, "list", nil), NewCmdDescribe(f, nil))

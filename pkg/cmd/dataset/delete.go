@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -68,14 +71,14 @@ stays: other data sets share it. --keep-data removes only the SampleJobs.`,
 
 // Validate checks the arguments.
 func (o *DeleteOptions) Validate() error {
-	if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+	if err := validate.Name("NAME", o.Name); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateName("--sampleset", o.SampleSet); err != nil {
+	if err := validate.Name("--sampleset", o.SampleSet); err != nil {
 		return err
 	}
 	if o.Apply.DryRun != cmdutil.DryRunNone && o.Apply.DryRun != cmdutil.DryRunServer {
-		return cmdutil.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
+		return exit.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
 	}
 	return o.Apply.Validate()
 }

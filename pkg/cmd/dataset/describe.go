@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -37,7 +40,7 @@ func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobr
 		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name, o.Namespace = args[0], f.Namespace()
-			if err := cmdutil.ValidateName("SAMPLESET", o.Name); err != nil {
+			if err := validate.Name("SAMPLESET", o.Name); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -60,7 +63,7 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 	ref := kube.ObjectRef{GVK: paddle.SampleSetGVK, Namespace: o.Namespace, Name: o.Name}
 	s, err := o.Kube.Get(ctx, ref)
 	if apierrors.IsNotFound(err) {
-		return cmdutil.FailedErrorf("%s not found", ref)
+		return exit.FailedErrorf("%s not found", ref)
 	}
 	if err != nil {
 		return err

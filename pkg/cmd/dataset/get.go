@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -80,7 +82,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 			found = found || s.GetName() == n
 		}
 		if !found {
-			return cmdutil.FailedErrorf("SampleSet %s/%s not found", o.Namespace, n)
+			return exit.FailedErrorf("SampleSet %s/%s not found", o.Namespace, n)
 		}
 	}
 	if !o.Output.Table() {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -45,16 +47,16 @@ Container images are not included: mirror them into your registry.`,
 				return err
 			}
 			if o.Output == "" {
-				return cmdutil.UsageErrorf("-o FILE is required")
+				return exit.UsageErrorf("-o FILE is required")
 			}
 			if err := o.Source.validate(); err != nil {
 				return err
 			}
 			if o.Networking != "" && o.Networking != install.NetworkingKourier && o.Networking != install.NetworkingIstio {
-				return cmdutil.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
+				return exit.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
 			}
 			if o.Plan, err = o.Catalog.Plan(install.Selection{Profile: o.Profile, Networking: o.Networking, Components: o.Components, Skip: o.Skip}); err != nil {
-				return cmdutil.UsageErrorf("%v", err)
+				return exit.UsageErrorf("%v", err)
 			}
 			if runF != nil {
 				return runF(o)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,16 +51,16 @@ func (s *SourceFlags) addFlags(fs *pflag.FlagSet) {
 
 func (s *SourceFlags) validate() error {
 	if s.FromBundle != "" && s.ManifestsDir != "" {
-		return cmdutil.UsageErrorf("--from-bundle and --manifests-dir are exclusive")
+		return exit.UsageErrorf("--from-bundle and --manifests-dir are exclusive")
 	}
 	if s.ManifestsDir != "" {
 		if st, err := os.Stat(s.ManifestsDir); err != nil || !st.IsDir() {
-			return cmdutil.UsageErrorf("--manifests-dir %s is not a directory", s.ManifestsDir)
+			return exit.UsageErrorf("--manifests-dir %s is not a directory", s.ManifestsDir)
 		}
 	}
 	if s.FromBundle != "" {
 		if _, err := os.Stat(s.FromBundle); err != nil {
-			return cmdutil.UsageErrorf("--from-bundle: %v", err)
+			return exit.UsageErrorf("--from-bundle: %v", err)
 		}
 	}
 	return nil
@@ -71,7 +73,7 @@ func (s *SourceFlags) catalog() (*install.Catalog, error) {
 	}
 	c, err := install.LoadCatalog(s.CatalogFile)
 	if err != nil {
-		return nil, cmdutil.UsageErrorf("--catalog: %v", err)
+		return nil, exit.UsageErrorf("--catalog: %v", err)
 	}
 	return c, nil
 }
@@ -82,7 +84,7 @@ func (s *SourceFlags) fetcher(cat *install.Catalog, progress func(string)) (*ins
 	if s.FromBundle != "" {
 		b, err := install.OpenBundle(s.FromBundle)
 		if err != nil {
-			return nil, cmdutil.UsageErrorf("--from-bundle %s: %v", s.FromBundle, err)
+			return nil, exit.UsageErrorf("--from-bundle %s: %v", s.FromBundle, err)
 		}
 		f.Bundle = b
 	}
@@ -209,7 +211,7 @@ func (o *InstallOptions) Validate() error {
 	switch o.Networking {
 	case "", install.NetworkingKourier, install.NetworkingIstio:
 	default:
-		return cmdutil.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
+		return exit.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
 	}
 	for _, u := range []struct{ flag, val string }{{"--redis-url", o.RedisURL}, {"--task-center-redis-url", o.TaskCenterRedisURL}} {
 		if u.val == "" {
@@ -218,34 +220,34 @@ func (o *InstallOptions) Validate() error {
 		p, err := url.Parse(u.val)
 		if err != nil || (p.Scheme != "redis" && p.Scheme != "rediss") || p.Host == "" {
 			// The value may hold a password: name the flag, not the value.
-			return cmdutil.UsageErrorf("%s must be a redis:// or rediss:// URL with a host", u.flag)
+			return exit.UsageErrorf("%s must be a redis:// or rediss:// URL with a host", u.flag)
 		}
 	}
 	if o.TaskCenterRedisURL != "" && o.RedisURL == "" {
-		return cmdutil.UsageErrorf("--task-center-redis-url needs --redis-url")
+		return exit.UsageErrorf("--task-center-redis-url needs --redis-url")
 	}
 	if (o.MinIOAccessKey == "") != (o.MinIOSecretKey == "") {
-		return cmdutil.UsageErrorf("give both --minio-access-key and --minio-secret-key, or neither")
+		return exit.UsageErrorf("give both --minio-access-key and --minio-secret-key, or neither")
 	}
 	if o.MinIOAccessKey != "" && len(o.MinIOAccessKey) < 3 {
-		return cmdutil.UsageErrorf("--minio-access-key must be at least 3 characters")
+		return exit.UsageErrorf("--minio-access-key must be at least 3 characters")
 	}
 	if o.MinIOSecretKey != "" && len(o.MinIOSecretKey) < 8 {
-		return cmdutil.UsageErrorf("--minio-secret-key must be at least 8 characters")
+		return exit.UsageErrorf("--minio-secret-key must be at least 8 characters")
 	}
 	if len(o.Components) > 0 && len(o.Skip) > 0 {
-		return cmdutil.UsageErrorf("--components and --skip are exclusive")
+		return exit.UsageErrorf("--components and --skip are exclusive")
 	}
 	plan, err := o.Catalog.Plan(install.Selection{
 		Profile: o.Profile, Networking: o.Networking, Components: o.Components, Skip: o.Skip,
 		ExternalRedis: o.RedisURL != "",
 	})
 	if err != nil {
-		return cmdutil.UsageErrorf("%v", err)
+		return exit.UsageErrorf("%v", err)
 	}
 	o.Plan = plan
 	if o.Verify && o.Apply.ClientDryRun() {
-		return cmdutil.UsageErrorf("--verify and --dry-run=client are exclusive")
+		return exit.UsageErrorf("--verify and --dry-run=client are exclusive")
 	}
 	return nil
 }
@@ -308,9 +310,9 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		var ce *install.ChecksumError
 		if errors.As(err, &ce) {
-			return cmdutil.FailedErrorf("%v; nothing was applied", err)
+			return exit.FailedErrorf("%v; nothing was applied", err)
 		}
-		return cmdutil.PreconditionErrorf("%v; nothing was applied", err)
+		return exit.PreconditionErrorf("%v; nothing was applied", err)
 	}
 	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL}
 	if settings.Secrets, err = o.seeds(ctx); err != nil {
@@ -331,7 +333,7 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	}
 	if err != nil {
 		if install.IsNotReady(err) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return cmdutil.TimeoutErrorf("%v\nre-run the same command to continue; `paddlex status` shows what is not ready", err)
+			return exit.TimeoutErrorf("%v\nre-run the same command to continue; `paddlex status` shows what is not ready", err)
 		}
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/paddleflow/paddlex/pkg/cmd"
@@ -61,7 +63,7 @@ func TestInstallFlagValidation(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			k := kube.NewFake()
 			_, stderr, code := run(t, k, tc.args...)
-			if code != cmdutil.ExitUsage || !strings.Contains(stderr, tc.want) {
+			if code != exit.Usage || !strings.Contains(stderr, tc.want) {
 				t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, tc.want)
 			}
 			if strings.Contains(stderr, "hunter2") {
@@ -120,7 +122,7 @@ func TestInstallChecksumMismatchAppliesNothing(t *testing.T) {
 	cat := writeCatalog(t, srv.URL+"/web.yaml", strings.Repeat("ab", 32))
 	k := kube.NewFake()
 	_, stderr, code := run(t, k, "install-standalone", "--catalog", cat, "--artifact-cache", t.TempDir())
-	if code != cmdutil.ExitFailed || !strings.Contains(stderr, "sha256 mismatch") || !strings.Contains(stderr, "nothing was applied") {
+	if code != exit.Failed || !strings.Contains(stderr, "sha256 mismatch") || !strings.Contains(stderr, "nothing was applied") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 	for _, c := range k.Calls {

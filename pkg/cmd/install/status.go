@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 
@@ -46,7 +48,7 @@ Exits 4 when something is not ready.`,
 			}
 			for _, c := range o.Components {
 				if o.Catalog.Component(c) == nil {
-					return cmdutil.UsageErrorf("--component: unknown component %q: the catalog has %s", c, strings.Join(o.Catalog.Names(), ", "))
+					return exit.UsageErrorf("--component: unknown component %q: the catalog has %s", c, strings.Join(o.Catalog.Names(), ", "))
 				}
 			}
 			if runF != nil {
@@ -83,7 +85,7 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 			return err
 		}
 		if len(comps) == 0 {
-			return cmdutil.PreconditionErrorf("paddlex is not installed on this cluster: run `paddlex install-standalone` or `paddlex install`")
+			return exit.PreconditionErrorf("paddlex is not installed on this cluster: run `paddlex install-standalone` or `paddlex install`")
 		}
 	}
 	rep, err := install.Status(ctx, o.Kube, comps)
@@ -132,7 +134,7 @@ func printStatus(s cmdutil.IOStreams, rep install.Report) error {
 				n++
 			}
 		}
-		return cmdutil.PreconditionErrorf("%d of %d components not ready", n, len(rep.Components))
+		return exit.PreconditionErrorf("%d of %d components not ready", n, len(rep.Components))
 	}
 	return nil
 }

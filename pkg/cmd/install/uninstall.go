@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -53,7 +55,7 @@ hold them, and CRDs that still have objects (your PaddleJobs, SampleSets).
 				return err
 			}
 			if o.Purge && cmdutil.Changed(cmd.Flags(), "keep-data") && o.KeepData {
-				return cmdutil.UsageErrorf("--purge and --keep-data are exclusive")
+				return exit.UsageErrorf("--purge and --keep-data are exclusive")
 			}
 			if o.Purge {
 				o.KeepData = false
@@ -62,11 +64,11 @@ hold them, and CRDs that still have objects (your PaddleJobs, SampleSets).
 				return err
 			}
 			if o.Apply.ClientDryRun() {
-				return cmdutil.UsageErrorf("uninstall supports --dry-run=server, not client: it must read what is installed")
+				return exit.UsageErrorf("uninstall supports --dry-run=server, not client: it must read what is installed")
 			}
 			for _, c := range o.Components {
 				if o.Catalog.Component(c) == nil {
-					return cmdutil.UsageErrorf("--component: unknown component %q: the catalog has %s", c, strings.Join(o.Catalog.Names(), ", "))
+					return exit.UsageErrorf("--component: unknown component %q: the catalog has %s", c, strings.Join(o.Catalog.Names(), ", "))
 				}
 			}
 			if runF != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -35,7 +37,7 @@ tags that point to it; deleting a tag removes only the tag.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.S3.Complete(f)
 			if !strings.Contains(args[0], ":") {
-				return cmdutil.UsageErrorf("name the version to delete as MODEL:VERSION, not %q", args[0])
+				return exit.UsageErrorf("name the version to delete as MODEL:VERSION, not %q", args[0])
 			}
 			var err error
 			if o.Ref, err = modelhub.ParseRef("MODEL:VERSION", args[0]); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
@@ -74,7 +76,7 @@ func (o *ListOptions) Validate(use string) error {
 	switch o.Output {
 	case "", "wide", "json", "yaml":
 	default:
-		return cmdutil.UsageErrorf("--output must be wide, json or yaml, not %q", o.Output)
+		return exit.UsageErrorf("--output must be wide, json or yaml, not %q", o.Output)
 	}
 	if o.Model != "" {
 		if err := modelhub.ValidateModel("MODEL", o.Model); err != nil {

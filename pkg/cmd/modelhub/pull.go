@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -41,7 +43,7 @@ nothing in DIR.`,
 				return err
 			}
 			if o.Dir == "" {
-				return cmdutil.UsageErrorf("--output-dir must not be empty")
+				return exit.UsageErrorf("--output-dir must not be empty")
 			}
 			if err := o.S3.Validate(); err != nil {
 				return err

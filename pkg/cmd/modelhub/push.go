@@ -8,6 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -114,11 +118,11 @@ func (o *PushOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []st
 	if o.Local() {
 		for _, name := range []string{"filename", "action", "model-name", "model-version", "pvc-name", "archive-path", "image", "dry-run"} {
 			if cmdutil.Changed(fs, name) {
-				return cmdutil.UsageErrorf("--%s is for the in-cluster push and does not go with --from-file", name)
+				return exit.UsageErrorf("--%s is for the in-cluster push and does not go with --from-file", name)
 			}
 		}
 		if len(args) != 1 {
-			return cmdutil.UsageErrorf("--from-file needs the version to push as an argument: paddlex modelhub push MODEL:VERSION --from-file FILE")
+			return exit.UsageErrorf("--from-file needs the version to push as an argument: paddlex modelhub push MODEL:VERSION --from-file FILE")
 		}
 		if o.Ref, err = modelhub.ParseRef("M:V", args[0]); err != nil {
 			return err
@@ -150,7 +154,7 @@ func (o *PushOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []st
 			}
 		}
 		if o.Spec.Action != "" {
-			if err := cmdutil.ValidateAction("-f "+o.File+": action", o.Spec.Action); err != nil {
+			if err := validate.Action("-f "+o.File+": action", o.Spec.Action); err != nil {
 				return err
 			}
 		}
@@ -162,21 +166,21 @@ func (o *PushOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []st
 	}
 	if len(args) == 1 {
 		if strings.Contains(args[0], ":") {
-			return cmdutil.UsageErrorf("NAME %q looks like MODEL:VERSION: add --from-file FILE to upload a local archive, or give a Job NAME with --model-name and --model-version", args[0])
+			return exit.UsageErrorf("NAME %q looks like MODEL:VERSION: add --from-file FILE to upload a local archive, or give a Job NAME with --model-name and --model-version", args[0])
 		}
 		if o.Spec.Name != "" && o.Spec.Name != args[0] {
-			return cmdutil.UsageErrorf("NAME %q differs from the spec file's name %q", args[0], o.Spec.Name)
+			return exit.UsageErrorf("NAME %q differs from the spec file's name %q", args[0], o.Spec.Name)
 		}
 		o.Spec.Name = args[0]
 	}
 	if o.Spec.Name == "" {
-		return cmdutil.UsageErrorf("a NAME is required, as an argument or the spec file's name key (or push MODEL:VERSION --from-file FILE)")
+		return exit.UsageErrorf("a NAME is required, as an argument or the spec file's name key (or push MODEL:VERSION --from-file FILE)")
 	}
 	if o.Spec.Namespace == "" || cmdutil.Changed(fs, "namespace") {
 		o.Spec.Namespace = f.Namespace()
 	}
-	if o.Spec.ModelName == "" && o.Spec.Action != cmdutil.ActionDelete {
-		return cmdutil.UsageErrorf("--model-name is required with --pvc-name (or the spec file's model_name key)")
+	if o.Spec.ModelName == "" && o.Spec.Action != paddle.ActionDelete {
+		return exit.UsageErrorf("--model-name is required with --pvc-name (or the spec file's model_name key)")
 	}
 	o.Spec.Defaults()
 	return nil
@@ -244,10 +248,10 @@ func (o *PushOptions) runLocal(ctx context.Context) error {
 func (o *PushOptions) runJob(ctx context.Context) error {
 	job := modelhub.RenderJob(o.Spec)
 	ref := kube.RefOf(job)
-	if o.Spec.Action == cmdutil.ActionDelete {
+	if o.Spec.Action == paddle.ActionDelete {
 		err := o.Kube.Delete(ctx, []kube.ObjectRef{ref}, kube.DeleteOptions{DryRun: o.Apply.EngineDryRun(), Wait: o.Apply.Wait})
 		if apierrors.IsNotFound(err) {
-			return cmdutil.FailedErrorf("%s not found", ref)
+			return exit.FailedErrorf("%s not found", ref)
 		}
 		if err != nil {
 			return err
@@ -302,7 +306,7 @@ func (o *PushOptions) preflight(ctx context.Context, ref kube.ObjectRef) error {
 		switch {
 		case err == nil:
 		case apierrors.IsNotFound(err):
-			return cmdutil.PreconditionErrorf("%s: %s %s/%s does not exist: %s", p.flag, p.kind, o.Spec.Namespace, p.name, p.hint)
+			return exit.PreconditionErrorf("%s: %s %s/%s does not exist: %s", p.flag, p.kind, o.Spec.Namespace, p.name, p.hint)
 		case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
 			fmt.Fprintf(o.Streams.ErrOut, "warning: cannot check that %s %s/%s exists: %v\n", p.kind, o.Spec.Namespace, p.name, err)
 		default:
@@ -317,7 +321,7 @@ func (o *PushOptions) preflight(ctx context.Context, ref kube.ObjectRef) error {
 		return err
 	}
 	if !jobFinished(old) {
-		return cmdutil.FailedErrorf("%s is still running an upload: wait for it, or remove it with `paddlex modelhub push %s --action delete -n %s`", ref, o.Spec.Name, o.Spec.Namespace)
+		return exit.FailedErrorf("%s is still running an upload: wait for it, or remove it with `paddlex modelhub push %s --action delete -n %s`", ref, o.Spec.Name, o.Spec.Namespace)
 	}
 	fmt.Fprintf(o.Streams.ErrOut, "replacing the finished %s\n", ref)
 	return o.Kube.Delete(ctx, []kube.ObjectRef{ref}, kube.DeleteOptions{Wait: true, IgnoreNotFound: true})
@@ -343,9 +347,9 @@ func (o *PushOptions) jobFailed(err error, ref kube.ObjectRef) error {
 	msg := fe.Message
 	switch {
 	case strings.Contains(msg, fmt.Sprintf("exit code %d", modelhub.JobExitExists)):
-		return cmdutil.UsageErrorf("model %s already exists and versions are immutable: push another version, or overwrite it with --force (%s)", o.Spec.Ref(), ref)
+		return exit.UsageErrorf("model %s already exists and versions are immutable: push another version, or overwrite it with --force (%s)", o.Spec.Ref(), ref)
 	case strings.Contains(msg, fmt.Sprintf("exit code %d", modelhub.JobExitNoArchive)):
-		return cmdutil.PreconditionErrorf("%s: no archive %s on PVC %s: train the model with need_convert, or set --archive-path", ref, o.Spec.ArchivePath, o.Spec.PVCName)
+		return exit.PreconditionErrorf("%s: no archive %s on PVC %s: train the model with need_convert, or set --archive-path", ref, o.Spec.ArchivePath, o.Spec.PVCName)
 	}
 	return fmt.Errorf("%w\n  inspect: kubectl logs -n %s job/%s", err, ref.Namespace, ref.Name)
 }

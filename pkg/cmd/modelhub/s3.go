@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -103,9 +106,9 @@ func (o *S3Options) Validate() error {
 		return err
 	}
 	if (o.AccessKey == "") != (o.SecretKey == "") {
-		return cmdutil.UsageErrorf("--s3-access-key and --s3-secret-key go together: set both, or neither to read them from Secret %s", o.Secret)
+		return exit.UsageErrorf("--s3-access-key and --s3-secret-key go together: set both, or neither to read them from Secret %s", o.Secret)
 	}
-	return cmdutil.ValidateSubdomain("--secret", o.Secret)
+	return validate.Subdomain("--secret", o.Secret)
 }
 
 // Connect returns the store, port-forwarding to the model center when its
@@ -118,13 +121,13 @@ func (o *S3Options) Connect(ctx context.Context) (*modelstore.Store, func(), err
 		if err != nil {
 			hint := "set --s3-access-key and --s3-secret-key, or PADDLEX_S3_ACCESS_KEY and PADDLEX_S3_SECRET_KEY"
 			if apierrors.IsNotFound(err) {
-				return nil, nil, cmdutil.PreconditionErrorf("no S3 keys: Secret %s/%s does not exist: %s", o.Namespace, o.Secret, hint)
+				return nil, nil, exit.PreconditionErrorf("no S3 keys: Secret %s/%s does not exist: %s", o.Namespace, o.Secret, hint)
 			}
-			return nil, nil, cmdutil.PreconditionErrorf("no S3 keys: reading Secret %s/%s: %v: %s", o.Namespace, o.Secret, err, hint)
+			return nil, nil, exit.PreconditionErrorf("no S3 keys: reading Secret %s/%s: %v: %s", o.Namespace, o.Secret, err, hint)
 		}
 		access, secret = string(data["access-key"]), string(data["secret-key"])
 		if access == "" || secret == "" {
-			return nil, nil, cmdutil.PreconditionErrorf("no S3 keys: Secret %s/%s lacks access-key or secret-key", o.Namespace, o.Secret)
+			return nil, nil, exit.PreconditionErrorf("no S3 keys: Secret %s/%s lacks access-key or secret-key", o.Namespace, o.Secret)
 		}
 	}
 	endpoint, stop := o.Endpoint, func() {}
@@ -135,11 +138,11 @@ func (o *S3Options) Connect(ctx context.Context) (*modelstore.Store, func(), err
 	if err := modelstore.Reachable(ctx, endpoint, timeout); err != nil {
 		t, ok := ClusterService(endpoint, o.Namespace)
 		if !ok {
-			return nil, nil, cmdutil.PreconditionErrorf("cannot reach the model center at %s: %v (set --endpoint to an address this machine can reach)", endpoint, err)
+			return nil, nil, exit.PreconditionErrorf("cannot reach the model center at %s: %v (set --endpoint to an address this machine can reach)", endpoint, err)
 		}
 		fw, ferr := o.Forward(ctx, t)
 		if ferr != nil {
-			return nil, nil, cmdutil.PreconditionErrorf("cannot reach the model center at %s from here (%v), and port-forwarding to it failed: %v", endpoint, err, ferr)
+			return nil, nil, exit.PreconditionErrorf("cannot reach the model center at %s from here (%v), and port-forwarding to it failed: %v", endpoint, err, ferr)
 		}
 		u, _ := url.Parse(endpoint)
 		u.Scheme = "http"
@@ -195,7 +198,7 @@ func ClusterService(endpoint, ns string) (portforward.Target, bool) {
 }
 
 func cmdutilName(s string) error {
-	if err := cmdutil.ValidateName("name", s); err != nil {
+	if err := validate.Name("name", s); err != nil {
 		return errors.New("invalid")
 	}
 	return nil

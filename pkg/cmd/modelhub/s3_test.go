@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -163,7 +165,7 @@ func TestConnectPortForwardsToTheClusterService(t *testing.T) {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, "data-center")
 	}
 	_, _, err = o.Connect(ctx)
-	if cmdutil.ExitCode(err) != cmdutil.ExitPrecondition || !strings.Contains(err.Error(), "PADDLEX_S3_ACCESS_KEY") {
+	if exit.Code(err) != exit.Precondition || !strings.Contains(err.Error(), "PADDLEX_S3_ACCESS_KEY") {
 		t.Errorf("no keys: %v", err)
 	}
 }

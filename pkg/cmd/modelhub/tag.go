@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -38,7 +40,7 @@ serving MODEL:TAG serves it. A tag never overwrites a version unless --force.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.S3.Complete(f)
 			if !strings.Contains(args[0], ":") {
-				return cmdutil.UsageErrorf("name the version to tag as MODEL:VERSION, not %q", args[0])
+				return exit.UsageErrorf("name the version to tag as MODEL:VERSION, not %q", args[0])
 			}
 			var err error
 			if o.Ref, err = modelhub.ParseRef("MODEL:VERSION", args[0]); err != nil {

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/manifests"
@@ -30,7 +32,7 @@ an editable copy with 'paddlex pipeline init --suite SUITE'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Output != "" && o.Output != "name" {
-				return cmdutil.UsageErrorf("--output must be name, not %q", o.Output)
+				return exit.UsageErrorf("--output must be name, not %q", o.Output)
 			}
 			if runF != nil {
 				return runF(o)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,17 +60,17 @@ func explain(err error, verb string, ref kube.ObjectRef) error {
 	case apierrors.IsNotFound(err):
 		var status apierrors.APIStatus
 		if errors.As(err, &status) && status.Status().Details != nil && status.Status().Details.Kind == "workflows" {
-			return cmdutil.FailedErrorf("%s not found: list the runs with `paddlex pipeline list -n %s`", ref, ref.Namespace)
+			return exit.FailedErrorf("%s not found: list the runs with `paddlex pipeline list -n %s`", ref, ref.Namespace)
 		}
 		return kube.NoKindError(paddle.WorkflowGVK)
 	case apierrors.IsAlreadyExists(err):
-		return cmdutil.FailedErrorf("%s already exists: delete it (`paddlex pipeline delete %s -n %s`), retry it, or run with --generate-name", ref, ref.Name, ref.Namespace)
+		return exit.FailedErrorf("%s already exists: delete it (`paddlex pipeline delete %s -n %s`), retry it, or run with --generate-name", ref, ref.Name, ref.Namespace)
 	case apierrors.IsForbidden(err):
-		return cmdutil.PreconditionErrorf("%s %s: RBAC forbids it: ask a cluster admin for access to workflows.argoproj.io: %v", verb, ref, err)
+		return exit.PreconditionErrorf("%s %s: RBAC forbids it: ask a cluster admin for access to workflows.argoproj.io: %v", verb, ref, err)
 	case errors.As(err, new(*url.Error)):
-		return cmdutil.PreconditionErrorf("%s %s: cannot reach the cluster: %v (check --kubeconfig and --context)", verb, ref, err)
+		return exit.PreconditionErrorf("%s %s: cannot reach the cluster: %v (check --kubeconfig and --context)", verb, ref, err)
 	case apierrors.IsInvalid(err):
-		return cmdutil.FailedErrorf("%s %s: the API server refused it: %v", verb, ref, err)
+		return exit.FailedErrorf("%s %s: the API server refused it: %v", verb, ref, err)
 	}
 	return fmt.Errorf("%s %s: %w", verb, ref, err)
 }
@@ -135,7 +137,7 @@ func (w *workflows) Watch(ctx context.Context, ns, name string, fn func(*wfv1.Wo
 		},
 	}
 	gone := func() error {
-		return cmdutil.FailedErrorf("%s was deleted while being watched", wfRef(ns, name))
+		return exit.FailedErrorf("%s was deleted while being watched", wfRef(ns, name))
 	}
 	precondition := func(store cache.Store) (bool, error) {
 		if len(store.List()) == 0 {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -85,7 +87,7 @@ func TestInitAndBuiltins(t *testing.T) {
 	}
 	cmd = NewCmdInit(f, nil)
 	cmd.SetArgs([]string{"--suite", "paddleocr", "-o", file})
-	if err := cmd.Execute(); cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--force") {
+	if err := cmd.Execute(); exit.Code(err) != 2 || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("overwrite without --force: %v", err)
 	}
 	cmd = NewCmdBuiltins(f, nil)
@@ -177,7 +179,7 @@ func TestLinesAndOutcome(t *testing.T) {
 		t.Errorf("repeated line:\n%s", out.String())
 	}
 	err := outcome(wf, &errOut)
-	if cmdutil.ExitCode(err) != 1 || !strings.Contains(errOut.String(), "step train/paddlejob failed: boom") {
+	if exit.Code(err) != 1 || !strings.Contains(errOut.String(), "step train/paddlejob failed: boom") {
 		t.Errorf("outcome = %v, stderr %q", err, errOut.String())
 	}
 	wf.Status.Phase = wfv1.WorkflowSucceeded

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -37,7 +40,7 @@ volume go with it; the SampleSet cache and the served Knative Service stay.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names, o.Namespace = args, f.Namespace()
 			for _, n := range args {
-				if err := cmdutil.ValidateSubdomain("NAME", n); err != nil {
+				if err := validate.Subdomain("NAME", n); err != nil {
 					return err
 				}
 			}
@@ -45,7 +48,7 @@ volume go with it; the SampleSet cache and the served Knative Service stay.`,
 				return err
 			}
 			if o.Apply.ClientDryRun() {
-				return cmdutil.UsageErrorf("--dry-run=client does not apply to delete: use --dry-run=server")
+				return exit.UsageErrorf("--dry-run=client does not apply to delete: use --dry-run=server")
 			}
 			if runF != nil {
 				return runF(o)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
+	"github.com/paddleflow/paddlex/pkg/validate"
 )
 
 // GetOptions are the options of `pipeline get`.
@@ -39,7 +40,7 @@ Workflows themselves.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names, o.Namespace = args, f.Namespace()
 			for _, n := range args {
-				if err := cmdutil.ValidateSubdomain("NAME", n); err != nil {
+				if err := validate.Subdomain("NAME", n); err != nil {
 					return err
 				}
 			}

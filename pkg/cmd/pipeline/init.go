@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/manifests"
@@ -36,7 +38,7 @@ Without -o it prints to stdout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Suite == "" {
-				return cmdutil.UsageErrorf("--suite is required: paddleocr, paddleclas, paddlenlp or paddlerec")
+				return exit.UsageErrorf("--suite is required: paddleocr, paddleclas, paddlenlp or paddlerec")
 			}
 			if runF != nil {
 				return runF(o)
@@ -76,10 +78,10 @@ func (o *InitOptions) Run(context.Context) error {
 		}
 		fh, err := os.OpenFile(o.Output, flags, 0o644)
 		if os.IsExist(err) {
-			return cmdutil.UsageErrorf("-o %s exists: choose another file or pass --force", o.Output)
+			return exit.UsageErrorf("-o %s exists: choose another file or pass --force", o.Output)
 		}
 		if err != nil {
-			return cmdutil.UsageErrorf("-o %s: %v", o.Output, err)
+			return exit.UsageErrorf("-o %s: %v", o.Output, err)
 		}
 		if _, err := fh.Write(data); err != nil {
 			fh.Close()
@@ -91,5 +93,5 @@ func (o *InitOptions) Run(context.Context) error {
 		fmt.Fprintf(o.Streams.ErrOut, "wrote %s: run it with `paddlex pipeline run -f %s --watch`\n", o.Output, o.Output)
 		return nil
 	}
-	return cmdutil.UsageErrorf("--suite %q: use one of %s", o.Suite, strings.Join(suites, ", "))
+	return exit.UsageErrorf("--suite %q: use one of %s", o.Suite, strings.Join(suites, ", "))
 }

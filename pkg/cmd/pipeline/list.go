@@ -6,6 +6,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -42,7 +44,7 @@ the run a retry resubmits, and the message. -A lists every namespace.`,
 			switch o.Output.Output {
 			case "", "wide", "name":
 			default:
-				return cmdutil.UsageErrorf("--output must be wide or name, not %q (use `pipeline get NAME -o yaml` for one run)", o.Output.Output)
+				return exit.UsageErrorf("--output must be wide or name, not %q (use `pipeline get NAME -o yaml` for one run)", o.Output.Output)
 			}
 			if runF != nil {
 				return runF(o)

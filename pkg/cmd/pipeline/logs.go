@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -55,7 +58,7 @@ upload Jobs, serving revisions). Each line is prefixed with [STEP/POD].`,
 			if len(args) == 2 {
 				o.Step = args[1]
 			}
-			if err := cmdutil.ValidateSubdomain("NAME", o.Name); err != nil {
+			if err := validate.Subdomain("NAME", o.Name); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -95,7 +98,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 			found = found || s == o.Step
 		}
 		if !found {
-			return cmdutil.UsageErrorf("STEP %q: workflow %s has no such step (steps: %s)", o.Step, o.Name, strings.Join(steps, ", "))
+			return exit.UsageErrorf("STEP %q: workflow %s has no such step (steps: %s)", o.Step, o.Name, strings.Join(steps, ", "))
 		}
 		steps = []string{o.Step}
 	}

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -44,7 +47,7 @@ run until the retry finishes: deleting it deletes its volume.`,
 		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name, o.Namespace = args[0], f.Namespace()
-			if err := cmdutil.ValidateSubdomain("NAME", o.Name); err != nil {
+			if err := validate.Subdomain("NAME", o.Name); err != nil {
 				return err
 			}
 			if err := o.Apply.Validate(); err != nil {
@@ -53,10 +56,10 @@ run until the retry finishes: deleting it deletes its volume.`,
 			switch o.Output.Output {
 			case "", "yaml", "json", "name":
 			default:
-				return cmdutil.UsageErrorf("--output must be yaml, json or name, not %q", o.Output.Output)
+				return exit.UsageErrorf("--output must be yaml, json or name, not %q", o.Output.Output)
 			}
 			if o.Watch && o.Apply.DryRun != cmdutil.DryRunNone {
-				return cmdutil.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
+				return exit.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
 			}
 			if runF != nil {
 				return runF(o)

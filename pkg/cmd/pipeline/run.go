@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -105,7 +108,7 @@ server with dry-run, so the cluster's schemas check them.`,
 func readPipeline(file, builtin string, sets []string, stdin io.Reader) (*pipeline.Pipeline, error) {
 	switch {
 	case file != "" && builtin != "":
-		return nil, cmdutil.UsageErrorf("-f and --builtin are exclusive: give one")
+		return nil, exit.UsageErrorf("-f and --builtin are exclusive: give one")
 	case builtin != "":
 		bs, err := pipeline.Builtins(manifests.Pipelines, "pipelines")
 		if err != nil {
@@ -125,11 +128,11 @@ func readPipeline(file, builtin string, sets []string, stdin io.Reader) (*pipeli
 			data, err = os.ReadFile(file)
 		}
 		if err != nil {
-			return nil, cmdutil.UsageErrorf("-f %s: %v", file, err)
+			return nil, exit.UsageErrorf("-f %s: %v", file, err)
 		}
 		return pipeline.Load(data, "-f "+file, sets)
 	}
-	return nil, cmdutil.UsageErrorf("a pipeline is required: -f FILE or --builtin NAME (see `paddlex pipeline builtins`)")
+	return nil, exit.UsageErrorf("a pipeline is required: -f FILE or --builtin NAME (see `paddlex pipeline builtins`)")
 }
 
 // Complete loads the pipeline and resolves its namespace: -n wins, then
@@ -156,16 +159,16 @@ func (o *RunOptions) Validate() error {
 	switch o.Output.Output {
 	case "", "yaml", "json", "name":
 	default:
-		return cmdutil.UsageErrorf("--output must be yaml, json or name, not %q", o.Output.Output)
+		return exit.UsageErrorf("--output must be yaml, json or name, not %q", o.Output.Output)
 	}
 	if o.Watch && o.Apply.DryRun != cmdutil.DryRunNone {
-		return cmdutil.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
+		return exit.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
 	}
 	if o.Watch && o.Output.Output != "" && o.Output.Output != "json" {
-		return cmdutil.UsageErrorf("--watch prints a tree, lines, or with -o json JSON lines: -o %s does not apply", o.Output.Output)
+		return exit.UsageErrorf("--watch prints a tree, lines, or with -o json JSON lines: -o %s does not apply", o.Output.Output)
 	}
 	if o.ServiceAccount != "" {
-		if err := cmdutil.ValidateSubdomain("--service-account", o.ServiceAccount); err != nil {
+		if err := validate.Subdomain("--service-account", o.ServiceAccount); err != nil {
 			return err
 		}
 	}
@@ -246,7 +249,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 func (o *RunOptions) dryRunSteps(ctx context.Context, c *pipeline.Compiled, wfName string) (int, error) {
 	var objs []*unstructured.Unstructured
 	for _, t := range pipeline.ResourceTemplates(c.Workflow) {
-		if t.Resource.Action == cmdutil.ActionDelete {
+		if t.Resource.Action == paddle.ActionDelete {
 			continue
 		}
 		t.Resource.Manifest = strings.ReplaceAll(t.Resource.Manifest, "{{workflow.name}}", wfName)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
@@ -276,7 +278,7 @@ func follow(ctx context.Context, w *workflows, ns, name string, v *view, errOut 
 			done, total := pipeline.Progress(pipeline.Tree(last))
 			status = fmt.Sprintf("%s, %d/%d steps done", workflowPhase(last), done, total)
 		}
-		return cmdutil.TimeoutErrorf("timed out after %s waiting for workflow %s/%s (%s); it keeps running: follow it with `paddlex pipeline get %s -n %s`", timeout, ns, name, status, name, ns)
+		return exit.TimeoutErrorf("timed out after %s waiting for workflow %s/%s (%s); it keeps running: follow it with `paddlex pipeline get %s -n %s`", timeout, ns, name, status, name, ns)
 	}
 	if err != nil {
 		return err
@@ -297,11 +299,11 @@ func outcome(wf *wfv1.Workflow, errOut io.Writer) error {
 			if n.Message != "" {
 				msg = n.Message
 			}
-			return cmdutil.FailedErrorf("workflow %s/%s %s at step %s: %s (logs: paddlex pipeline logs %s %s -n %s; resume: paddlex pipeline retry %s -n %s)",
+			return exit.FailedErrorf("workflow %s/%s %s at step %s: %s (logs: paddlex pipeline logs %s %s -n %s; resume: paddlex pipeline retry %s -n %s)",
 				wf.Namespace, wf.Name, strings.ToLower(string(wf.Status.Phase)), path, cmdutil.OrNone(msg),
 				wf.Name, strings.SplitN(path, "/", 2)[0], wf.Namespace, wf.Name, wf.Namespace)
 		}
-		return cmdutil.FailedErrorf("workflow %s/%s %s: %s", wf.Namespace, wf.Name, strings.ToLower(string(wf.Status.Phase)), cmdutil.OrNone(msg))
+		return exit.FailedErrorf("workflow %s/%s %s: %s", wf.Namespace, wf.Name, strings.ToLower(string(wf.Status.Phase)), cmdutil.OrNone(msg))
 	}
 	return nil
 }

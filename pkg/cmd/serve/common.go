@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -49,7 +51,7 @@ func checkInitContainers(ctx context.Context, k kube.Interface, errOut io.Writer
 	}
 	v, _, _ := unstructured.NestedString(cm.Object, "data", initContainerFeature)
 	if !strings.EqualFold(v, "enabled") {
-		return cmdutil.PreconditionErrorf("Knative Serving does not allow init containers (%s is %q in ConfigMap %s/%s), and the model is fetched by one: enable them with\n  %s",
+		return exit.PreconditionErrorf("Knative Serving does not allow init containers (%s is %q in ConfigMap %s/%s), and the model is fetched by one: enable them with\n  %s",
 			initContainerFeature, orUnset(v), knativeNamespace, knativeFeatures, enableInitContainers)
 	}
 	return nil
@@ -65,7 +67,7 @@ func checkSecret(ctx context.Context, k kube.Interface, errOut io.Writer, namesp
 	case err == nil:
 		return nil
 	case apierrors.IsNotFound(err):
-		return cmdutil.PreconditionErrorf("--secret: Secret %s/%s does not exist, and serving pods read the model center's keys from it (keys access-key and secret-key): run `paddlex install --components prerequisites`, or create it in namespace %s", namespace, name, namespace)
+		return exit.PreconditionErrorf("--secret: Secret %s/%s does not exist, and serving pods read the model center's keys from it (keys access-key and secret-key): run `paddlex install --components prerequisites`, or create it in namespace %s", namespace, name, namespace)
 	case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
 		fmt.Fprintf(errOut, "warning: cannot check that Secret %s/%s exists: %v\n", namespace, name, err)
 		return nil
@@ -88,9 +90,9 @@ func explainApply(err error, rev string) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "init-containers is off"):
-		return cmdutil.PreconditionErrorf("%v\nKnative Serving does not allow init containers, and the model is fetched by one: enable them with\n  %s", err, enableInitContainers)
+		return exit.PreconditionErrorf("%v\nKnative Serving does not allow init containers, and the model is fetched by one: enable them with\n  %s", err, enableInitContainers)
 	case strings.Contains(msg, "without a name change"):
-		return cmdutil.FailedErrorf("%v\nrevision %s already exists with other settings, and a revision never changes: serve the change as a new revision with `paddlex serve rollout` and a new --model-version, or delete the service and create it again", err, rev)
+		return exit.FailedErrorf("%v\nrevision %s already exists with other settings, and a revision never changes: serve the change as a new revision with `paddlex serve rollout` and a new --model-version, or delete the service and create it again", err, rev)
 	}
 	return err
 }

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -35,9 +38,9 @@ type CreateOptions struct {
 func NewCmdCreate(f *cmdutil.Factory, verb string, runF func(*CreateOptions) error) *cobra.Command {
 	o := &CreateOptions{Verb: verb, Streams: f.Streams}
 	short := map[string]string{
-		cmdutil.ActionCreate: "Serve a model version as a new Knative Service",
-		cmdutil.ActionApply:  "Serve a model version, creating or updating its Knative Service",
-		cmdutil.ActionPatch:  "Update the Knative Service of a served model that exists",
+		paddle.ActionCreate: "Serve a model version as a new Knative Service",
+		paddle.ActionApply:  "Serve a model version, creating or updating its Knative Service",
+		paddle.ActionPatch:  "Update the Knative Service of a served model that exists",
 	}[verb]
 	cmd := &cobra.Command{
 		Use:   verb + " NAME --model-version VERSION [--image IMAGE:TAG] [--min-scale N] [--max-scale N]",
@@ -117,7 +120,7 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 			}
 		}
 		if o.Spec.Action != "" {
-			if err := cmdutil.ValidateAction("-f "+o.File+": action", o.Spec.Action); err != nil {
+			if err := validate.Action("-f "+o.File+": action", o.Spec.Action); err != nil {
 				return err
 			}
 		}
@@ -130,7 +133,7 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 		for _, kv := range o.Env {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
-				return cmdutil.UsageErrorf("--env %q: write it as KEY=VALUE", kv)
+				return exit.UsageErrorf("--env %q: write it as KEY=VALUE", kv)
 			}
 			env[k] = v
 		}
@@ -138,12 +141,12 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 	}
 	if len(args) == 1 {
 		if o.Spec.Name != "" && o.Spec.Name != args[0] {
-			return cmdutil.UsageErrorf("NAME %q differs from the spec file's name %q", args[0], o.Spec.Name)
+			return exit.UsageErrorf("NAME %q differs from the spec file's name %q", args[0], o.Spec.Name)
 		}
 		o.Spec.Name = args[0]
 	}
 	if o.Spec.Name == "" {
-		return cmdutil.UsageErrorf("a service NAME is required, as an argument or the spec file's name key")
+		return exit.UsageErrorf("a service NAME is required, as an argument or the spec file's name key")
 	}
 	if o.Spec.Namespace == "" || cmdutil.Changed(fs, "namespace") {
 		o.Spec.Namespace = f.Namespace()
@@ -153,7 +156,7 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 	}
 	// Defaults would turn an explicit --port 0 into 8040.
 	if cmdutil.Changed(fs, "port") && o.Spec.Port == 0 {
-		return cmdutil.UsageErrorf("--port 0 is out of range: use 1-65535 (default %d)", serve.DefaultPort)
+		return exit.UsageErrorf("--port 0 is out of range: use 1-65535 (default %d)", serve.DefaultPort)
 	}
 	o.Spec.Defaults()
 	return nil
@@ -167,15 +170,15 @@ func (o *CreateOptions) Validate() error {
 	if err := o.Output.Validate(); err != nil {
 		return err
 	}
-	if o.Spec.Action == cmdutil.ActionDelete && o.Apply.ClientDryRun() {
-		return cmdutil.UsageErrorf("--dry-run=client does not apply to action delete: use --dry-run=server")
+	if o.Spec.Action == paddle.ActionDelete && o.Apply.ClientDryRun() {
+		return exit.UsageErrorf("--dry-run=client does not apply to action delete: use --dry-run=server")
 	}
 	return o.Spec.Validate()
 }
 
 // Connect builds the clients; nothing is needed for a client dry run.
 func (o *CreateOptions) Connect(f *cmdutil.Factory) error {
-	if o.Apply.ClientDryRun() && o.Spec.Action != cmdutil.ActionDelete {
+	if o.Apply.ClientDryRun() && o.Spec.Action != paddle.ActionDelete {
 		return nil
 	}
 	var err error
@@ -188,7 +191,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if o.Spec.Action == cmdutil.ActionDelete {
+	if o.Spec.Action == paddle.ActionDelete {
 		d := &DeleteOptions{Name: o.Spec.Name, Namespace: o.Spec.Namespace, Apply: o.Apply, Streams: o.Streams, Kube: o.Kube}
 		return d.Run(ctx)
 	}
@@ -239,10 +242,10 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 	switch {
 	case err != nil && !apierrors.IsNotFound(err):
 		return err
-	case err == nil && o.Spec.Action == cmdutil.ActionCreate:
-		return cmdutil.FailedErrorf("create: %s already exists: use `paddlex serve apply` to update it, or `paddlex serve rollout` to shift traffic to a new version gradually", ref)
-	case err != nil && o.Spec.Action == cmdutil.ActionPatch:
-		return cmdutil.FailedErrorf("patch: %s does not exist: use `paddlex serve create` first", ref)
+	case err == nil && o.Spec.Action == paddle.ActionCreate:
+		return exit.FailedErrorf("create: %s already exists: use `paddlex serve apply` to update it, or `paddlex serve rollout` to shift traffic to a new version gradually", ref)
+	case err != nil && o.Spec.Action == paddle.ActionPatch:
+		return exit.FailedErrorf("patch: %s does not exist: use `paddlex serve create` first", ref)
 	}
 	if err := checkSecret(ctx, o.Kube, o.Streams.ErrOut, o.Spec.Namespace, o.Spec.Secret); err != nil {
 		return err

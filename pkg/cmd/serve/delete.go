@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -62,14 +65,14 @@ routes and pods with it. The model stays in the model center.`,
 
 // Validate checks the arguments.
 func (o *DeleteOptions) Validate() error {
-	if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+	if err := validate.Name("NAME", o.Name); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateName("--namespace", o.Namespace); err != nil {
+	if err := validate.Name("--namespace", o.Namespace); err != nil {
 		return err
 	}
 	if o.Apply.DryRun != cmdutil.DryRunNone && o.Apply.DryRun != cmdutil.DryRunServer {
-		return cmdutil.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
+		return exit.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
 	}
 	return o.Apply.Validate()
 }
@@ -89,7 +92,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		if o.IgnoreNotFound {
 			return nil
 		}
-		return cmdutil.FailedErrorf("%s not found: `paddlex serve list -n %s` shows the served models", ref, o.Namespace)
+		return exit.FailedErrorf("%s not found: `paddlex serve list -n %s` shows the served models", ref, o.Namespace)
 	} else if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
+	"github.com/paddleflow/paddlex/pkg/validate"
 )
 
 // DescribeOptions are the options of `serve describe`.
@@ -39,7 +40,7 @@ conditions and its recent events.`,
 		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name, o.Namespace = args[0], f.Namespace()
-			if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+			if err := validate.Name("NAME", o.Name); err != nil {
 				return err
 			}
 			if runF != nil {

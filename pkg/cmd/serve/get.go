@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -138,7 +140,7 @@ func printTraffic(w io.Writer, obj *unstructured.Unstructured) error {
 
 func notFound(err error, ref kube.ObjectRef) error {
 	if apierrors.IsNotFound(err) {
-		return cmdutil.FailedErrorf("%s not found: `paddlex serve list -n %s` shows the served models", ref, ref.Namespace)
+		return exit.FailedErrorf("%s not found: `paddlex serve list -n %s` shows the served models", ref, ref.Namespace)
 	}
 	return err
 }

@@ -6,6 +6,8 @@ package serve
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/paddleflow/paddlex/pkg/paddle"
+
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
@@ -40,7 +42,7 @@ to "enabled" in the config-features ConfigMap of knative-serving
   paddlex serve rollback ppocr-det
   paddlex serve delete ppocr-det`,
 	}
-	for _, action := range []string{cmdutil.ActionCreate, cmdutil.ActionApply, cmdutil.ActionPatch} {
+	for _, action := range []string{paddle.ActionCreate, paddle.ActionApply, paddle.ActionPatch} {
 		cmd.AddCommand(NewCmdCreate(f, action, nil))
 	}
 	cmd.AddCommand(

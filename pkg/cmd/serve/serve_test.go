@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/yaml"
@@ -105,7 +107,7 @@ func TestBadInputExits2BeforeAnyRequest(t *testing.T) {
 		{[]string{"serve", "get", "x", "-o", "toml"}, "--output"},
 	} {
 		r := run(t, nil, c.args...)
-		if r.code != cmdutil.ExitUsage || !strings.Contains(r.stderr, c.want) {
+		if r.code != exit.Usage || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, r.code, r.stderr, c.want)
 		}
 		if strings.Contains(r.stderr, "test cluster was contacted") {
@@ -169,7 +171,7 @@ env:
 
 	_ = os.WriteFile(file, []byte("name: x\nmodel_version: v1\nreplicas: 2\n"), 0o644)
 	r := run(t, nil, "serve", "create", "-f", file)
-	if r.code != cmdutil.ExitUsage || !strings.Contains(r.stderr, "unknown key") {
+	if r.code != exit.Usage || !strings.Contains(r.stderr, "unknown key") {
 		t.Errorf("unknown key: exit %d, %s", r.code, r.stderr)
 	}
 }
@@ -219,7 +221,7 @@ func TestKnativeWithoutInitContainersExits4(t *testing.T) {
 		"metadata": map[string]any{"name": "config-features", "namespace": "knative-serving"}, "data": map[string]any{}}}
 	fake := kube.NewFake(cm, secret())
 	r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1")
-	if r.code != cmdutil.ExitPrecondition || !strings.Contains(r.stderr, "kubernetes.podspec-init-containers") {
+	if r.code != exit.Precondition || !strings.Contains(r.stderr, "kubernetes.podspec-init-containers") {
 		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
 	}
 	for _, c := range fake.Calls {
@@ -238,7 +240,7 @@ func TestKnativeWithoutInitContainersExits4(t *testing.T) {
 func TestMissingSecretExits4(t *testing.T) {
 	fake := kube.NewFake()
 	r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1", "--secret", "s3")
-	if r.code != cmdutil.ExitPrecondition || !strings.Contains(r.stderr, "--secret: Secret kubeflow/s3 does not exist") {
+	if r.code != exit.Precondition || !strings.Contains(r.stderr, "--secret: Secret kubeflow/s3 does not exist") {
 		t.Errorf("exit %d, stderr %s", r.code, r.stderr)
 	}
 	if len(fake.Calls) != 0 {

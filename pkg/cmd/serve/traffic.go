@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -98,10 +101,10 @@ Knative already knows.`
 
 // Validate checks the flags without contacting the cluster.
 func (o *TrafficOptions) Validate() error {
-	if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+	if err := validate.Name("NAME", o.Name); err != nil {
 		return err
 	}
-	if err := cmdutil.ValidateName("--namespace", o.Namespace); err != nil {
+	if err := validate.Name("--namespace", o.Namespace); err != nil {
 		return err
 	}
 	if err := o.Apply.Validate(); err != nil {
@@ -117,7 +120,7 @@ func (o *TrafficOptions) Validate() error {
 		return err
 	}
 	if o.Percent < 0 || o.Percent > 100 {
-		return cmdutil.UsageErrorf("--traffic %d is outside 0-100: it is the candidate's percent of the requests", o.Percent)
+		return exit.UsageErrorf("--traffic %d is outside 0-100: it is the candidate's percent of the requests", o.Percent)
 	}
 	if o.Image != "" {
 		return serve.ValidateImage("--image", o.Image)
@@ -138,7 +141,7 @@ func (o *TrafficOptions) Run(ctx context.Context) error {
 	ref := serviceRef(o.Namespace, o.Name)
 	live, err := o.Kube.Get(ctx, ref)
 	if apierrors.IsNotFound(err) {
-		return cmdutil.FailedErrorf("%s: %s not found: serve the model first with `paddlex serve create %s --model-version VERSION`", o.Mode, ref, o.Name)
+		return exit.FailedErrorf("%s: %s not found: serve the model first with `paddlex serve create %s --model-version VERSION`", o.Mode, ref, o.Name)
 	} else if err != nil {
 		return err
 	}
@@ -162,7 +165,7 @@ func (o *TrafficOptions) Run(ctx context.Context) error {
 	applied, err := o.Kube.Apply(ctx, []*unstructured.Unstructured{next}, opts)
 	if err != nil {
 		if apierrors.IsConflict(err) {
-			return cmdutil.FailedErrorf("%s: %s changed while paddlex was updating it: run the command again: %v", o.Mode, ref, err)
+			return exit.FailedErrorf("%s: %s changed while paddlex was updating it: run the command again: %v", o.Mode, ref, err)
 		}
 		return explainApply(err, rev)
 	}
@@ -198,7 +201,7 @@ func (o *TrafficOptions) transition(live *unstructured.Unstructured) (*unstructu
 		var cand serve.Spec
 		next, cand, err = serve.RolloutService(live, o.ModelVersion, o.Image, o.Percent)
 		if err == nil {
-			cand.Action = cmdutil.ActionApply
+			cand.Action = paddle.ActionApply
 			if verr := cand.Validate(); verr != nil {
 				return nil, "", verr
 			}
@@ -217,13 +220,13 @@ func (o *TrafficOptions) transition(live *unstructured.Unstructured) (*unstructu
 		rev, _, _ := unstructured.NestedString(next.Object, "spec", "template", "metadata", "name")
 		return next, rev, nil
 	case errors.Is(err, serve.ErrNotServed):
-		return nil, "", cmdutil.FailedErrorf("%s: %s is %v: serve the model with `paddlex serve apply` first", o.Mode, kube.RefOf(live), err)
+		return nil, "", exit.FailedErrorf("%s: %s is %v: serve the model with `paddlex serve apply` first", o.Mode, kube.RefOf(live), err)
 	case errors.Is(err, serve.ErrNoCandidate):
-		return nil, "", cmdutil.FailedErrorf("%s %s: %v (traffic: %s): start one with `paddlex serve rollout %s --model-version VERSION`", o.Mode, o.Name, err, traffic, o.Name)
+		return nil, "", exit.FailedErrorf("%s %s: %v (traffic: %s): start one with `paddlex serve rollout %s --model-version VERSION`", o.Mode, o.Name, err, traffic, o.Name)
 	case errors.Is(err, serve.ErrNoPrevious):
-		return nil, "", cmdutil.FailedErrorf("%s %s: %v (traffic: %s): nothing was promoted or rolled out since", o.Mode, o.Name, err, traffic)
+		return nil, "", exit.FailedErrorf("%s %s: %v (traffic: %s): nothing was promoted or rolled out since", o.Mode, o.Name, err, traffic)
 	}
-	return nil, "", cmdutil.FailedErrorf("%s %s: %v (traffic: %s)", o.Mode, o.Name, err, traffic)
+	return nil, "", exit.FailedErrorf("%s %s: %v (traffic: %s)", o.Mode, o.Name, err, traffic)
 }
 
 func (o *TrafficOptions) print(obj *unstructured.Unstructured, suffix string) error {

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -51,9 +54,9 @@ type CreateOptions struct {
 func NewCmdCreate(f *cmdutil.Factory, verb string, runF func(*CreateOptions) error) *cobra.Command {
 	o := &CreateOptions{Verb: verb, Streams: f.Streams}
 	short := map[string]string{
-		cmdutil.ActionCreate: "Train a model with a Paddle suite on the cluster",
-		cmdutil.ActionApply:  "Train a model, creating or updating its objects",
-		cmdutil.ActionPatch:  "Update a training that exists",
+		paddle.ActionCreate: "Train a model with a Paddle suite on the cluster",
+		paddle.ActionApply:  "Train a model, creating or updating its objects",
+		paddle.ActionPatch:  "Update a training that exists",
 	}[verb]
 	cmd := &cobra.Command{
 		Use:   verb + " NAME --project SUITE --image IMAGE --config-path CONFIG --pvc-name PVC [flags]",
@@ -148,7 +151,7 @@ func parseKV(flag string, items []string) (map[string]string, error) {
 	for _, it := range items {
 		k, v, ok := strings.Cut(it, "=")
 		if !ok || k == "" {
-			return nil, cmdutil.UsageErrorf("%s %q is not KEY=VALUE", flag, it)
+			return nil, exit.UsageErrorf("%s %q is not KEY=VALUE", flag, it)
 		}
 		m[k] = v
 	}
@@ -164,7 +167,7 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 	if o.configChanges != "" {
 		parsed, err := train.SplitConfigChanges(o.configChanges)
 		if err != nil {
-			return cmdutil.UsageErrorf("--%v", err)
+			return exit.UsageErrorf("--%v", err)
 		}
 		flagChanges = parsed
 	}
@@ -232,19 +235,19 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 			o.Spec.ConfigChanges = flags.ConfigChanges
 		}
 		if o.Spec.Action != "" {
-			if err := cmdutil.ValidateAction("-f "+o.File+": action", o.Spec.Action); err != nil {
+			if err := validate.Action("-f "+o.File+": action", o.Spec.Action); err != nil {
 				return err
 			}
 		}
 	}
 	if len(args) == 1 {
 		if o.Spec.Name != "" && o.Spec.Name != args[0] {
-			return cmdutil.UsageErrorf("NAME %q differs from the spec file's name %q", args[0], o.Spec.Name)
+			return exit.UsageErrorf("NAME %q differs from the spec file's name %q", args[0], o.Spec.Name)
 		}
 		o.Spec.Name = args[0]
 	}
 	if o.Spec.Name == "" {
-		return cmdutil.UsageErrorf("a training NAME is required, as an argument or the spec file's name key")
+		return exit.UsageErrorf("a training NAME is required, as an argument or the spec file's name key")
 	}
 	if o.Spec.Namespace == "" || changed("namespace") {
 		o.Spec.Namespace = f.Namespace()
@@ -272,7 +275,7 @@ func (o *CreateOptions) Validate() error {
 	if err := o.Spec.Validate(); err != nil {
 		return err
 	}
-	if o.Spec.Action != cmdutil.ActionDelete {
+	if o.Spec.Action != paddle.ActionDelete {
 		for _, w := range o.Spec.Warnings() {
 			fmt.Fprintln(o.Streams.ErrOut, "warning:", w)
 		}
@@ -299,7 +302,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		ctx = context.Background()
 	}
 	s := o.Spec
-	if s.Action == cmdutil.ActionDelete {
+	if s.Action == paddle.ActionDelete {
 		d := &DeleteOptions{Name: s.Name, Namespace: s.Namespace, Apply: o.Apply, Streams: o.Streams, Kube: o.Kube}
 		return d.Run(ctx)
 	}
@@ -413,9 +416,9 @@ func (o *CreateOptions) trainingFailed(ctx context.Context, job *unstructured.Un
 		}
 	}
 	if detail == "" {
-		return cmdutil.WithCode(cmdutil.ExitFailed, fmt.Errorf("training %s failed: %w\n  logs: paddlex train logs %s -n %s", s.Name, cause, s.Name, s.Namespace))
+		return exit.WithCode(exit.Failed, fmt.Errorf("training %s failed: %w\n  logs: paddlex train logs %s -n %s", s.Name, cause, s.Name, s.Namespace))
 	}
-	return cmdutil.FailedErrorf("training %s failed: %s (%v)\n  logs: paddlex train logs %s -n %s", s.Name, detail, cause, s.Name, s.Namespace)
+	return exit.FailedErrorf("training %s failed: %s (%v)\n  logs: paddlex train logs %s -n %s", s.Name, detail, cause, s.Name, s.Namespace)
 }
 
 // preflight reports up front what would otherwise leave pods Pending: the
@@ -445,7 +448,7 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 		switch {
 		case err == nil:
 		case apierrors.IsNotFound(err):
-			return cmdutil.PreconditionErrorf("%s: %s does not exist: %s", c.flag, c.ref, c.hint)
+			return exit.PreconditionErrorf("%s: %s does not exist: %s", c.flag, c.ref, c.hint)
 		case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
 			fmt.Fprintf(o.Streams.ErrOut, "warning: cannot check that %s exists: %v\n", c.ref, err)
 		default:
@@ -459,10 +462,10 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 		return err
 	}
 	switch {
-	case s.Action == cmdutil.ActionCreate && exists:
-		return cmdutil.FailedErrorf("create: %s already exists: use `paddlex train apply %s` to update it, or delete it first", ref, s.Name)
-	case s.Action == cmdutil.ActionPatch && !exists:
-		return cmdutil.FailedErrorf("patch: %s does not exist: use `paddlex train create` first", ref)
+	case s.Action == paddle.ActionCreate && exists:
+		return exit.FailedErrorf("create: %s already exists: use `paddlex train apply %s` to update it, or delete it first", ref, s.Name)
+	case s.Action == paddle.ActionPatch && !exists:
+		return exit.FailedErrorf("patch: %s does not exist: use `paddlex train create` first", ref)
 	}
 	return nil
 }

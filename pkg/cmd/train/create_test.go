@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -34,7 +36,7 @@ func parse(t *testing.T, stdin string, args ...string) (*CreateOptions, error) {
 	t.Helper()
 	f, _, _ := testFactory(stdin)
 	var got *CreateOptions
-	cmd := NewCmdCreate(f, cmdutil.ActionCreate, func(o *CreateOptions) error { got = o; return nil })
+	cmd := NewCmdCreate(f, paddle.ActionCreate, func(o *CreateOptions) error { got = o; return nil })
 	cmd.Flags().String("namespace", "", "")
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Discard)
@@ -101,11 +103,11 @@ need_convert: false
 	}
 	// A comma inside a value of the comma form, and unknown keys: exit 2.
 	os.WriteFile(file, []byte("name: x\nconfig_changes: A=1,B=[1,2]\n"), 0o644)
-	if _, err := parse(t, "", "-f", file); cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--config-change") {
+	if _, err := parse(t, "", "-f", file); exit.Code(err) != 2 || !strings.Contains(err.Error(), "--config-change") {
 		t.Errorf("comma in a value: %v", err)
 	}
 	os.WriteFile(file, []byte("name: x\nworkers: 2\n"), 0o644)
-	if _, err := parse(t, "", "-f", file); cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "unknown key") {
+	if _, err := parse(t, "", "-f", file); exit.Code(err) != 2 || !strings.Contains(err.Error(), "unknown key") {
 		t.Errorf("unknown key: %v", err)
 	}
 }
@@ -125,19 +127,19 @@ func TestBadInputExits2(t *testing.T) {
 		{[]string{"--backend", "mpi"}, "--backend"},
 	} {
 		_, err := parse(t, "", append(append([]string{}, base...), tc.args...)...)
-		if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), tc.match) {
+		if exit.Code(err) != 2 || !strings.Contains(err.Error(), tc.match) {
 			t.Errorf("%v: err = %v, want exit 2 with %q", tc.args, err, tc.match)
 		}
 	}
 	// A missing config path, on its own.
-	if _, err := parse(t, "", "x", "--project", "PaddleOCR", "--image", "i:1", "--pvc-name", "p"); cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--config-path is required") {
+	if _, err := parse(t, "", "x", "--project", "PaddleOCR", "--image", "i:1", "--pvc-name", "p"); exit.Code(err) != 2 || !strings.Contains(err.Error(), "--config-path is required") {
 		t.Errorf("missing config path: %v", err)
 	}
 }
 
 func TestImageWarnings(t *testing.T) {
 	f, _, errOut := testFactory("")
-	cmd := NewCmdCreate(f, cmdutil.ActionCreate, func(*CreateOptions) error { return nil })
+	cmd := NewCmdCreate(f, paddle.ActionCreate, func(*CreateOptions) error { return nil })
 	cmd.Flags().String("namespace", "", "")
 	cmd.SetArgs([]string{"x", "--project", "PaddleOCR", "--image", "paddleocr", "--config-path", "c", "--pvc-name", "p"})
 	if err := cmd.Execute(); err != nil {
@@ -160,7 +162,7 @@ func runCreate(t *testing.T, fk *kube.Fake, cs *fake.Clientset, args ...string) 
 	t.Helper()
 	f, out, errOut := testFactory("")
 	var opts *CreateOptions
-	cmd := NewCmdCreate(f, cmdutil.ActionCreate, func(o *CreateOptions) error { opts = o; return nil })
+	cmd := NewCmdCreate(f, paddle.ActionCreate, func(o *CreateOptions) error { opts = o; return nil })
 	cmd.Flags().String("namespace", "", "")
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
@@ -244,7 +246,7 @@ func TestRunFailureNamesRank(t *testing.T) {
 	}
 	cs := fake.NewClientset(pod("ppocr-det-worker-0", 0), pod("ppocr-det-worker-10", 0), pod("ppocr-det-worker-2", 137), pod("ppocr-det-worker-1", 0))
 	_, _, err := runCreate(t, fk, cs, base...)
-	if cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "training ppocr-det failed: worker-2 exited with code 137 (OOMKilled)") {
+	if exit.Code(err) != 1 || !strings.Contains(err.Error(), "training ppocr-det failed: worker-2 exited with code 137 (OOMKilled)") {
 		t.Fatalf("err = %v", err)
 	}
 	for _, c := range fk.Calls {
@@ -260,7 +262,7 @@ func TestRunFailureNamesRank(t *testing.T) {
 		fk2.Set(obj)
 	}
 	_, _, err = runCreate(t, fk2, fake.NewClientset(), base...)
-	if cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "1 worker pod(s) failed") {
+	if exit.Code(err) != 1 || !strings.Contains(err.Error(), "1 worker pod(s) failed") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -268,12 +270,12 @@ func TestRunFailureNamesRank(t *testing.T) {
 func TestPreconditionsExit4(t *testing.T) {
 	fk := kube.NewFake()
 	_, _, err := runCreate(t, fk, nil, base...)
-	if cmdutil.ExitCode(err) != 4 || !strings.Contains(err.Error(), "--pvc-name: PersistentVolumeClaim ml/task-center does not exist") {
+	if exit.Code(err) != 4 || !strings.Contains(err.Error(), "--pvc-name: PersistentVolumeClaim ml/task-center does not exist") {
 		t.Errorf("missing PVC: %v", err)
 	}
 	fk = kube.NewFake(fixtures()[0])
 	_, _, err = runCreate(t, fk, nil, append(base, "--dataset", "icdar2015")...)
-	if cmdutil.ExitCode(err) != 4 || !strings.Contains(err.Error(), "--dataset: SampleSet ml/data-center does not exist") {
+	if exit.Code(err) != 4 || !strings.Contains(err.Error(), "--dataset: SampleSet ml/data-center does not exist") {
 		t.Errorf("missing SampleSet: %v", err)
 	}
 	for _, c := range fk.Calls {

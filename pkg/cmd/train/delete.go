@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -62,11 +65,11 @@ to it stay.`,
 
 // Validate checks the arguments.
 func (o *DeleteOptions) Validate() error {
-	if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+	if err := validate.Name("NAME", o.Name); err != nil {
 		return err
 	}
 	if o.Apply.DryRun != cmdutil.DryRunNone && o.Apply.DryRun != cmdutil.DryRunServer {
-		return cmdutil.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
+		return exit.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
 	}
 	return o.Apply.Validate()
 }
@@ -112,7 +115,7 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if len(refs) == 0 {
-		return cmdutil.FailedErrorf("no training %s in namespace %s", o.Name, o.Namespace)
+		return exit.FailedErrorf("no training %s in namespace %s", o.Name, o.Namespace)
 	}
 	dry := o.Apply.EngineDryRun()
 	if err := o.Kube.Delete(ctx, refs, kube.DeleteOptions{DryRun: dry, Wait: o.Apply.Wait, IgnoreNotFound: true}); err != nil {

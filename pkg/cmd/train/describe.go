@@ -6,6 +6,9 @@ import (
 	"io"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,7 +48,7 @@ Jobs; and the VisualDL board's address when it has one.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			o.Namespace = f.Namespace()
-			if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+			if err := validate.Name("NAME", o.Name); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -75,7 +78,7 @@ func FindJob(ctx context.Context, k kube.Interface, namespace, name string) (*un
 			return j, nil
 		}
 	}
-	return nil, cmdutil.FailedErrorf("training %s not found in namespace %s", name, namespace)
+	return nil, exit.FailedErrorf("training %s not found in namespace %s", name, namespace)
 }
 
 // Run prints the description.

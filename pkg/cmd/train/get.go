@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -104,7 +106,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 			found = found || s.GetName() == n
 		}
 		if !found {
-			return cmdutil.FailedErrorf("training %s not found in namespace %s", n, o.Namespace)
+			return exit.FailedErrorf("training %s not found in namespace %s", n, o.Namespace)
 		}
 	}
 	if !o.Output.Table() {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
@@ -71,22 +74,22 @@ failing rank and its exit reason follow the logs on stderr.`,
 
 // Validate checks the flags.
 func (o *LogsOptions) Validate(cmd *cobra.Command) error {
-	if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+	if err := validate.Name("NAME", o.Name); err != nil {
 		return err
 	}
 	switch o.Role {
 	case "", "worker", "ps":
 	default:
-		return cmdutil.UsageErrorf("--role must be worker or ps, not %q", o.Role)
+		return exit.UsageErrorf("--role must be worker or ps, not %q", o.Role)
 	}
 	if o.Rank >= 0 && o.Role == "" {
 		o.Role = "worker"
 	}
 	if cmd != nil && cmdutil.Changed(cmd.Flags(), "rank") && o.Rank < 0 {
-		return cmdutil.UsageErrorf("--rank must not be negative")
+		return exit.UsageErrorf("--rank must not be negative")
 	}
 	if o.Since < 0 {
-		return cmdutil.UsageErrorf("--since must not be negative")
+		return exit.UsageErrorf("--since must not be negative")
 	}
 	return nil
 }
@@ -117,7 +120,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 		if o.Rank >= 0 {
 			what += fmt.Sprintf(" rank %d", o.Rank)
 		}
-		return cmdutil.FailedErrorf("no pods of %s in namespace %s (paddle-operator removes them on completion; the training-operator keeps them)", what, o.Namespace)
+		return exit.FailedErrorf("no pods of %s in namespace %s (paddle-operator removes them on completion; the training-operator keeps them)", what, o.Namespace)
 	}
 	SortPods(o.Name, pods)
 	open := o.Open

@@ -7,11 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/train"
@@ -74,10 +75,10 @@ func TestLogsPrefixesEveryRank(t *testing.T) {
 	if err != nil || strings.TrimSpace(out) != "[ps-0] fake logs" {
 		t.Errorf("--role ps: %q, %v", out, err)
 	}
-	if _, _, err := runLogs(t, "wide-deep", "--role", "chief"); cmdutil.ExitCode(err) != 2 {
+	if _, _, err := runLogs(t, "wide-deep", "--role", "chief"); exit.Code(err) != 2 {
 		t.Errorf("--role chief: %v", err)
 	}
-	if _, _, err := runLogs(t, "nothing"); cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "no pods of training nothing") {
+	if _, _, err := runLogs(t, "nothing"); exit.Code(err) != 1 || !strings.Contains(err.Error(), "no pods of training nothing") {
 		t.Errorf("unknown training: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ package train
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/paddleflow/paddlex/pkg/paddle"
+
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
@@ -27,7 +29,7 @@ Serving into /mnt/task-center/NAME.tar.gz, and optionally a VisualDL board.`,
   paddlex train visualdl ppocr-det
   paddlex train delete ppocr-det`,
 	}
-	for _, action := range []string{cmdutil.ActionCreate, cmdutil.ActionApply, cmdutil.ActionPatch} {
+	for _, action := range []string{paddle.ActionCreate, paddle.ActionApply, paddle.ActionPatch} {
 		cmd.AddCommand(NewCmdCreate(f, action, nil))
 	}
 	cmd.AddCommand(

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
+
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -44,11 +47,11 @@ keep forwarding until interrupted. The training must have been created with
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
 			o.Namespace = f.Namespace()
-			if err := cmdutil.ValidateName("NAME", o.Name); err != nil {
+			if err := validate.Name("NAME", o.Name); err != nil {
 				return err
 			}
 			if o.Port < 0 || o.Port > 65535 {
-				return cmdutil.UsageErrorf("--port must be between 0 and 65535")
+				return exit.UsageErrorf("--port must be between 0 and 65535")
 			}
 			if runF != nil {
 				return runF(o)
@@ -78,7 +81,7 @@ func (o *VisualDLOptions) Run(ctx context.Context) error {
 	target := portforward.Target{Namespace: o.Namespace, Service: o.Name + "-visualdl", Port: train.VisualDLPort}
 	fw, err := portforward.Start(ctx, o.Config, o.Clientset, target, opts)
 	if err != nil {
-		return cmdutil.FailedErrorf("visualdl %s: %v (was the training created with --use-visualdl? `paddlex train describe %s -n %s` shows)", o.Name, err, o.Name, o.Namespace)
+		return exit.FailedErrorf("visualdl %s: %v (was the training created with --use-visualdl? `paddlex train describe %s -n %s` shows)", o.Name, err, o.Name, o.Namespace)
 	}
 	defer fw.Close()
 	fmt.Fprintln(o.Streams.Out, fw.URL())

@@ -6,11 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 )
 
@@ -34,7 +35,7 @@ func TestVisualDLWithoutABoard(t *testing.T) {
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "vdl", Namespace: "ml", Labels: map[string]string{"app": "vdl"}},
 			Status: corev1.PodStatus{Phase: corev1.PodPending}})
 	err := opts.Run(context.Background())
-	if cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "none of its 1 pods is running and ready") {
+	if exit.Code(err) != 1 || !strings.Contains(err.Error(), "none of its 1 pods is running and ready") {
 		t.Errorf("err = %v", err)
 	}
 	opts.Clientset = fake.NewClientset()
@@ -60,7 +61,7 @@ func TestActionDeleteThroughCreate(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
-	if _, _, err := runCreate(t, fk, nil, "ppocr-det", "--action", "delete"); cmdutil.ExitCode(err) != 1 {
+	if _, _, err := runCreate(t, fk, nil, "ppocr-det", "--action", "delete"); exit.Code(err) != 1 {
 		t.Errorf("deleting again: %v", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/paddleflow/paddlex/pkg/exit"
+
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
@@ -44,7 +46,7 @@ func (o *Options) Validate() error {
 	case "", "json", "yaml":
 		return nil
 	}
-	return cmdutil.UsageErrorf("--output must be json or yaml, not %q", o.Output)
+	return exit.UsageErrorf("--output must be json or yaml, not %q", o.Output)
 }
 
 // Run prints the version.
