@@ -9,7 +9,7 @@ PKG     := github.com/paddleflow/paddlex/internal/buildinfo
 LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 BIN     := bin
 
-.PHONY: all build test unit golden bench demo testbin vet fmt-check deps-check clean
+.PHONY: all build test unit golden bench demo testbin vet fmt-check deps-check tidy-check clean
 
 all: build
 
@@ -25,7 +25,7 @@ testbin:
 
 ## test: everything — static checks, unit and golden tests, and integration tests
 ## against a real kube-apiserver, etcd and the simulated cluster
-test: fmt-check vet docs-check deps-check
+test: fmt-check vet tidy-check docs-check deps-check
 	PADDLEX_TESTBIN="$$(hack/testbin.sh all)" PADDLEX_REQUIRE_INTEGRATION=1 \
 		go test -count=1 -timeout 40m ./...
 
@@ -55,6 +55,10 @@ deps-check:
 	@bad=$$(go list -deps $(DOMAIN_PKGS) | grep -E '^(github.com/spf13/(cobra|viper)|k8s.io/cli-runtime|github.com/paddleflow/paddlex/pkg/(cmd|cmdutil)(/|$$))' | sort -u || true); \
 		if [[ -n "$$bad" ]]; then echo "domain packages import the command layer:"; echo "$$bad"; \
 		for p in $(DOMAIN_PKGS); do go list -deps $$p | grep -qE '^(github.com/spf13/(cobra|viper)|k8s.io/cli-runtime|github.com/paddleflow/paddlex/pkg/(cmd|cmdutil)(/|$$))' && echo "  from $$p"; done; exit 1; fi
+
+## tidy-check: go.mod and go.sum are what `go mod tidy` makes of them (direct requirements not marked indirect)
+tidy-check:
+	@go mod tidy -diff || { echo "go.mod or go.sum is not tidy: run 'go mod tidy' and commit the result"; exit 1; }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
