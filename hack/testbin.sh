@@ -33,24 +33,32 @@ build() {
 }
 
 # crds NAME MODULE@VERSION SUBDIR: copy a module's CRD files into $dir/crds/NAME,
-# read from the module cache (the module is not added to any go.mod).
+# read from the module cache (the module is not added to any go.mod). The
+# directory records its MODULE@VERSION and is replaced when that changes.
 crds() {
   local name=$1 modver=$2 sub=$3
-  if [[ -d "$dir/crds/$name" ]]; then return 0; fi
+  if [[ -d "$dir/crds/$name" && "$(cat "$dir/crds/$name/.source" 2>/dev/null)" == "$modver/$sub" ]]; then return 0; fi
   local mdir
   mdir=$(GOFLAGS=-mod=mod go mod download -json "$modver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   if [[ -z "$mdir" || ! -d "$mdir/$sub" ]]; then
     echo "testbin: $modver has no $sub" >&2
     return 1
   fi
+  rm -rf "$dir/crds/$name.tmp"
   mkdir -p "$dir/crds/$name.tmp"
   grep -l '^kind: CustomResourceDefinition' "$mdir/$sub"/*.yaml | xargs -I{} cp {} "$dir/crds/$name.tmp/"
   chmod -R u+w "$dir/crds/$name.tmp"
+  echo "$modver/$sub" >"$dir/crds/$name.tmp/.source"
+  rm -rf "$dir/crds/$name"
   mv "$dir/crds/$name.tmp" "$dir/crds/$name"
 }
 
 ARGO_VERSION=v3.7.9
-KNATIVE_SERVING_VERSION=v0.51.0
+# knative.dev/serving v0.42.2 is Knative Serving release knative-v1.15.2, the
+# release the install catalog pins (pkg/install/default.go); docs/install.md
+# maps module versions to releases. (v0.51.0 needs a knative.dev/pkg version
+# the module proxy does not serve.)
+KNATIVE_SERVING_VERSION=v0.42.2
 crds argo "github.com/argoproj/argo-workflows/v3@$ARGO_VERSION" manifests/base/crds/full
 crds knative "knative.dev/serving@$KNATIVE_SERVING_VERSION" config/core/300-resources
 

@@ -1,18 +1,35 @@
 package install
 
-// Versions of the upstream components. The catalog records no sha256 for
-// them: paddlex cannot vouch for a checksum it has not computed from the
-// published artifact. `paddlex install bundle` records the checksum of what
-// it downloaded, and installs from a bundle verify against that.
+// Versions of the upstream components. The catalog records a sha256 only
+// for artifacts whose published bytes were checksummed (the paddle-operator
+// files); for the others `paddlex install bundle` records the checksum of
+// what it downloaded, `paddlex install catalog pin` turns that into catalog
+// entries, and installs from a bundle verify against it.
 const (
-	certManagerVersion    = "v1.17.2"
-	knativeVersion        = "knative-v1.18.0"
-	istioVersion          = "knative-v1.18.0" // the Istio build net-istio publishes and tests with
-	argoVersion           = "v3.7.9"
-	juicefsCSIVersion     = "v0.28.2"
-	paddleOperatorVersion = "ef15f72f4c814c45e022ffaebb8659bb62d0ebfe"
-	paddleExtensionsRef   = "eed11dd7a57a26ba590d1a52545a6cbcaf4f0cb0"
+	certManagerVersion = "v1.17.2"
+	// knativeVersion is Knative Serving's release: the Go module
+	// knative.dev/serving v0.42.2, whose CRDs the tests apply.
+	knativeVersion = "knative-v1.15.2"
+	// knativeNetworkingVersion is the release of net-kourier and net-istio:
+	// each Knative repository numbers its patch releases on its own, and
+	// every one publishes the minor's .0.
+	knativeNetworkingVersion = "knative-v1.15.0"
+	istioVersion             = knativeNetworkingVersion // the Istio build net-istio publishes and tests with
+	argoVersion              = "v3.7.9"
+	juicefsCSIVersion        = "v0.28.2"
+	// paddleOperatorVersion is the merge of paddle-operator's sampleset
+	// branch: its deploy/v1/crd.yaml defines PaddleJob, SampleSet and
+	// SampleJob (earlier commits define PaddleJob only).
+	paddleOperatorVersion = "667185dd97aa4ce4254c4028db8146be20453757"
 	jupyterhubVersion     = "4.2.0"
+)
+
+// Checksums of the paddle-operator files at paddleOperatorVersion: the raw
+// files that URL serves.
+const (
+	paddleCRDSHA256         = "a00c6cd6220159e2c1e252e35b6eef41a16eef5a119b716698b3683606b2bf12"
+	paddleOperatorSHA256    = "97182350b1d6af2ff641579cb6753b673c4c0f6578c408ed4b39f21ce5d2b0f4"
+	paddleControllersSHA256 = "6d144ef04905b453a9760a6d24041d0e9004601b695cde4a826375d64a69c9e5"
 )
 
 // PlatformNamespace holds the platform's own objects.
@@ -36,6 +53,10 @@ func Default() *Catalog {
 	}
 	raw := func(repo, ref, path string) Source {
 		return Source{URL: "https://raw.githubusercontent.com/" + repo + "/" + ref + "/" + path}
+	}
+	pinned := func(s Source, sum string) Source {
+		s.SHA256 = sum
+		return s
 	}
 	ns := PlatformNamespace
 	c := &Catalog{
@@ -79,21 +100,21 @@ func Default() *Catalog {
 				},
 			},
 			{
-				Name: "kourier", Version: knativeVersion,
+				Name: "kourier", Version: knativeNetworkingVersion,
 				Description: "Kourier, the light networking layer of Knative Serving",
 				Namespaces:  []string{"kourier-system", "knative-serving"},
 				DependsOn:   []string{"knative-serving"},
-				Sources:     []Source{gh("knative/net-kourier", knativeVersion, "kourier.yaml")},
+				Sources:     []Source{gh("knative/net-kourier", knativeNetworkingVersion, "kourier.yaml")},
 				Ready: Readiness{
 					Deployments: []string{"kourier-system/3scale-kourier-gateway", "knative-serving/net-kourier-controller"},
 				},
 			},
 			{
-				Name: "net-istio", Version: knativeVersion,
+				Name: "net-istio", Version: knativeNetworkingVersion,
 				Description: "the Istio networking layer of Knative Serving",
 				Namespaces:  []string{"knative-serving"},
 				DependsOn:   []string{"knative-serving", "istio"},
-				Sources:     []Source{gh("knative/net-istio", knativeVersion, "net-istio.yaml")},
+				Sources:     []Source{gh("knative/net-istio", knativeNetworkingVersion, "net-istio.yaml")},
 				Ready: Readiness{
 					Deployments: []string{"knative-serving/net-istio-controller", "knative-serving/net-istio-webhook"},
 				},
@@ -145,13 +166,13 @@ func Default() *Catalog {
 				Namespaces:  []string{"paddle-system"},
 				DependsOn:   []string{"namespaces"},
 				Sources: []Source{
-					raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/crd.yaml"),
-					raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/operator.yaml"),
-					raw("PaddleFlow/paddle-operator", paddleExtensionsRef, "deploy/extensions/controllers.yaml"),
+					pinned(raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/crd.yaml"), paddleCRDSHA256),
+					pinned(raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/operator.yaml"), paddleOperatorSHA256),
+					pinned(raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/extensions/controllers.yaml"), paddleControllersSHA256),
 				},
 				Ready: Readiness{
 					Deployments: []string{"paddle-system/paddle-controller-manager", "paddle-system/paddle-sampleset-manager", "paddle-system/paddle-samplejob-manager"},
-					CRDs:        []string{"paddlejobs.batch.paddlepaddle.org"},
+					CRDs:        []string{"paddlejobs.batch.paddlepaddle.org", "samplesets.batch.paddlepaddle.org", "samplejobs.batch.paddlepaddle.org"},
 				},
 			},
 			{
