@@ -103,15 +103,28 @@ func (w *workflows) Get(ctx context.Context, ns, name string) (*wfv1.Workflow, *
 	return wf, obj, err
 }
 
-// List reads the Workflows paddlex submitted.
-func (w *workflows) List(ctx context.Context, ns string) ([]*wfv1.Workflow, error) {
+// ListObjects reads the Workflows paddlex submitted ("" for every namespace).
+func (w *workflows) ListObjects(ctx context.Context, ns string) ([]*unstructured.Unstructured, error) {
 	list, err := w.dyn.Resource(workflowGVR).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: pipeline.LabelPipeline})
 	if err != nil {
 		return nil, explain(err, "list", wfRef(ns, ""))
 	}
-	out := make([]*wfv1.Workflow, 0, len(list.Items))
+	out := make([]*unstructured.Unstructured, len(list.Items))
 	for i := range list.Items {
-		wf, err := pipeline.FromObject(&list.Items[i])
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
+
+// List reads the Workflows paddlex submitted, typed.
+func (w *workflows) List(ctx context.Context, ns string) ([]*wfv1.Workflow, error) {
+	objs, err := w.ListObjects(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*wfv1.Workflow, 0, len(objs))
+	for _, obj := range objs {
+		wf, err := pipeline.FromObject(obj)
 		if err != nil {
 			return nil, err
 		}

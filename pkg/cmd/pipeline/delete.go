@@ -34,7 +34,8 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Co
 the PaddleJob, export, conversion and upload Jobs, VisualDL) and its task
 volume go with it; the SampleSet cache and the served Knative Service stay.`,
 		Example: `  paddlex pipeline delete ppocr-det
-  paddlex pipeline delete ppocr-det-x7k2p --wait`,
+  paddlex pipeline delete ppocr-det-x7k2p --wait
+  paddlex pipeline delete ppocr-det --dry-run=server`,
 		ValidArgsFunction: completeRuns(f),
 		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,7 +49,7 @@ volume go with it; the SampleSet cache and the served Knative Service stay.`,
 				return err
 			}
 			if o.Apply.ClientDryRun() {
-				return exit.UsageErrorf("--dry-run=client does not apply to delete: use --dry-run=server")
+				return exit.UsageErrorf("--dry-run=client does not apply to delete: use --dry-run=server to ask the API server what would be deleted")
 			}
 			if runF != nil {
 				return runF(o)
@@ -60,7 +61,11 @@ volume go with it; the SampleSet cache and the served Knative Service stay.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Apply.AddFlags(cmd.Flags(), false, 5*time.Minute)
+	// A delete applies nothing: it has no field manager or conflicts to
+	// force, and nothing to print for a client dry run.
+	o.Apply.FieldManager = kube.FieldManager
+	cmd.Flags().StringVar(&o.Apply.DryRun, "dry-run", cmdutil.DryRunNone, `"server" asks the API server what would be deleted; "none" deletes`)
+	o.Apply.AddWaitFlags(cmd.Flags(), false, 5*time.Minute)
 	return cmd
 }
 

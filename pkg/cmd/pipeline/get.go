@@ -3,21 +3,21 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
 	"github.com/paddleflow/paddlex/pkg/validate"
 )
 
 // GetOptions are the options of `pipeline get`.
 type GetOptions struct {
-	Names     []string
-	Namespace string
-	Output    cmdutil.OutputFlags
+	cmdutil.ListFlags
 
 	Streams   cmdutil.IOStreams
 	Workflows *workflows
@@ -28,15 +28,19 @@ type GetOptions struct {
 func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command {
 	o := &GetOptions{Streams: f.Streams, Now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "get NAME...",
-		Short: "Show runs' steps as a tree: phase, duration and message",
+		Use:   "get [NAME...]",
+		Short: "Show runs' steps as a tree, or list the runs without a NAME",
 		Long: `Show each named run (a Workflow) as a tree of its steps and their parts,
 with each one's phase, duration and message. -o yaml or -o json prints the
-Workflows themselves.`,
+Workflows themselves.
+
+Without a NAME it lists the runs as ` + "`paddlex pipeline list`" + ` does (-A across
+all namespaces); -o yaml or -o json then prints every run's Workflow.`,
 		Example: `  paddlex pipeline get ppocr-det
-  paddlex pipeline get ppocr-det -o yaml`,
+  paddlex pipeline get ppocr-det -o yaml
+  paddlex pipeline get
+  paddlex pipeline get -A -o wide`,
 		ValidArgsFunction: completeRuns(f),
-		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Names, o.Namespace = args, f.Namespace()
 			for _, n := range args {
@@ -46,6 +50,9 @@ Workflows themselves.`,
 			}
 			if err := o.Output.Validate(); err != nil {
 				return err
+			}
+			if len(args) > 0 && o.AllNamespaces {
+				return exit.UsageErrorf("-A lists the runs of every namespace: give no NAME with it, or drop -A to show the named runs")
 			}
 			if runF != nil {
 				return runF(o)
@@ -57,14 +64,17 @@ Workflows themselves.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.Output.AddFlags(cmd.Flags())
+	o.ListFlags.AddFlags(cmd.Flags())
 	return cmd
 }
 
-// Run prints each tree once.
+// Run prints each tree once; without names it lists the runs.
 func (o *GetOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if len(o.Names) == 0 {
+		return o.list(ctx)
 	}
 	var objs []*unstructured.Unstructured
 	for i, name := range o.Names {
@@ -90,4 +100,25 @@ func (o *GetOptions) Run(ctx context.Context) error {
 		return o.Output.PrintObjects(o.Streams.Out, objs)
 	}
 	return nil
+}
+
+// list prints the runs as `pipeline list` does, or their Workflows with
+// -o yaml or json.
+func (o *GetOptions) list(ctx context.Context) error {
+	if o.Output.Table() || o.Output.Output == "name" {
+		l := &ListOptions{Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Output: o.Output,
+			Streams: o.Streams, Workflows: o.Workflows, Now: o.Now}
+		return l.Run(ctx)
+	}
+	objs, err := o.Workflows.ListObjects(ctx, o.ListNamespace())
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(objs, func(i, j int) bool {
+		if objs[i].GetNamespace() != objs[j].GetNamespace() {
+			return objs[i].GetNamespace() < objs[j].GetNamespace()
+		}
+		return objs[i].GetName() < objs[j].GetName()
+	})
+	return o.Output.PrintObjects(o.Streams.Out, objs)
 }

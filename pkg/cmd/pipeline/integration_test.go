@@ -118,6 +118,29 @@ func TestRunGetListDelete(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(r.Stdout, "Running") || !strings.Contains(r.Stdout, "1/13") || !strings.Contains(r.Stdout, generated) {
 		t.Errorf("list:\n%s", r.Stdout)
 	}
+	// get without a NAME lists, as list does.
+	if g := e.Run(t, "pipeline", "get", "-n", ns); g.Code != 0 || firstColumn(g.Stdout) != firstColumn(r.Stdout) || !strings.Contains(g.Stdout, "1/13") {
+		t.Errorf("get without NAME:\n%s\nlist:\n%s", g, r.Stdout)
+	}
+	if g := e.Run(t, "pipeline", "get", "-n", ns, "-o", "name"); g.Code != 0 || strings.Count(g.Stdout, "workflow.argoproj.io/") != 2 {
+		t.Errorf("get -o name: %s", g)
+	}
+	g := e.Run(t, "pipeline", "get", "-n", ns, "-o", "json")
+	var all struct {
+		Items []struct{ Metadata struct{ Name string } }
+	}
+	if err := json.Unmarshal([]byte(g.Stdout), &all); g.Code != 0 || err != nil || len(all.Items) != 2 || all.Items[0].Metadata.Name != "ppocr-det" {
+		t.Errorf("get -o json: %v %s", err, g)
+	}
+	if g := e.Run(t, "pipeline", "get", "ppocr-det", "-A", "-n", ns); g.Code != 2 || !strings.Contains(g.Stderr, "-A") {
+		t.Errorf("get NAME -A: %s", g)
+	}
+	if d := e.Run(t, "pipeline", "delete", "ppocr-det", "-n", ns, "--force-conflicts"); d.Code != 2 || !strings.Contains(d.Stderr, "force-conflicts") {
+		t.Errorf("delete --force-conflicts: %s", d)
+	}
+	if d := e.Run(t, "pipeline", "delete", "ppocr-det", "-n", ns, "--dry-run=server"); d.Code != 0 || !strings.Contains(d.Stdout, "(server dry run)") || e.Get(t, wfRef(ns, "ppocr-det")) == nil {
+		t.Errorf("delete --dry-run=server: %s", d)
+	}
 	r = e.Run(t, "pipeline", "get", "ppocr-det", generated, "-n", ns)
 	if r.Code != 0 || strings.Count(r.Stdout, "workflow ppocr-det") != 2 {
 		t.Errorf("get of two runs: %s", r)
@@ -133,6 +156,17 @@ func TestRunGetListDelete(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "not found") {
 		t.Errorf("get after delete: %s", r)
 	}
+}
+
+// firstColumn is the first field of each line of a table.
+func firstColumn(table string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(table), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			b.WriteString(f[0] + "\n")
+		}
+	}
+	return b.String()
 }
 
 func rbacGVK(kind string) (gvk schemaGVK) {
