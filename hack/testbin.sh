@@ -3,19 +3,25 @@
 # module proxy, into a cache outside the repository keyed by version. A warm
 # cache makes this a no-op. Prints the directory holding the binaries.
 #
-#   hack/testbin.sh [api|cluster|all]
-#     api      kube-apiserver + etcd                     (API-level tests)
-#     cluster  api + kube-controller-manager, kube-scheduler, kwok (simulated cluster)
-#     all      cluster + the Kubeflow training-operator   (end-to-end training)
+#   hack/testbin.sh [SET...]   (default: all)
+#     api       kube-apiserver + etcd                     (API-level tests)
+#     cluster   api + kube-controller-manager, kube-scheduler, kwok (simulated cluster)
+#     all       cluster + the Kubeflow training-operator   (end-to-end training)
+#     registry  api + the OCI registry (CNCF distribution)
+#     node      api + registry, kubelet, kube-proxy and CoreDNS (the real node;
+#               its Debian packages come from hack/node-packages.sh)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-set_=${1:-all}
+sets=("$@")
+if ((${#sets[@]} == 0)); then sets=(all); fi
 
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.6.6
 KWOK_VERSION=v0.8.0
 TRAINING_OPERATOR_VERSION=v1.9.3
+DISTRIBUTION_VERSION=v3.1.2
+COREDNS_VERSION=v1.15.0
 
 cache=${PADDLEX_TESTBIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paddlex/testbin}
 dir="$cache/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-to-$TRAINING_OPERATOR_VERSION"
@@ -30,6 +36,23 @@ build() {
   (cd "$here/tools/$mod" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$dir/$name.tmp" "$pkg")
   mv "$dir/$name.tmp" "$dir/$name"
   echo "testbin: built $name in $((SECONDS - start))s" >&2
+}
+
+# buildv NAME VERSION MODULE_DIR PACKAGE: components whose version is not in
+# $dir's name build into a directory of their own, keyed by their version,
+# linked from $dir.
+buildv() {
+  local name=$1 version=$2 mod=$3 pkg=$4
+  local vdir="$cache/$mod-$version"
+  if [[ ! -x "$vdir/$name" ]]; then
+    mkdir -p "$vdir"
+    echo "testbin: building $name $version from $pkg (cold cache; cached in $vdir)" >&2
+    local start=$SECONDS
+    (cd "$here/tools/$mod" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$vdir/$name.tmp" "$pkg")
+    mv "$vdir/$name.tmp" "$vdir/$name"
+    echo "testbin: built $name in $((SECONDS - start))s" >&2
+  fi
+  ln -sfn "$vdir/$name" "$dir/$name"
 }
 
 # crds NAME MODULE@VERSION SUBDIR: copy a module's CRD files into $dir/crds/NAME,
@@ -64,8 +87,18 @@ crds knative "knative.dev/serving@$KNATIVE_SERVING_VERSION" config/core/300-reso
 
 build etcd etcd go.etcd.io/etcd/server/v3
 build kube-apiserver kubernetes k8s.io/kubernetes/cmd/kube-apiserver
+for set_ in "${sets[@]}"; do
 case "$set_" in
   api) ;;
+  registry)
+    buildv registry "$DISTRIBUTION_VERSION" distribution github.com/distribution/distribution/v3/cmd/registry
+    ;;
+  node)
+    buildv registry "$DISTRIBUTION_VERSION" distribution github.com/distribution/distribution/v3/cmd/registry
+    build kubelet kubernetes k8s.io/kubernetes/cmd/kubelet
+    build kube-proxy kubernetes k8s.io/kubernetes/cmd/kube-proxy
+    buildv coredns "$COREDNS_VERSION" coredns github.com/coredns/coredns
+    ;;
   cluster|all)
     build kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager
     build kube-scheduler kubernetes k8s.io/kubernetes/cmd/kube-scheduler
@@ -85,6 +118,7 @@ case "$set_" in
       crds training-operator "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" manifests/base/crds
     fi
     ;;
-  *) echo "usage: $0 [api|cluster|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [api|cluster|all|registry|node]..." >&2; exit 2 ;;
 esac
+done
 echo "$dir"
