@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -173,6 +174,8 @@ func (c *Catalog) ProfileNames() []string {
 	return out
 }
 
+var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
 // Validate checks that names are unique and dependencies exist.
 func (c *Catalog) Validate() error {
 	seen := map[string]bool{}
@@ -194,6 +197,9 @@ func (c *Catalog) Validate() error {
 		for _, s := range comp.Sources {
 			if s.URL == "" {
 				return fmt.Errorf("catalog: component %s has a source without url", comp.Name)
+			}
+			if s.SHA256 != "" && !sha256Hex.MatchString(s.SHA256) {
+				return fmt.Errorf("catalog: component %s: source %s: sha256 must be 64 hex digits", comp.Name, s.URL)
 			}
 		}
 	}
@@ -355,6 +361,9 @@ type catalogFile struct {
 	Profiles          map[string][]string `json:"profiles"`
 	Networking        map[string][]string `json:"networking,omitempty"`
 	DefaultNetworking map[string]string   `json:"defaultNetworking,omitempty"`
+	// Pins are sha256 checksums by source URL (`paddlex install catalog
+	// pin` prints them), for built-in and listed components alike.
+	Pins map[string]string `json:"pins,omitempty"`
 }
 
 // LoadCatalog reads a catalog file (YAML). Relative source paths resolve
@@ -382,6 +391,7 @@ func LoadCatalog(path string) (*Catalog, error) {
 				return nil, fmt.Errorf("%s: no built-in component %q", path, e.Builtin)
 			}
 			cp := *b
+			cp.Sources = append([]Source(nil), b.Sources...)
 			if e.DependsOn != nil {
 				cp.DependsOn = e.DependsOn
 			} else {
@@ -405,10 +415,35 @@ func LoadCatalog(path string) (*Catalog, error) {
 			comp.DependsOn = deps
 		}
 	}
+	c.Pin(f.Pins)
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
+}
+
+// Pin sets the sha256 of every source whose URL pins names.
+func (c *Catalog) Pin(pins map[string]string) {
+	for _, comp := range c.Components {
+		for i := range comp.Sources {
+			if sum, ok := pins[comp.Sources[i].URL]; ok {
+				comp.Sources[i].SHA256 = strings.ToLower(sum)
+			}
+		}
+	}
+}
+
+// Unpinned lists the URLs of comps' sources without a recorded sha256.
+func Unpinned(comps []*Component) []string {
+	var out []string
+	for _, comp := range comps {
+		for _, s := range comp.Sources {
+			if s.SHA256 == "" {
+				out = append(out, s.URL)
+			}
+		}
+	}
+	return out
 }
 
 // Dir is the directory relative source paths resolve against.

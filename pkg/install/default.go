@@ -24,13 +24,15 @@ const (
 	jupyterhubVersion     = "4.2.0"
 )
 
-// Checksums of the paddle-operator files at paddleOperatorVersion: the raw
-// files that URL serves.
-const (
-	paddleCRDSHA256         = "a00c6cd6220159e2c1e252e35b6eef41a16eef5a119b716698b3683606b2bf12"
-	paddleOperatorSHA256    = "97182350b1d6af2ff641579cb6753b673c4c0f6578c408ed4b39f21ce5d2b0f4"
-	paddleControllersSHA256 = "6d144ef04905b453a9760a6d24041d0e9004601b695cde4a826375d64a69c9e5"
-)
+// checksums are the sha256 of pinned artifacts whose published bytes were
+// checksummed, by URL. `paddlex install catalog pin --from-bundle BUNDLE -o go`
+// prints these lines for every artifact of a bundle.
+var checksums = map[string]string{
+	// paddle-operator at paddleOperatorVersion: the raw files that URL serves.
+	"https://raw.githubusercontent.com/PaddleFlow/paddle-operator/667185dd97aa4ce4254c4028db8146be20453757/deploy/v1/crd.yaml":                 "a00c6cd6220159e2c1e252e35b6eef41a16eef5a119b716698b3683606b2bf12",
+	"https://raw.githubusercontent.com/PaddleFlow/paddle-operator/667185dd97aa4ce4254c4028db8146be20453757/deploy/v1/operator.yaml":            "97182350b1d6af2ff641579cb6753b673c4c0f6578c408ed4b39f21ce5d2b0f4",
+	"https://raw.githubusercontent.com/PaddleFlow/paddle-operator/667185dd97aa4ce4254c4028db8146be20453757/deploy/extensions/controllers.yaml": "6d144ef04905b453a9760a6d24041d0e9004601b695cde4a826375d64a69c9e5",
+}
 
 // PlatformNamespace holds the platform's own objects.
 const PlatformNamespace = "kubeflow"
@@ -53,10 +55,6 @@ func Default() *Catalog {
 	}
 	raw := func(repo, ref, path string) Source {
 		return Source{URL: "https://raw.githubusercontent.com/" + repo + "/" + ref + "/" + path}
-	}
-	pinned := func(s Source, sum string) Source {
-		s.SHA256 = sum
-		return s
 	}
 	ns := PlatformNamespace
 	c := &Catalog{
@@ -166,9 +164,9 @@ func Default() *Catalog {
 				Namespaces:  []string{"paddle-system"},
 				DependsOn:   []string{"namespaces"},
 				Sources: []Source{
-					pinned(raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/crd.yaml"), paddleCRDSHA256),
-					pinned(raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/operator.yaml"), paddleOperatorSHA256),
-					pinned(raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/extensions/controllers.yaml"), paddleControllersSHA256),
+					raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/crd.yaml"),
+					raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/v1/operator.yaml"),
+					raw("PaddleFlow/paddle-operator", paddleOperatorVersion, "deploy/extensions/controllers.yaml"),
 				},
 				Ready: Readiness{
 					Deployments: []string{"paddle-system/paddle-controller-manager", "paddle-system/paddle-sampleset-manager", "paddle-system/paddle-samplejob-manager"},
@@ -243,6 +241,7 @@ func Default() *Catalog {
 		},
 		DefaultNetworking: map[string]string{ProfileStandalone: NetworkingKourier, ProfileFull: NetworkingIstio},
 	}
+	c.Pin(checksums)
 	for _, comp := range c.Components {
 		if comp.Name == "knative-serving" {
 			comp.mutate = mutateKnativeNetworking

@@ -22,7 +22,7 @@ type ChecksumError struct {
 }
 
 func (e *ChecksumError) Error() string {
-	return fmt.Sprintf("%s: sha256 mismatch: expected %s, %s has %s", e.URL, e.Want, e.From, e.Got)
+	return fmt.Sprintf("%s: sha256 mismatch: expected %s, actual %s (%s)", e.URL, e.Want, e.Got, e.From)
 }
 
 // Fetcher gets artifacts from a bundle, a directory, the cache or the
@@ -52,6 +52,35 @@ func DefaultCacheDir() string {
 	return filepath.Join(dir, "paddlex")
 }
 
+// Unverified lists the URLs of comps' sources that no recorded sha256
+// covers: none in the catalog, and none in the bundle (or the index of
+// --manifests-dir) they would come from.
+func (f *Fetcher) Unverified(comps []*Component) []string {
+	var sums map[string]string
+	if f.Dir != "" {
+		sums = dirSums(f.Dir)
+	}
+	var out []string
+	for _, c := range comps {
+		for _, src := range c.Sources {
+			if src.SHA256 != "" {
+				continue
+			}
+			rel := c.Name + "/" + src.FileName()
+			if f.Bundle != nil {
+				if _, sum, ok := f.Bundle.File(rel); ok && sum != "" {
+					continue
+				}
+			}
+			if sums[rel] != "" {
+				continue
+			}
+			out = append(out, src.URL)
+		}
+	}
+	return out
+}
+
 // FetchAll fetches every source of comps before anything is applied, so a
 // missing or corrupt artifact aborts the install with the cluster untouched.
 func (f *Fetcher) FetchAll(ctx context.Context, comps []*Component) (map[string][][]byte, error) {
@@ -79,6 +108,9 @@ func (f *Fetcher) Fetch(ctx context.Context, comp string, src Source) ([]byte, e
 		data, sum, ok := f.Bundle.File(rel)
 		if !ok {
 			return nil, fmt.Errorf("%s: not in the bundle (%s): write a bundle of this profile with `paddlex install bundle`", src.URL, rel)
+		}
+		if err := verify(src.URL, sum, data, "the bundle's "+rel+" against its index"); err != nil {
+			return nil, err
 		}
 		if want == "" {
 			want = sum

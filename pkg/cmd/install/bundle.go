@@ -3,6 +3,7 @@ package install
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -21,7 +22,9 @@ type BundleOptions struct {
 	Networking string
 	Components []string
 	Skip       []string
-	Source     SourceFlags
+	// Verify checks an existing bundle instead of writing one.
+	Verify bool
+	Source SourceFlags
 
 	Streams cmdutil.IOStreams
 	Catalog *install.Catalog
@@ -37,9 +40,16 @@ func NewCmdBundle(f *cmdutil.Factory, runF func(*BundleOptions) error) *cobra.Co
 		Long: `Write every upstream artifact of a profile, with an index of their sha256
 checksums, to one gzipped tar. Install from it where there is no internet
 with --from-bundle FILE, or unpack it and use --manifests-dir DIR.
-Container images are not included: mirror them into your registry.`,
+Container images are not included: mirror them into your registry.
+
+--verify checks an existing bundle instead: every artifact of the profile is
+there, matches the sha256 of the bundle's index and the one the catalog
+records; it implies --require-checksums (refuse artifacts whose catalog
+entry records no sha256) unless --require-checksums=false is given.
+Exit code 4 when the bundle fails the check.`,
 		Example: `  paddlex install bundle -o paddlex-bundle.tgz
-  paddlex install bundle --profile standalone --networking istio -o standalone.tgz`,
+  paddlex install bundle --profile standalone --networking istio -o standalone.tgz
+  paddlex install bundle --verify -o paddlex-bundle.tgz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -51,6 +61,14 @@ Container images are not included: mirror them into your registry.`,
 			}
 			if err := o.Source.validate(); err != nil {
 				return err
+			}
+			if o.Verify {
+				if o.Source.FromBundle != "" || o.Source.ManifestsDir != "" {
+					return exit.UsageErrorf("--verify checks the bundle named by -o: drop --from-bundle and --manifests-dir")
+				}
+				if !cmd.Flags().Changed("require-checksums") {
+					o.Source.RequireChecksums = true
+				}
 			}
 			if o.Networking != "" && o.Networking != install.NetworkingKourier && o.Networking != install.NetworkingIstio {
 				return exit.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
@@ -70,6 +88,7 @@ Container images are not included: mirror them into your registry.`,
 	fs.StringVar(&o.Networking, "networking", "", "Knative networking layer: kourier or istio")
 	fs.StringSliceVar(&o.Components, "components", nil, "bundle only these components")
 	fs.StringSliceVar(&o.Skip, "skip", nil, "leave these components out")
+	fs.BoolVar(&o.Verify, "verify", false, "check the bundle named by -o against its index and the catalog instead of writing it")
 	o.Source.addFlags(fs)
 	return cmd
 }
@@ -79,13 +98,24 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	fetcher, err := o.Source.fetcher(o.Catalog, func(msg string) { fmt.Fprintln(o.Streams.ErrOut, msg) })
+	say := func(msg string) { fmt.Fprintln(o.Streams.ErrOut, msg) }
+	if o.Verify {
+		return o.verify(ctx, say)
+	}
+	fetcher, err := o.Source.fetcher(o.Catalog, say)
 	if err != nil {
+		return err
+	}
+	if err := o.Source.checkUnverified(fetcher, o.Plan, say); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
 	idx, err := install.WriteBundle(ctx, &buf, fetcher, o.Plan)
 	if err != nil {
+		var ce *install.ChecksumError
+		if errors.As(err, &ce) {
+			return fetchError(err)
+		}
 		return err
 	}
 	tmp := o.Output + ".tmp"
@@ -100,5 +130,32 @@ func (o *BundleOptions) Run(ctx context.Context) error {
 		n += len(c.Artifacts)
 	}
 	fmt.Fprintf(o.Streams.Out, "wrote %s: %d artifacts of %d components (%d bytes)\n", o.Output, n, len(idx.Components), buf.Len())
+	for _, c := range idx.Components {
+		for _, a := range c.Artifacts {
+			fmt.Fprintf(o.Streams.Out, "%s  %s\n", a.SHA256, a.URL)
+		}
+	}
+	return nil
+}
+
+// verify checks the bundle at -o: each artifact of the plan is in it and
+// matches its index and the catalog.
+func (o *BundleOptions) verify(ctx context.Context, say func(string)) error {
+	b, err := install.OpenBundle(o.Output)
+	if err != nil {
+		return exit.PreconditionErrorf("--verify %s: %v", o.Output, err)
+	}
+	fetcher := &install.Fetcher{Bundle: b}
+	if err := o.Source.checkUnverified(&install.Fetcher{}, o.Plan, say); err != nil {
+		return err
+	}
+	if _, err := fetcher.FetchAll(ctx, o.Plan); err != nil {
+		return exit.PreconditionErrorf("--verify %s: %v", o.Output, err)
+	}
+	n := 0
+	for _, c := range o.Plan {
+		n += len(c.Sources)
+	}
+	fmt.Fprintf(o.Streams.Out, "%s: %d artifacts of %d components verified\n", o.Output, n, len(o.Plan))
 	return nil
 }

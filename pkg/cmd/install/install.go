@@ -35,6 +35,8 @@ type SourceFlags struct {
 	FromBundle   string
 	ManifestsDir string
 	CacheDir     string
+	// RequireChecksums refuses sources without a recorded sha256.
+	RequireChecksums bool
 }
 
 func (s *SourceFlags) addCatalogFlag(fs *pflag.FlagSet) {
@@ -47,6 +49,30 @@ func (s *SourceFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.FromBundle, "from-bundle", "", "install from a bundle file written by 'paddlex install bundle' (air-gapped clusters)")
 	fs.StringVar(&s.ManifestsDir, "manifests-dir", "", "install from a directory laid out like an unpacked bundle: DIR/COMPONENT/FILE")
 	fs.StringVar(&s.CacheDir, "artifact-cache", install.DefaultCacheDir(), "where downloaded artifacts are kept")
+	fs.BoolVar(&s.RequireChecksums, "require-checksums", false, "refuse any artifact without a recorded sha256 (in the catalog or the bundle's index)")
+}
+
+// checkUnverified says which sources no sha256 covers, on w, or refuses
+// them (exit 4) with --require-checksums.
+func (s *SourceFlags) checkUnverified(f *install.Fetcher, plan []*install.Component, say func(string)) error {
+	unv := f.Unverified(plan)
+	if len(unv) == 0 {
+		return nil
+	}
+	if s.RequireChecksums {
+		return exit.PreconditionErrorf("--require-checksums: no sha256 is recorded for %d artifacts:\n  %s\npin them with `paddlex install catalog pin --from-bundle BUNDLE` (a --catalog file), or install from a bundle; nothing was applied",
+			len(unv), strings.Join(unv, "\n  "))
+	}
+	for _, u := range unv {
+		say("not verified (no recorded sha256): " + u)
+	}
+	return nil
+}
+
+// fetchError maps a fetch failure to its exit code: a checksum mismatch or
+// a missing artifact is a precondition (exit 4).
+func fetchError(err error) error {
+	return exit.PreconditionErrorf("%v; nothing was applied", err)
 }
 
 func (s *SourceFlags) validate() error {
@@ -116,7 +142,7 @@ type InstallOptions struct {
 // subcommand; runF replaces Run in tests.
 func NewCmdInstall(f *cmdutil.Factory, runF func(*InstallOptions) error) *cobra.Command {
 	cmd := newInstallCmd(f, "install", install.ProfileFull, runF)
-	cmd.AddCommand(NewCmdBundle(f, nil))
+	cmd.AddCommand(NewCmdBundle(f, nil), NewCmdCatalog(f))
 	return cmd
 }
 
@@ -139,8 +165,10 @@ func newInstallCmd(f *cmdutil.Factory, use, profile string, runF func(*InstallOp
 Components are applied in dependency order with server-side apply; each is
 waited for (rollouts complete, CRDs established, webhooks serving) before the
 components that depend on it. Upstream artifacts are pinned release files,
-downloaded once into the artifact cache and verified where the catalog
-records a checksum; a mismatch aborts before anything is applied.
+downloaded once into the artifact cache and verified where the catalog (or
+the bundle's index) records a sha256; a mismatch aborts with exit code 4
+before anything is applied. Artifacts without a recorded sha256 are named on
+stderr; --require-checksums refuses them.
 
 The prerequisites component creates what the platform needs: Secrets
 data-center and task-center (JuiceFS metadata in Redis, data in MinIO),
@@ -306,13 +334,12 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := o.Source.checkUnverified(fetcher, o.Plan, progress.Print); err != nil {
+		return err
+	}
 	arts, err := fetcher.FetchAll(ctx, o.Plan)
 	if err != nil {
-		var ce *install.ChecksumError
-		if errors.As(err, &ce) {
-			return exit.FailedErrorf("%v; nothing was applied", err)
-		}
-		return exit.PreconditionErrorf("%v; nothing was applied", err)
+		return fetchError(err)
 	}
 	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL}
 	if settings.Secrets, err = o.seeds(ctx); err != nil {

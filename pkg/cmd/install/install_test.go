@@ -122,8 +122,10 @@ func TestInstallChecksumMismatchAppliesNothing(t *testing.T) {
 	cat := writeCatalog(t, srv.URL+"/web.yaml", strings.Repeat("ab", 32))
 	k := kube.NewFake()
 	_, stderr, code := run(t, k, "install-standalone", "--catalog", cat, "--artifact-cache", t.TempDir())
-	if code != exit.Failed || !strings.Contains(stderr, "sha256 mismatch") || !strings.Contains(stderr, "nothing was applied") {
-		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	for _, want := range []string{"sha256 mismatch", srv.URL + "/web.yaml", "expected " + strings.Repeat("ab", 32), "actual " + install.Sum([]byte(webManifest)), "nothing was applied"} {
+		if code != exit.Precondition || !strings.Contains(stderr, want) {
+			t.Fatalf("want exit 4 and %q; exit %d, stderr:\n%s", want, code, stderr)
+		}
 	}
 	for _, c := range k.Calls {
 		if strings.HasPrefix(c, "apply") || strings.HasPrefix(c, "delete") {
@@ -188,5 +190,81 @@ func TestBundleThenInstallFromBundle(t *testing.T) {
 	stdout, stderr, code = run(t, k, "install", "--catalog", fixtureCatalog(t), "--from-bundle", bundle, "--dry-run=client", "-o", "name")
 	if code != 0 || !strings.Contains(stdout, "deployment.apps/web") {
 		t.Fatalf("install --from-bundle: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+func TestInstallSaysWhatIsNotVerified(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, webManifest)
+	}))
+	defer srv.Close()
+	cat := writeCatalog(t, srv.URL+"/web.yaml", "")
+	k := kube.NewFake()
+	_, stderr, code := run(t, k, "install-standalone", "--catalog", cat, "--artifact-cache", t.TempDir(), "--dry-run=client", "-o", "name")
+	if code != 0 || !strings.Contains(stderr, "not verified (no recorded sha256): "+srv.URL+"/web.yaml") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	// --require-checksums refuses it before anything is fetched or applied.
+	k = kube.NewFake()
+	_, stderr, code = run(t, k, "install-standalone", "--catalog", cat, "--artifact-cache", t.TempDir(), "--require-checksums")
+	if code != exit.Precondition || !strings.Contains(stderr, "--require-checksums") || !strings.Contains(stderr, srv.URL+"/web.yaml") {
+		t.Fatalf("--require-checksums: exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, c := range k.Calls {
+		if strings.HasPrefix(c, "apply") {
+			t.Errorf("applied despite --require-checksums: %v", k.Calls)
+		}
+	}
+}
+
+func TestBundleVerifyAndPin(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, webManifest)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	unpinned := writeCatalog(t, srv.URL+"/web.yaml", "")
+	bundle := filepath.Join(dir, "bundle.tgz")
+	stdout, stderr, code := run(t, kube.NewFake(), "install", "bundle", "-o", bundle, "--catalog", unpinned, "--artifact-cache", filepath.Join(dir, "cache"))
+	sum := install.Sum([]byte(webManifest))
+	if code != 0 || !strings.Contains(stdout, sum+"  "+srv.URL+"/web.yaml") {
+		t.Fatalf("bundle: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// --verify refuses an unpinned catalog entry by default, accepts it when told.
+	_, stderr, code = run(t, kube.NewFake(), "install", "bundle", "--verify", "-o", bundle, "--catalog", unpinned)
+	if code != exit.Precondition || !strings.Contains(stderr, "--require-checksums") {
+		t.Fatalf("verify, unpinned: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code = run(t, kube.NewFake(), "install", "bundle", "--verify", "--require-checksums=false", "-o", bundle, "--catalog", unpinned); code != 0 {
+		t.Fatalf("verify without --require-checksums: exit %d\n%s", code, stderr)
+	}
+	// pin prints the lines that pin it; a catalog with them verifies.
+	pins, stderr, code := run(t, kube.NewFake(), "install", "catalog", "pin", "--from-bundle", bundle)
+	want := fmt.Sprintf("pins:\n  %q: %s\n", srv.URL+"/web.yaml", sum)
+	if code != 0 || pins != want {
+		t.Fatalf("pin: exit %d, stdout %q, want %q\n%s", code, pins, want, stderr)
+	}
+	goLines, _, code := run(t, kube.NewFake(), "install", "catalog", "pin", "--from-bundle", bundle, "-o", "go")
+	if code != 0 || goLines != fmt.Sprintf("\t%q: %q,\n", srv.URL+"/web.yaml", sum) {
+		t.Errorf("pin -o go: exit %d, %q", code, goLines)
+	}
+	data, err := os.ReadFile(unpinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := filepath.Join(dir, "pinned.yaml")
+	if err := os.WriteFile(pinned, append(data, pins...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, stderr, code = run(t, kube.NewFake(), "install", "bundle", "--verify", "-o", bundle, "--catalog", pinned); code != 0 || !strings.Contains(stdout, "1 artifacts of 2 components verified") {
+		t.Fatalf("verify, pinned: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// A bundle whose file differs from the pin fails the check.
+	other := writeCatalog(t, srv.URL+"/web.yaml", strings.Repeat("cd", 32))
+	if _, stderr, code = run(t, kube.NewFake(), "install", "bundle", "--verify", "-o", bundle, "--catalog", other); code != exit.Precondition || !strings.Contains(stderr, "sha256 mismatch") {
+		t.Errorf("verify, wrong pin: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code = run(t, kube.NewFake(), "install", "catalog", "pin"); code != exit.Usage || !strings.Contains(stderr, "--from-bundle is required") {
+		t.Errorf("pin without --from-bundle: exit %d\n%s", code, stderr)
 	}
 }
