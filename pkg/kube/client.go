@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -38,6 +39,8 @@ type Client struct {
 	// mappings caches resolved kinds: waves resolve the same few kinds for
 	// many objects at once, and the discovery mapper serialises lookups.
 	mappings sync.Map // schema.GroupVersionKind → *meta.RESTMapping
+	// sleep, when set, replaces the timer of backoffs (see pause).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 var _ Interface = (*Client)(nil)
@@ -162,7 +165,7 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, o
 		ao.DryRun = []string{metav1.DryRunAll}
 	}
 	var applied *unstructured.Unstructured
-	err = retry(ctx, func() error {
+	err = c.retry(ctx, writing, func() error {
 		var err error
 		applied, err = ri.Apply(ctx, obj.GetName(), obj, ao)
 		return err
@@ -181,7 +184,7 @@ func (c *Client) Get(ctx context.Context, ref ObjectRef) (*unstructured.Unstruct
 		return nil, classify(err, "get", ref, resource)
 	}
 	var obj *unstructured.Unstructured
-	err = retry(ctx, func() error {
+	err = c.retry(ctx, reading, func() error {
 		var err error
 		obj, err = ri.Get(ctx, ref.Name, metav1.GetOptions{})
 		return err
@@ -204,7 +207,7 @@ func (c *Client) List(ctx context.Context, gvk schema.GroupVersionKind, opts Lis
 		ri = c.Dynamic.Resource(m.Resource).Namespace(opts.Namespace)
 	}
 	var list *unstructured.UnstructuredList
-	err = retry(ctx, func() error {
+	err = c.retry(ctx, reading, func() error {
 		var err error
 		list, err = ri.List(ctx, metav1.ListOptions{LabelSelector: opts.LabelSelector})
 		return err
@@ -257,7 +260,7 @@ func (c *Client) deleteOne(ctx context.Context, ref ObjectRef, opts DeleteOption
 	if opts.DryRun == DryRunServer {
 		do.DryRun = []string{metav1.DryRunAll}
 	}
-	err = retry(ctx, func() error { return ri.Delete(ctx, ref.Name, do) })
+	err = c.retry(ctx, writing, func() error { return ri.Delete(ctx, ref.Name, do) })
 	if apierrors.IsNotFound(err) {
 		if opts.IgnoreNotFound {
 			return nil

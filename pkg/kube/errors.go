@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -118,41 +116,4 @@ func isUnreachable(err error) bool {
 		return errors.As(urlErr.Err, &opErr)
 	}
 	return false
-}
-
-// retriable reports errors worth retrying: throttling, server errors and
-// refused connections (an API server restarting).
-func retriable(err error) bool {
-	return apierrors.IsTooManyRequests(err) || apierrors.IsServerTimeout(err) ||
-		apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
-		apierrors.IsTimeout(err) || apierrors.IsUnexpectedServerError(err) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
-}
-
-// maxAttempts bounds retries (about 16s of backoff in all), so an
-// unreachable cluster fails soon even under a long --timeout.
-const maxAttempts = 8
-
-// retry runs fn until it succeeds, fails with a non-retriable error, runs out
-// of attempts, or ctx ends, backing off exponentially from 100ms up to 5s.
-func retry(ctx context.Context, fn func() error) error {
-	delay := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || !retriable(err) || attempt == maxAttempts {
-			return err
-		}
-		if d, ok := apierrors.SuggestsClientDelay(err); ok && time.Duration(d)*time.Second > delay {
-			delay = time.Duration(d) * time.Second
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay *= 2
-		if delay > 5*time.Second {
-			delay = 5 * time.Second
-		}
-	}
 }
