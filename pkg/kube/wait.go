@@ -113,8 +113,19 @@ func (c *Client) Wait(ctx context.Context, ref ObjectRef, cond Condition) (*unst
 	return last, classify(err, "watch", ref, resource)
 }
 
-// watchWarnings reports each Warning event of ref until ctx ends, resuming
-// the watch where it left off when the server closes it.
+// Backoff of the Warning-event watch between failed or empty watches.
+const (
+	warningsBackoffMin = 500 * time.Millisecond
+	warningsBackoffMax = 30 * time.Second
+)
+
+// watchWarnings reports each Warning event of ref until ctx ends. A watch
+// the server ends after delivering events resumes at once from the last
+// resourceVersion. A watch that fails, or ends with an error such as 410
+// Gone (the resourceVersion was compacted away), starts over without a
+// resourceVersion, so the server lists the current events again, after a
+// backoff that doubles up to warningsBackoffMax, as client-go's
+// RetryWatcher does; the events already reported are not reported again.
 func (c *Client) watchWarnings(ctx context.Context, ref ObjectRef, report func(reason, msg string)) {
 	sel := fields.Set{"involvedObject.name": ref.Name, "type": corev1.EventTypeWarning}
 	if ref.Namespace != "" {
@@ -122,32 +133,54 @@ func (c *Client) watchWarnings(ctx context.Context, ref ObjectRef, report func(r
 	}
 	opts := metav1.ListOptions{FieldSelector: sel.AsSelector().String()}
 	seen := map[string]int32{}
+	var delay time.Duration
 	for ctx.Err() == nil {
-		w, err := c.Clientset.CoreV1().Events(ref.Namespace).Watch(ctx, opts)
-		if err != nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
+		if delay > 0 && c.pause(ctx, delay) != nil {
+			return
+		}
+		received, err := c.watchWarningsOnce(ctx, ref, &opts, seen, report)
+		switch {
+		case err != nil:
+			opts.ResourceVersion = ""
+			delay = min(max(2*delay, warningsBackoffMin), warningsBackoffMax)
+		case received:
+			delay = 0
+		default:
+			delay = min(max(2*delay, warningsBackoffMin), warningsBackoffMax)
+		}
+	}
+}
+
+// watchWarningsOnce runs one watch of ref's Warning events until the server
+// ends it, advancing opts.ResourceVersion. It says whether any event
+// arrived, and returns the error that ended the watch, if one did.
+func (c *Client) watchWarningsOnce(ctx context.Context, ref ObjectRef, opts *metav1.ListOptions, seen map[string]int32, report func(reason, msg string)) (bool, error) {
+	w, err := c.Clientset.CoreV1().Events(ref.Namespace).Watch(ctx, *opts)
+	if err != nil {
+		return false, err
+	}
+	defer w.Stop()
+	received := false
+	for ev := range w.ResultChan() {
+		if ev.Type == watch.Error {
+			return received, apierrors.FromObject(ev.Object)
+		}
+		e, ok := ev.Object.(*corev1.Event)
+		if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) {
 			continue
 		}
-		for ev := range w.ResultChan() {
-			e, ok := ev.Object.(*corev1.Event)
-			if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) {
-				continue
-			}
-			if e.InvolvedObject.Kind != "" && e.InvolvedObject.Kind != ref.GVK.Kind {
-				continue
-			}
-			opts.ResourceVersion = e.ResourceVersion
-			if seen[e.Name] >= e.Count && e.Count > 0 {
-				continue
-			}
-			seen[e.Name] = max(e.Count, 1)
-			report(e.Reason, e.Message)
+		received = true
+		opts.ResourceVersion = e.ResourceVersion
+		if e.InvolvedObject.Kind != "" && e.InvolvedObject.Kind != ref.GVK.Kind {
+			continue
 		}
-		w.Stop()
+		if n, ok := seen[e.Name]; ok && n >= max(e.Count, 1) {
+			continue
+		}
+		seen[e.Name] = max(e.Count, 1)
+		report(e.Reason, e.Message)
 	}
+	return received, nil
 }
 
 func eventTime(e corev1.Event) time.Time {
