@@ -33,8 +33,11 @@ func TestVerifyScript(t *testing.T) {
 	}
 	verify := cs[1]
 
+	// The model folder is a subfolder, so that a member escaping it would
+	// land in the test's own temporary folder, where it is looked for.
 	run := func(archive, metadata []byte) (string, string, error) {
-		dir := t.TempDir()
+		dir := filepath.Join(t.TempDir(), "models")
+		_ = os.Mkdir(dir, 0o755)
 		_ = os.WriteFile(filepath.Join(dir, "ppocr-det.tar.gz"), archive, 0o644)
 		_ = os.WriteFile(filepath.Join(dir, "model.json"), metadata, 0o644)
 		args := verify["command"].([]any)
@@ -90,6 +93,184 @@ func TestVerifyScript(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyScriptRefusesEscapingMembers runs the unpacking with this
+// machine's python3 on crafted archives: each is refused before anything is
+// written, and nothing lands outside the model folder.
+func TestVerifyScriptRefusesEscapingMembers(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed")
+	}
+	verify := initContainers(t, Render(spec(nil))[0])[1]
+	good := []tarEntry{
+		{hdr: tar.Header{Name: "ppocr-det/", Typeflag: tar.TypeDir, Mode: 0o755}},
+		{hdr: tar.Header{Name: "ppocr-det/server/inference.pdmodel", Typeflag: tar.TypeReg, Mode: 0o644}, body: "model"},
+		// Links that stay inside the model folder are kept.
+		{hdr: tar.Header{Name: "ppocr-det/server/model", Typeflag: tar.TypeSymlink, Linkname: "inference.pdmodel"}},
+		{hdr: tar.Header{Name: "ppocr-det/server/up", Typeflag: tar.TypeSymlink, Linkname: "../client"}},
+		{hdr: tar.Header{Name: "ppocr-det/server/copy", Typeflag: tar.TypeLink, Linkname: "ppocr-det/server/inference.pdmodel"}},
+	}
+	reg := func(name string) tarEntry {
+		return tarEntry{hdr: tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644}, body: "evil"}
+	}
+	for _, c := range []struct {
+		name   string
+		extra  []tarEntry
+		member string
+		want   string
+	}{
+		{"dot-dot", []tarEntry{reg("../evil")}, "../evil", "has '..' in its path"},
+		{"dot-dot inside", []tarEntry{reg("ppocr-det/../../evil")}, "ppocr-det/../../evil", "has '..' in its path"},
+		{"absolute path", []tarEntry{reg("/tmp/paddlex-verify-evil")}, "/tmp/paddlex-verify-evil", "has an absolute path"},
+		{"symlink escaping", []tarEntry{{hdr: tar.Header{Name: "ppocr-det/server/out", Typeflag: tar.TypeSymlink, Linkname: "../../../evil"}}},
+			"ppocr-det/server/out", "is a symbolic link to ../../../evil"},
+		{"absolute symlink", []tarEntry{{hdr: tar.Header{Name: "ppocr-det/etc", Typeflag: tar.TypeSymlink, Linkname: "/etc"}}},
+			"ppocr-det/etc", "is a symbolic link to /etc"},
+		{"write through a symlink", []tarEntry{
+			{hdr: tar.Header{Name: "ppocr-det/parent", Typeflag: tar.TypeSymlink, Linkname: ".."}},
+			reg("ppocr-det/parent/evil"),
+		}, "ppocr-det/parent/evil", "has a path through a link in the archive"},
+		{"symlink through a symlink", []tarEntry{
+			{hdr: tar.Header{Name: "ppocr-det/server/l", Typeflag: tar.TypeSymlink, Linkname: ".."}},
+			{hdr: tar.Header{Name: "ppocr-det/x", Typeflag: tar.TypeSymlink, Linkname: "server/l/../../evil"}},
+		}, "ppocr-det/x", "is a symbolic link to server/l/../../evil"},
+		{"hardlink escaping", []tarEntry{{hdr: tar.Header{Name: "ppocr-det/passwd", Typeflag: tar.TypeLink, Linkname: "../evil"}}},
+			"ppocr-det/passwd", "is a hard link to ../evil"},
+		{"absolute hardlink", []tarEntry{{hdr: tar.Header{Name: "ppocr-det/passwd", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"}}},
+			"ppocr-det/passwd", "is a hard link to /etc/passwd"},
+		{"device", []tarEntry{{hdr: tar.Header{Name: "ppocr-det/null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3, Mode: 0o666}}},
+			"ppocr-det/null", "is not a regular file, folder or link"},
+		{"fifo", []tarEntry{{hdr: tar.Header{Name: "ppocr-det/fifo", Typeflag: tar.TypeFifo, Mode: 0o644}}},
+			"ppocr-det/fifo", "is not a regular file, folder or link"},
+	} {
+		// Each archive is refused by tarfile as it is here and as it is on
+		// Pythons without its data filter.
+		for _, oldPython := range []bool{false, true} {
+			name := c.name
+			if oldPython {
+				name += " without data_filter"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				parent := t.TempDir()
+				dir := filepath.Join(parent, "models")
+				_ = os.Mkdir(dir, 0o755)
+				archive := tarGzEntries(t, append(append([]tarEntry{}, good...), c.extra...))
+				out, err := runVerify(t, verify, dir, archive, oldPython)
+				if err == nil {
+					t.Fatalf("accepted:\n%s", out)
+				}
+				if want := "member " + c.member + " " + c.want; !strings.Contains(out, want) || !strings.Contains(out, "nothing was unpacked") {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+				// Refused before anything is written: only the two downloads.
+				if names := dirNames(t, dir); strings.Join(names, " ") != "model.json ppocr-det.tar.gz" {
+					t.Errorf("model folder holds %v", names)
+				}
+				if names := dirNames(t, parent); strings.Join(names, " ") != "models" {
+					t.Errorf("written outside the model folder: %v", names)
+				}
+			})
+		}
+	}
+	t.Cleanup(func() {
+		if _, err := os.Lstat("/tmp/paddlex-verify-evil"); err == nil {
+			_ = os.Remove("/tmp/paddlex-verify-evil")
+			t.Error("an absolute member was written to /tmp")
+		}
+	})
+
+	// The same links, without the crafted members, unpack.
+	for _, oldPython := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "models")
+		_ = os.Mkdir(dir, 0o755)
+		if out, err := runVerify(t, verify, dir, tarGzEntries(t, good), oldPython); err != nil {
+			t.Fatalf("good archive (without data_filter: %v): %v\n%s", oldPython, err, out)
+		}
+		for _, p := range []string{"ppocr-det/server/model", "ppocr-det/server/copy"} {
+			if b, err := os.ReadFile(filepath.Join(dir, p)); err != nil || string(b) != "model" {
+				t.Errorf("%s (without data_filter: %v): %q %v", p, oldPython, b, err)
+			}
+		}
+	}
+}
+
+// withoutDataFilter runs a program as on a Python whose tarfile has no
+// data filter (before 3.12, or an early 3.8-3.11 release).
+const withoutDataFilter = "import tarfile\nif hasattr(tarfile, 'data_filter'):\n    del tarfile.data_filter\n"
+
+// runVerify runs the verify-model container's program in dir, holding
+// archive and a record of its sha256; oldPython hides tarfile's data filter.
+func runVerify(t *testing.T, verify map[string]any, dir string, archive []byte, oldPython bool) (string, error) {
+	t.Helper()
+	sum := sha256.Sum256(archive)
+	record := (&modelhub.Metadata{Model: "ppocr-det", Version: "v1", SHA256: hex.EncodeToString(sum[:]), Size: int64(len(archive))}).Marshal()
+	if err := os.WriteFile(filepath.Join(dir, "ppocr-det.tar.gz"), archive, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "model.json"), record, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := verify["command"].([]any)
+	program := args[2].(string)
+	if oldPython {
+		program = withoutDataFilter + program
+	}
+	cmd := exec.Command("python3", args[1].(string), program)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for _, e := range verify["env"].([]any) {
+		m := e.(map[string]any)
+		v := m["value"].(string)
+		if m["name"] == "MODEL_DIR" {
+			v = dir
+		}
+		cmd.Env = append(cmd.Env, m["name"].(string)+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+type tarEntry struct {
+	hdr  tar.Header
+	body string
+}
+
+func tarGzEntries(t *testing.T, entries []tarEntry) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	gz := gzip.NewWriter(&b)
+	tw := tar.NewWriter(gz)
+	for _, e := range entries {
+		h := e.hdr
+		h.Size = int64(len(e.body))
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatalf("%s: %v", h.Name, err)
+		}
+		if _, err := tw.Write([]byte(e.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 func initContainers(t *testing.T, obj interface{ UnstructuredContent() map[string]any }) []map[string]any {

@@ -56,8 +56,12 @@ mc cp --quiet "model-center/$METADATA_OBJECT" "$MODEL_DIR/model.json" || { echo 
 `
 
 // verifyScript runs in the serving image, which has Python: it checks the
-// archive's sha256 against the metadata record and unpacks it.
-const verifyScript = `import hashlib, json, os, sys, tarfile
+// archive's sha256 against the metadata record and unpacks it. Every member
+// is checked before anything is written, on every Python (tarfile's own
+// data filter exists only from 3.12 and late 3.8-3.11 releases): only
+// regular files, folders and links; no absolute path, no "..", no path
+// through a link in the archive, no link leading out of the model folder.
+const verifyScript = `import hashlib, json, os, posixpath, sys, tarfile
 
 def fail(msg):
     sys.stderr.write(msg + "\n")
@@ -78,11 +82,54 @@ with open(archive, "rb") as f:
         h.update(chunk)
 if h.hexdigest() != want.lower():
     fail("%s is corrupt: its sha256 is %s, model.json records %s" % (os.environ["ARCHIVE_URL"], h.hexdigest(), want))
+def walk(path, links):
+    # The folders path passes through, relative to the model folder; None
+    # when it leaves the folder or passes through a link of the archive.
+    parts = []
+    for c in path.split("/"):
+        if c in ("", "."):
+            continue
+        if c == "..":
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        parts.append(c)
+        if "/".join(parts) in links:
+            return None
+    return parts
+
+def check(t):
+    members = t.getmembers()
+    links = set()
+    for m in members:
+        if m.issym() or m.islnk():
+            links.add(posixpath.normpath(m.name))
+    for m in members:
+        name = m.name
+        why = ""
+        if name.startswith("/"):
+            why = "has an absolute path"
+        elif ".." in name.split("/"):
+            why = "has '..' in its path"
+        elif not (m.isreg() or m.isdir() or m.issym() or m.islnk()):
+            why = "is not a regular file, folder or link (a device, a FIFO or an unknown type)"
+        elif walk(posixpath.dirname(name), links) is None:
+            why = "has a path through a link in the archive"
+        elif m.issym() and (m.linkname.startswith("/") or walk(posixpath.join(posixpath.dirname(name), m.linkname), links) is None):
+            why = "is a symbolic link to %s, outside the model folder or through another link" % m.linkname
+        elif m.islnk() and (m.linkname.startswith("/") or walk(m.linkname, links) is None):
+            why = "is a hard link to %s, outside the model folder or through another link" % m.linkname
+        if why:
+            fail("%s is refused: member %s %s; nothing was unpacked: repack the model with paths inside its folder and push it as a new version" % (os.environ["ARCHIVE_URL"], name, why))
+    return members
+
 with tarfile.open(archive) as t:
+    members = check(t)
     if hasattr(tarfile, "data_filter"):
-        t.extractall(d, filter="data")
+        t.extractall(d, members=members, filter="data")
     else:
-        t.extractall(d)
+        t.extractall(d, members=members)
 os.remove(archive)
 if not os.path.isdir(os.path.join(d, model, "server")):
     fail("%s has no %s/server/ folder: convert the model for Paddle Serving (train --need-convert)" % (os.environ["ARCHIVE_URL"], model))
