@@ -5,8 +5,14 @@ import (
 	"strconv"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
@@ -64,8 +70,8 @@ func (s *Spec) Mode() string {
 }
 
 // Labels are the labels every object of a training carries.
-func Labels(name, component string) map[string]any {
-	return map[string]any{
+func Labels(name, component string) map[string]string {
+	return map[string]string{
 		kube.LabelManagedBy: kube.ManagedByValue,
 		paddle.LabelTrain:   name,
 		kube.LabelComponent: component,
@@ -75,13 +81,12 @@ func Labels(name, component string) map[string]any {
 // Selector selects every object of the training name.
 func Selector(name string) string { return paddle.LabelTrain + "=" + name }
 
-func object(gvk schema.GroupVersionKind, name, ns string, labels map[string]any, spec map[string]any) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": gvk.GroupVersion().String(),
-		"kind":       gvk.Kind,
-		"metadata":   map[string]any{"name": name, "namespace": ns, "labels": labels},
-		"spec":       spec,
-	}}
+func objectMeta(name, ns string, labels map[string]string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
+}
+
+func typeMeta(gvk schema.GroupVersionKind) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
 }
 
 // Render returns the objects a create or apply makes at once, in apply
@@ -189,194 +194,178 @@ func (s *Spec) launchArgs() []string {
 	return append(args, "--log_dir", LogDir)
 }
 
-func (s *Spec) env() []any {
-	env := []any{map[string]any{"name": "PYTHONUNBUFFERED", "value": "1"}}
+func (s *Spec) env() []corev1.EnvVar {
+	env := []corev1.EnvVar{{Name: "PYTHONUNBUFFERED", Value: "1"}}
 	for _, k := range sortedKeys(s.Env) {
 		if k == "PYTHONUNBUFFERED" {
-			env[0] = map[string]any{"name": k, "value": s.Env[k]}
+			env[0] = corev1.EnvVar{Name: k, Value: s.Env[k]}
 			continue
 		}
-		env = append(env, map[string]any{"name": k, "value": s.Env[k]})
+		env = append(env, corev1.EnvVar{Name: k, Value: s.Env[k]})
 	}
 	return env
 }
 
-func taskVolumes(s *Spec) ([]any, []any) {
-	mounts := []any{
-		map[string]any{"name": "dshm", "mountPath": "/dev/shm"},
-		map[string]any{"name": "task-center", "mountPath": TaskMountPath},
+func pvcVolume(name, claim string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}
+}
+
+func taskVolumes(s *Spec) ([]corev1.VolumeMount, []corev1.Volume) {
+	mounts := []corev1.VolumeMount{
+		{Name: "dshm", MountPath: "/dev/shm"},
+		{Name: "task-center", MountPath: TaskMountPath},
 	}
-	vols := []any{
-		map[string]any{"name": "dshm", "emptyDir": map[string]any{"medium": "Memory"}},
-		map[string]any{"name": "task-center", "persistentVolumeClaim": map[string]any{"claimName": s.PVCName}},
+	vols := []corev1.Volume{
+		{Name: "dshm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+		pvcVolume("task-center", s.PVCName),
 	}
 	return mounts, vols
 }
 
 // placement adds the scheduling fields every pod of the training shares.
-func placement(s *Spec, pod map[string]any) {
+func placement(s *Spec, pod *corev1.PodSpec) {
 	if len(s.NodeSelector) > 0 {
-		ns := map[string]any{}
+		pod.NodeSelector = make(map[string]string, len(s.NodeSelector))
 		for k, v := range s.NodeSelector {
-			ns[k] = v
+			pod.NodeSelector[k] = v
 		}
-		pod["nodeSelector"] = ns
 	}
-	if len(s.Tolerations) > 0 {
-		var ts []any
-		for _, t := range s.Tolerations {
-			tol, _ := ParseToleration(t)
-			m := map[string]any{"key": tol.Key, "operator": string(tol.Operator)}
-			if tol.Value != "" {
-				m["value"] = tol.Value
-			}
-			if tol.Effect != "" {
-				m["effect"] = string(tol.Effect)
-			}
-			ts = append(ts, m)
-		}
-		pod["tolerations"] = ts
+	for _, t := range s.Tolerations {
+		tol, _ := ParseToleration(t)
+		pod.Tolerations = append(pod.Tolerations, corev1.Toleration{
+			Key: tol.Key, Operator: tol.Operator, Value: tol.Value, Effect: tol.Effect})
 	}
-	if s.PriorityClass != "" {
-		pod["priorityClassName"] = s.PriorityClass
-	}
+	pod.PriorityClassName = s.PriorityClass
 }
+
+// GPUResource is the extended resource the NVIDIA device plugin advertises.
+const GPUResource corev1.ResourceName = "nvidia.com/gpu"
 
 // podTemplate renders one role's pod template. Workers and parameter
 // servers get the same command, volumes and environment; only workers get
 // GPUs.
-func podTemplate(s *Spec, role string) map[string]any {
+func podTemplate(s *Spec, role string) corev1.PodTemplateSpec {
 	mounts, vols := taskVolumes(s)
 	if s.Dataset != "" && s.Backend == BackendTrainingOperator {
 		// paddle-operator mounts the SampleSet through sampleSetRef; the
 		// training-operator needs the SampleSet's PVC mounted by hand.
-		mounts = append(mounts, map[string]any{"name": "data-center", "mountPath": paddle.DataMountPath})
-		vols = append(vols, map[string]any{"name": "data-center", "persistentVolumeClaim": map[string]any{"claimName": s.SampleSet}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "data-center", MountPath: paddle.DataMountPath})
+		vols = append(vols, pvcVolume("data-center", s.SampleSet))
 	}
-	resources := map[string]any{}
-	requests, limits := map[string]any{}, map[string]any{}
+	var res corev1.ResourceRequirements
+	set := func(l *corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
+		if *l == nil {
+			*l = corev1.ResourceList{}
+		}
+		(*l)[name] = q
+	}
 	if s.CPU != "" {
-		requests["cpu"], limits["cpu"] = s.CPU, s.CPU
+		q := resource.MustParse(s.CPU)
+		set(&res.Requests, corev1.ResourceCPU, q)
+		set(&res.Limits, corev1.ResourceCPU, q)
 	}
 	if s.Memory != "" {
-		requests["memory"], limits["memory"] = s.Memory, s.Memory
+		q := resource.MustParse(s.Memory)
+		set(&res.Requests, corev1.ResourceMemory, q)
+		set(&res.Limits, corev1.ResourceMemory, q)
 	}
 	if s.GPUPerNode > 0 && role == "worker" {
-		limits["nvidia.com/gpu"] = int64(s.GPUPerNode)
+		set(&res.Limits, GPUResource, *resource.NewQuantity(int64(s.GPUPerNode), resource.DecimalSI))
 	}
-	if len(requests) > 0 {
-		resources["requests"] = requests
-	}
-	if len(limits) > 0 {
-		resources["limits"] = limits
-	}
-	container := map[string]any{
-		"name":         ContainerName,
-		"image":        s.Image,
-		"command":      toAny(TrainCommand(*s)),
-		"env":          s.env(),
-		"volumeMounts": mounts,
-	}
-	if len(resources) > 0 {
-		container["resources"] = resources
-	}
-	pod := map[string]any{
-		"containers":    []any{container},
-		"volumes":       vols,
-		"restartPolicy": "Never",
+	pod := corev1.PodSpec{
+		Containers: []corev1.Container{{
+			Name:         ContainerName,
+			Image:        s.Image,
+			Command:      TrainCommand(*s),
+			Env:          s.env(),
+			VolumeMounts: mounts,
+			Resources:    res,
+		}},
+		Volumes:       vols,
+		RestartPolicy: corev1.RestartPolicyNever,
 	}
 	if s.Scheduler == SchedulerVolcano {
-		pod["schedulerName"] = SchedulerVolcano
+		pod.SchedulerName = SchedulerVolcano
 	}
-	placement(s, pod)
+	placement(s, &pod)
 	labels := Labels(s.Name, ComponentTraining)
 	for k, v := range s.PodLabels {
 		labels[k] = v
 	}
 	labels[LabelRole] = role
-	return map[string]any{"metadata": map[string]any{"labels": labels}, "spec": pod}
-}
-
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
+	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod}
 }
 
 // RenderPaddleJob renders the training: a batch.paddlepaddle.org/v1
 // PaddleJob, or with --backend training-operator a kubeflow.org/v1 one
 // (whose Master replicas are the parameter servers).
 func RenderPaddleJob(s Spec) *unstructured.Unstructured {
-	total := int64(s.WorkerReplicas + s.PSReplicas)
-	var sched map[string]any
+	var sched *paddle.SchedulingPolicy
 	if s.Scheduler == SchedulerVolcano {
-		sched = map[string]any{"minAvailable": total}
-		if s.Queue != "" {
-			sched["queue"] = s.Queue
-		}
-		if s.PriorityClass != "" {
-			sched["priorityClass"] = s.PriorityClass
-		}
+		sched = &paddle.SchedulingPolicy{MinAvailable: ptr(int32(s.WorkerReplicas + s.PSReplicas)),
+			Queue: s.Queue, PriorityClass: s.PriorityClass}
 	}
-	job := renderPaddleJob(s, sched)
-	job.SetAnnotations(map[string]string{AnnotationProject: s.Project})
-	return job
-}
-
-func renderPaddleJob(s Spec, sched map[string]any) *unstructured.Unstructured {
+	meta := objectMeta(s.Name, s.Namespace, Labels(s.Name, ComponentTraining))
+	meta.Annotations = map[string]string{AnnotationProject: s.Project}
 	if s.Backend == BackendTrainingOperator {
-		replicas := map[string]any{
-			"Worker": map[string]any{"replicas": int64(s.WorkerReplicas), "restartPolicy": "Never", "template": podTemplate(&s, "worker")},
+		replicas := map[string]*paddle.ReplicaSpec{
+			paddle.ReplicaWorker: {Replicas: ptr(int32(s.WorkerReplicas)), RestartPolicy: "Never", Template: podTemplate(&s, "worker")},
 		}
 		if s.PSReplicas > 0 {
-			replicas["Master"] = map[string]any{"replicas": int64(s.PSReplicas), "restartPolicy": "Never", "template": podTemplate(&s, "ps")}
+			replicas[paddle.ReplicaMaster] = &paddle.ReplicaSpec{Replicas: ptr(int32(s.PSReplicas)), RestartPolicy: "Never", Template: podTemplate(&s, "ps")}
 		}
-		// Pods stay after the run so `paddlex train logs` can read them.
-		run := map[string]any{"cleanPodPolicy": "None"}
-		if sched != nil {
-			run["schedulingPolicy"] = sched
-		}
-		return object(paddle.TrainingOperatorJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining),
-			map[string]any{"runPolicy": run, "paddleReplicaSpecs": replicas})
+		return kube.ToUnstructured(&paddle.KubeflowPaddleJob{
+			TypeMeta:   typeMeta(paddle.TrainingOperatorJobGVK),
+			ObjectMeta: meta,
+			Spec: paddle.KubeflowPaddleJobSpec{
+				// Pods stay after the run so `paddlex train logs` can read them.
+				RunPolicy:          paddle.RunPolicy{CleanPodPolicy: ptr("None"), SchedulingPolicy: sched},
+				PaddleReplicaSpecs: replicas,
+			},
+		})
 	}
-	spec := map[string]any{
-		"cleanPodPolicy": "OnCompletion",
-		"withGloo":       int64(1),
-		"intranet":       "PodIP",
-		"worker":         map[string]any{"replicas": int64(s.WorkerReplicas), "template": podTemplate(&s, "worker")},
+	spec := paddle.PaddleJobSpec{
+		CleanPodPolicy:   "OnCompletion",
+		WithGloo:         ptr(int32(1)),
+		Intranet:         "PodIP",
+		Worker:           &paddle.ResourceSpec{Replicas: int32(s.WorkerReplicas), Template: podTemplate(&s, "worker")},
+		SchedulingPolicy: sched,
 	}
 	if s.PSReplicas > 0 {
-		spec["ps"] = map[string]any{"replicas": int64(s.PSReplicas), "template": podTemplate(&s, "ps")}
+		spec.PS = &paddle.ResourceSpec{Replicas: int32(s.PSReplicas), Template: podTemplate(&s, "ps")}
 	}
 	if s.Dataset != "" {
-		spec["sampleSetRef"] = map[string]any{"name": s.SampleSet, "namespace": s.Namespace, "mountPath": paddle.DataMountPath}
+		spec.SampleSetRef = &paddle.SampleSetRef{Name: s.SampleSet, Namespace: s.Namespace, MountPath: paddle.DataMountPath}
 	}
-	if sched != nil {
-		spec["schedulingPolicy"] = sched
-	}
-	return object(paddle.PaddleJobGVK, s.Name, s.Namespace, Labels(s.Name, ComponentTraining), spec)
+	return kube.ToUnstructured(&paddle.PaddleJob{TypeMeta: typeMeta(paddle.PaddleJobGVK), ObjectMeta: meta, Spec: spec})
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // jobObject renders a run-once Job of the training.
 func jobObject(s *Spec, name, component, image, workdir string, command []string) *unstructured.Unstructured {
 	mounts, vols := taskVolumes(s)
-	container := map[string]any{
-		"name":         component,
-		"image":        image,
-		"command":      toAny(command),
-		"env":          s.env(),
-		"volumeMounts": mounts,
+	pod := corev1.PodSpec{
+		RestartPolicy: corev1.RestartPolicyNever,
+		Containers: []corev1.Container{{
+			Name:         component,
+			Image:        image,
+			Command:      command,
+			Env:          s.env(),
+			VolumeMounts: mounts,
+			WorkingDir:   workdir,
+		}},
+		Volumes: vols,
 	}
-	if workdir != "" {
-		container["workingDir"] = workdir
-	}
-	pod := map[string]any{"restartPolicy": "Never", "containers": []any{container}, "volumes": vols}
-	placement(s, pod)
-	return object(jobGVK, name, s.Namespace, Labels(s.Name, component), map[string]any{
-		"backoffLimit": int64(0),
-		"template":     map[string]any{"metadata": map[string]any{"labels": Labels(s.Name, component)}, "spec": pod},
+	placement(s, &pod)
+	return kube.ToUnstructured(&batchv1.Job{
+		TypeMeta:   typeMeta(jobGVK),
+		ObjectMeta: objectMeta(name, s.Namespace, Labels(s.Name, component)),
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptr(int32(0)),
+			Template:     corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: Labels(s.Name, component)}, Spec: pod},
+		},
 	})
 }
 
@@ -410,30 +399,41 @@ func RenderConvertJob(s Spec) *unstructured.Unstructured {
 // a Deployment and a Service NAME-visualdl on port 8040.
 func RenderVisualDL(s Spec) []*unstructured.Unstructured {
 	mounts, vols := taskVolumes(&s)
-	sel := map[string]any{paddle.LabelTrain: s.Name, kube.LabelComponent: ComponentVisualDL}
+	sel := map[string]string{paddle.LabelTrain: s.Name, kube.LabelComponent: ComponentVisualDL}
 	script := "mkdir -p " + Quote(VisualDLDir) + " && exec " +
 		Join([]string{"visualdl", "--logdir", VisualDLDir, "--host", "0.0.0.0", "--port", strconv.Itoa(VisualDLPort)})
-	container := map[string]any{
-		"name":         "visualdl",
-		"image":        s.VisualDLImage,
-		"command":      []any{"sh", "-c", script},
-		"ports":        []any{map[string]any{"name": "http", "containerPort": int64(VisualDLPort)}},
-		"volumeMounts": mounts,
-		"readinessProbe": map[string]any{
-			"tcpSocket":     map[string]any{"port": "http"},
-			"periodSeconds": int64(5),
-		},
+	pod := corev1.PodSpec{
+		Containers: []corev1.Container{{
+			Name:         "visualdl",
+			Image:        s.VisualDLImage,
+			Command:      []string{"sh", "-c", script},
+			Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: VisualDLPort}},
+			VolumeMounts: mounts,
+			ReadinessProbe: &corev1.Probe{
+				ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}},
+				PeriodSeconds: 5,
+			},
+		}},
+		Volumes: vols,
 	}
-	pod := map[string]any{"containers": []any{container}, "volumes": vols}
-	placement(&s, pod)
-	dep := object(deploymentGVK, s.VisualDLName(), s.Namespace, Labels(s.Name, ComponentVisualDL), map[string]any{
-		"replicas": int64(1),
-		"selector": map[string]any{"matchLabels": sel},
-		"template": map[string]any{"metadata": map[string]any{"labels": Labels(s.Name, ComponentVisualDL)}, "spec": pod},
+	placement(&s, &pod)
+	meta := objectMeta(s.VisualDLName(), s.Namespace, Labels(s.Name, ComponentVisualDL))
+	dep := kube.ToUnstructured(&appsv1.Deployment{
+		TypeMeta:   typeMeta(deploymentGVK),
+		ObjectMeta: meta,
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr(int32(1)),
+			Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: Labels(s.Name, ComponentVisualDL)}, Spec: pod},
+		},
 	})
-	svc := object(serviceGVK, s.VisualDLName(), s.Namespace, Labels(s.Name, ComponentVisualDL), map[string]any{
-		"selector": sel,
-		"ports":    []any{map[string]any{"name": "http", "port": int64(VisualDLPort), "targetPort": "http"}},
+	svc := kube.ToUnstructured(&corev1.Service{
+		TypeMeta:   typeMeta(serviceGVK),
+		ObjectMeta: meta,
+		Spec: corev1.ServiceSpec{
+			Selector: sel,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: VisualDLPort, TargetPort: intstr.FromString("http")}},
+		},
 	})
 	return []*unstructured.Unstructured{dep, svc}
 }

@@ -33,39 +33,74 @@ func IsTrainingOperator(obj *unstructured.Unstructured) bool {
 	return obj.GroupVersionKind().Group == paddle.TrainingOperatorJobGVK.Group
 }
 
+// Job is a training read back through the types it is rendered with: Paddle
+// for a paddle-operator PaddleJob, Kubeflow for a training-operator one.
+type Job struct {
+	Paddle   *paddle.PaddleJob
+	Kubeflow *paddle.KubeflowPaddleJob
+}
+
+// JobOf reads a PaddleJob of either backend.
+func JobOf(obj *unstructured.Unstructured) (Job, error) {
+	if IsTrainingOperator(obj) {
+		j := &paddle.KubeflowPaddleJob{}
+		return Job{Kubeflow: j}, kube.FromUnstructured(obj, j)
+	}
+	j := &paddle.PaddleJob{}
+	return Job{Paddle: j}, kube.FromUnstructured(obj, j)
+}
+
+// jobOf reads obj for the summaries below, which show what they can of an
+// object whose status does not fit the types (an operator of another
+// version) rather than fail a get or a wait on it.
+func jobOf(obj *unstructured.Unstructured) Job {
+	j, _ := JobOf(obj)
+	return j
+}
+
 // Roles reads the worker and parameter-server counts of either PaddleJob.
 func Roles(obj *unstructured.Unstructured) []RoleStatus {
-	n := func(m map[string]any, k string) int64 {
-		switch v := m[k].(type) {
-		case int64:
-			return v
-		case float64:
-			return int64(v)
-		}
-		return 0
-	}
+	return jobOf(obj).Roles()
+}
+
+// Roles reads the worker and parameter-server counts.
+func (j Job) Roles() []RoleStatus {
 	var out []RoleStatus
-	if IsTrainingOperator(obj) {
-		for _, r := range []struct{ key, role string }{{"Worker", "worker"}, {"Master", "ps"}} {
-			spec, ok, _ := unstructured.NestedMap(obj.Object, "spec", "paddleReplicaSpecs", r.key)
-			if !ok {
+	if k := j.Kubeflow; k != nil {
+		for _, r := range []struct{ key, role string }{{paddle.ReplicaWorker, "worker"}, {paddle.ReplicaMaster, "ps"}} {
+			spec, ok := k.Spec.PaddleReplicaSpecs[r.key]
+			if !ok || spec == nil {
 				continue
 			}
-			st, _, _ := unstructured.NestedMap(obj.Object, "status", "replicaStatuses", r.key)
-			out = append(out, RoleStatus{Role: r.role, Replicas: n(spec, "replicas"),
-				Running: n(st, "active"), Succeeded: n(st, "succeeded"), Failed: n(st, "failed")})
+			rs := RoleStatus{Role: r.role}
+			if spec.Replicas != nil {
+				rs.Replicas = int64(*spec.Replicas)
+			}
+			if st := k.Status.ReplicaStatuses[r.key]; st != nil {
+				rs.Running, rs.Succeeded, rs.Failed = int64(st.Active), int64(st.Succeeded), int64(st.Failed)
+			}
+			out = append(out, rs)
 		}
 		return out
 	}
-	for _, role := range []string{"worker", "ps"} {
-		spec, ok, _ := unstructured.NestedMap(obj.Object, "spec", role)
-		if !ok {
+	p := j.Paddle
+	if p == nil {
+		return nil
+	}
+	for _, r := range []struct {
+		role string
+		spec *paddle.ResourceSpec
+		st   *paddle.ResourceStatus
+	}{{"worker", p.Spec.Worker, p.Status.Worker}, {"ps", p.Spec.PS, p.Status.PS}} {
+		if r.spec == nil {
 			continue
 		}
-		st, _, _ := unstructured.NestedMap(obj.Object, "status", role)
-		out = append(out, RoleStatus{Role: role, Replicas: n(spec, "replicas"),
-			Pending: n(st, "pending") + n(st, "starting"), Running: n(st, "running"),
-			Succeeded: n(st, "succeeded"), Failed: n(st, "failed")})
+		rs := RoleStatus{Role: r.role, Replicas: int64(r.spec.Replicas)}
+		if st := r.st; st != nil {
+			rs.Pending, rs.Running = int64(st.Pending+st.Starting), int64(st.Running)
+			rs.Succeeded, rs.Failed = int64(st.Succeeded), int64(st.Failed)
+		}
+		out = append(out, rs)
 	}
 	return out
 }
@@ -83,11 +118,19 @@ func Progress(obj *unstructured.Unstructured) string {
 // and for the training-operator its latest true condition among Created,
 // Running, Restarting, Succeeded and Failed.
 func Phase(obj *unstructured.Unstructured) string {
-	if !IsTrainingOperator(obj) {
-		return kube.Phase(obj)
+	return jobOf(obj).Phase()
+}
+
+// Phase returns the job's phase, as Phase does.
+func (j Job) Phase() string {
+	if j.Kubeflow == nil {
+		if j.Paddle == nil {
+			return ""
+		}
+		return j.Paddle.Status.Phase
 	}
 	phase := ""
-	for _, c := range kube.Conditions(obj) {
+	for _, c := range j.Kubeflow.Status.Conditions {
 		if c.Status != "True" {
 			continue
 		}
@@ -99,6 +142,20 @@ func Phase(obj *unstructured.Unstructured) string {
 		}
 	}
 	return phase
+}
+
+// Finish returns the true Succeeded or Failed condition of a
+// training-operator job, if it has finished.
+func (j Job) Finish() (paddle.Condition, bool) {
+	if j.Kubeflow == nil {
+		return paddle.Condition{}, false
+	}
+	for _, c := range j.Kubeflow.Status.Conditions {
+		if c.Status == "True" && (c.Type == "Succeeded" || c.Type == "Failed") {
+			return c, true
+		}
+	}
+	return paddle.Condition{}, false
 }
 
 // Succeeded and Failed report a finished training of either backend.
@@ -133,24 +190,22 @@ func Condition(backend string) kube.Condition {
 		if obj == nil {
 			return false, "not found yet", nil
 		}
+		j := jobOf(obj)
 		status := "no condition yet"
-		if p := Phase(obj); p != "" {
+		if p := j.Phase(); p != "" {
 			status = p
 		}
 		if d := Progress(obj); d != "" {
 			status += " (" + d + ")"
 		}
-		for _, c := range kube.Conditions(obj) {
-			if c.Status != "True" {
-				continue
-			}
-			switch c.Type {
-			case "Succeeded":
-				return true, status, nil
-			case "Failed":
-				return false, status, &kube.FailedError{Ref: kube.RefOf(obj), Reason: c.Reason, Message: c.Message}
-			}
+		c, done := j.Finish()
+		switch {
+		case !done:
+			return false, status, nil
+		case c.Type == "Succeeded":
+			return true, status, nil
+		default:
+			return false, status, &kube.FailedError{Ref: kube.RefOf(obj), Reason: c.Reason, Message: c.Message}
 		}
-		return false, status, nil
 	})
 }
