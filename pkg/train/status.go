@@ -3,7 +3,10 @@ package train
 import (
 	"fmt"
 	"strings"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
@@ -50,17 +53,17 @@ func JobOf(obj *unstructured.Unstructured) (Job, error) {
 	return Job{Paddle: j}, kube.FromUnstructured(obj, j)
 }
 
-// jobOf reads obj for the summaries below, which show what they can of an
-// object whose status does not fit the types (an operator of another
-// version) rather than fail a get or a wait on it.
-func jobOf(obj *unstructured.Unstructured) Job {
+// Read reads obj for summaries (get, describe, wait lines), which
+// show what they can of an object whose status does not fit the types (an
+// operator of another version) rather than fail on it.
+func Read(obj *unstructured.Unstructured) Job {
 	j, _ := JobOf(obj)
 	return j
 }
 
 // Roles reads the worker and parameter-server counts of either PaddleJob.
 func Roles(obj *unstructured.Unstructured) []RoleStatus {
-	return jobOf(obj).Roles()
+	return Read(obj).Roles()
 }
 
 // Roles reads the worker and parameter-server counts.
@@ -118,7 +121,7 @@ func Progress(obj *unstructured.Unstructured) string {
 // and for the training-operator its latest true condition among Created,
 // Running, Restarting, Succeeded and Failed.
 func Phase(obj *unstructured.Unstructured) string {
-	return jobOf(obj).Phase()
+	return Read(obj).Phase()
 }
 
 // Phase returns the job's phase, as Phase does.
@@ -190,7 +193,7 @@ func Condition(backend string) kube.Condition {
 		if obj == nil {
 			return false, "not found yet", nil
 		}
-		j := jobOf(obj)
+		j := Read(obj)
 		status := "no condition yet"
 		if p := j.Phase(); p != "" {
 			status = p
@@ -208,4 +211,45 @@ func Condition(backend string) kube.Condition {
 			return false, status, &kube.FailedError{Ref: kube.RefOf(obj), Reason: c.Reason, Message: c.Message}
 		}
 	})
+}
+
+// Times returns when the training started and finished; each is zero until
+// the operator reports it.
+func (j Job) Times() (start, end time.Time) {
+	var s, e *metav1.Time
+	switch {
+	case j.Kubeflow != nil:
+		s, e = j.Kubeflow.Status.StartTime, j.Kubeflow.Status.CompletionTime
+	case j.Paddle != nil:
+		s, e = j.Paddle.Status.StartTime, j.Paddle.Status.CompletionTime
+	}
+	if s != nil {
+		start = s.Time
+	}
+	if e != nil {
+		end = e.Time
+	}
+	return start, end
+}
+
+// WorkerPod returns the workers' pod spec, or nil when the job has none.
+func (j Job) WorkerPod() *corev1.PodSpec {
+	switch {
+	case j.Kubeflow != nil:
+		if r := j.Kubeflow.Spec.PaddleReplicaSpecs[paddle.ReplicaWorker]; r != nil {
+			return &r.Template.Spec
+		}
+	case j.Paddle != nil && j.Paddle.Spec.Worker != nil:
+		return &j.Paddle.Spec.Worker.Template.Spec
+	}
+	return nil
+}
+
+// Conditions returns the training-operator's conditions; paddle-operator
+// reports a phase only.
+func (j Job) Conditions() []paddle.Condition {
+	if j.Kubeflow == nil {
+		return nil
+	}
+	return j.Kubeflow.Status.Conditions
 }

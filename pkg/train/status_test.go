@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -82,5 +83,43 @@ func TestJobOfRejectsMalformedStatus(t *testing.T) {
 	}
 	if got := Roles(obj); len(got) != 2 || got[0].Replicas != 2 {
 		t.Errorf("Roles of a malformed status = %+v, want the spec's counts", got)
+	}
+}
+
+func TestJobTimesWorkerPodConditions(t *testing.T) {
+	for _, backend := range []string{BackendPaddleOperator, BackendTrainingOperator} {
+		t.Run(backend, func(t *testing.T) {
+			status := map[string]any{"startTime": "2026-01-02T03:04:05Z", "completionTime": "2026-01-02T03:14:05Z"}
+			if backend == BackendTrainingOperator {
+				status["conditions"] = []any{map[string]any{"type": "Succeeded", "status": "True", "reason": "PaddleJobSucceeded"}}
+			}
+			s := examples()["ocr"]
+			s.Backend = backend
+			s.Defaults()
+			obj := RenderPaddleJob(s)
+			obj.Object["status"] = status
+			j, err := JobOf(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			start, end := j.Times()
+			if got := end.Sub(start); got != 10*time.Minute {
+				t.Errorf("Times span %s, want 10m", got)
+			}
+			pod := j.WorkerPod()
+			if pod == nil || pod.Containers[0].Image != s.Image {
+				t.Fatalf("WorkerPod = %+v, want the worker template", pod)
+			}
+			if q := pod.Containers[0].Resources.Limits[GPUResource]; q.String() != "2" {
+				t.Errorf("GPU limit = %s, want 2", q.String())
+			}
+			conds := j.Conditions()
+			if backend == BackendTrainingOperator && (len(conds) != 1 || conds[0].Reason != "PaddleJobSucceeded") {
+				t.Errorf("Conditions = %+v", conds)
+			}
+			if backend == BackendPaddleOperator && len(conds) != 0 {
+				t.Errorf("paddle-operator Conditions = %+v, want none", conds)
+			}
+		})
 	}
 }

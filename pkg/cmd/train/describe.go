@@ -106,7 +106,7 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(w, "  %s\n", r)
 	}
 	o.printPods(ctx, w)
-	conds := kube.Conditions(job)
+	conds := train.Read(job).Conditions()
 	fmt.Fprintln(w, "Conditions:")
 	if len(conds) == 0 {
 		fmt.Fprintln(w, "  <none>")

@@ -163,12 +163,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 
 // duration is how long the training ran: start to completion, or to now.
 func duration(j *unstructured.Unstructured, now time.Time) string {
-	parse := func(k string) time.Time {
-		s, _, _ := unstructured.NestedString(j.Object, "status", k)
-		ts, _ := time.Parse(time.RFC3339, s)
-		return ts
-	}
-	start, end := parse("startTime"), parse("completionTime")
+	start, end := train.Read(j).Times()
 	if start.IsZero() {
 		return "-"
 	}
@@ -180,21 +175,16 @@ func duration(j *unstructured.Unstructured, now time.Time) string {
 
 // podSummary returns the worker image and GPUs per worker.
 func podSummary(j *unstructured.Unstructured) (string, string) {
-	path := []string{"spec", "worker", "template", "spec", "containers"}
-	if train.IsTrainingOperator(j) {
-		path = []string{"spec", "paddleReplicaSpecs", "Worker", "template", "spec", "containers"}
-	}
-	cs, _, _ := unstructured.NestedSlice(j.Object, path...)
-	if len(cs) == 0 {
+	pod := train.Read(j).WorkerPod()
+	if pod == nil || len(pod.Containers) == 0 {
 		return "-", "-"
 	}
-	c, _ := cs[0].(map[string]any)
-	image, _ := c["image"].(string)
+	c := pod.Containers[0]
 	gpus := "0"
-	if v, ok, _ := unstructured.NestedFieldNoCopy(c, "resources", "limits", "nvidia.com/gpu"); ok {
-		gpus = fmt.Sprint(v)
+	if q, ok := c.Resources.Limits[train.GPUResource]; ok {
+		gpus = q.String()
 	}
-	return orDash(image), gpus
+	return orDash(c.Image), gpus
 }
 
 func orDash(s string) string {
