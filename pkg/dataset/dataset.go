@@ -10,6 +10,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
@@ -95,65 +96,63 @@ func (s *Spec) RmrJobName() string    { return s.Name + "-rmr" }
 // MountPath is where training pods find this data set.
 func (s *Spec) MountPath() string { return fmt.Sprintf("%s/%s/", paddle.DataMountPath, s.Name) }
 
-func labels(s *Spec) map[string]any {
-	return map[string]any{
+func labels(s *Spec) map[string]string {
+	return map[string]string{
 		kube.LabelManagedBy: kube.ManagedByValue,
 		paddle.LabelDataset: s.Name,
 	}
 }
 
-func object(gvkAPIVersion, kind, name, ns string, lbls map[string]any, spec map[string]any) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": gvkAPIVersion,
-		"kind":       kind,
-		"metadata":   map[string]any{"name": name, "namespace": ns, "labels": lbls},
-		"spec":       spec,
-	}}
-}
-
 // RenderSampleSet renders the cache. It carries no dataset label: several
 // data sets share it.
 func RenderSampleSet(s Spec) *unstructured.Unstructured {
-	return object(paddle.SampleSetGVK.GroupVersion().String(), paddle.SampleSetGVK.Kind, s.SampleSet, s.Namespace,
-		map[string]any{kube.LabelManagedBy: kube.ManagedByValue},
-		map[string]any{
-			"partitions": int64(s.Partitions),
-			"noSync":     true,
-			"secretRef":  map[string]any{"name": s.CacheSecret},
-		})
+	return kube.ToUnstructured(&paddle.SampleSet{
+		TypeMeta: kube.TypeMeta(paddle.SampleSetGVK),
+		ObjectMeta: metav1.ObjectMeta{Name: s.SampleSet, Namespace: s.Namespace,
+			Labels: map[string]string{kube.LabelManagedBy: kube.ManagedByValue}},
+		Spec: paddle.SampleSetSpec{
+			Partitions: s.Partitions,
+			NoSync:     true,
+			SecretRef:  &paddle.SecretRef{Name: s.CacheSecret},
+		},
+	})
+}
+
+func sampleJob(s *Spec, name string, spec paddle.SampleJobSpec) *unstructured.Unstructured {
+	spec.SampleSetRef = &paddle.LocalRef{Name: s.SampleSet}
+	return kube.ToUnstructured(&paddle.SampleJob{
+		TypeMeta:   kube.TypeMeta(paddle.SampleJobGVK),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.Namespace, Labels: labels(s)},
+		Spec:       spec,
+	})
 }
 
 // RenderSyncJob renders the SampleJob that copies the source into the cache.
 func RenderSyncJob(s Spec) *unstructured.Unstructured {
-	spec := map[string]any{
-		"type":         "sync",
-		"sampleSetRef": map[string]any{"name": s.SampleSet},
-		"syncOptions":  map[string]any{"source": s.SourceURI, "destination": s.Name},
+	spec := paddle.SampleJobSpec{
+		Type:        paddle.SampleJobSync,
+		SyncOptions: &paddle.SyncOptions{Source: s.SourceURI, Destination: s.Name},
 	}
 	if s.SourceSecret != "" {
-		spec["secretRef"] = map[string]any{"name": s.SourceSecret}
+		spec.SecretRef = &paddle.SecretRef{Name: s.SourceSecret}
 	}
-	return object(paddle.SampleJobGVK.GroupVersion().String(), paddle.SampleJobGVK.Kind, s.SyncJobName(), s.Namespace, labels(&s), spec)
+	return sampleJob(&s, s.SyncJobName(), spec)
 }
 
 // RenderWarmupJob renders the SampleJob that loads the data set into the cache nodes.
 func RenderWarmupJob(s Spec) *unstructured.Unstructured {
-	return object(paddle.SampleJobGVK.GroupVersion().String(), paddle.SampleJobGVK.Kind, s.WarmupJobName(), s.Namespace, labels(&s),
-		map[string]any{
-			"type":          "warmup",
-			"sampleSetRef":  map[string]any{"name": s.SampleSet},
-			"warmupOptions": map[string]any{"paths": []any{s.Name}, "partitions": int64(s.Partitions)},
-		})
+	return sampleJob(&s, s.WarmupJobName(), paddle.SampleJobSpec{
+		Type:          paddle.SampleJobWarmup,
+		WarmupOptions: &paddle.WarmupOptions{Paths: []string{s.Name}, Partitions: s.Partitions},
+	})
 }
 
 // RenderRmrJob renders the SampleJob that removes the data set from the cache.
 func RenderRmrJob(s Spec) *unstructured.Unstructured {
-	return object(paddle.SampleJobGVK.GroupVersion().String(), paddle.SampleJobGVK.Kind, s.RmrJobName(), s.Namespace, labels(&s),
-		map[string]any{
-			"type":         "rmr",
-			"sampleSetRef": map[string]any{"name": s.SampleSet},
-			"rmrOptions":   map[string]any{"paths": []any{s.Name}},
-		})
+	return sampleJob(&s, s.RmrJobName(), paddle.SampleJobSpec{
+		Type:       paddle.SampleJobRmr,
+		RmrOptions: &paddle.PathOptions{Paths: []string{s.Name}},
+	})
 }
 
 // Render returns every object a create or apply makes, in apply order:
@@ -173,31 +172,47 @@ func SampleJobCondition() kube.Condition {
 	return kube.PhaseIn(paddle.SampleJobSuccess, paddle.SampleJobFailure, nil)
 }
 
+// SampleSetOf reads a SampleSet through its type.
+func SampleSetOf(obj *unstructured.Unstructured) (*paddle.SampleSet, error) {
+	set := &paddle.SampleSet{}
+	return set, kube.FromUnstructured(obj, set)
+}
+
+// SampleJobOf reads a SampleJob through its type.
+func SampleJobOf(obj *unstructured.Unstructured) (*paddle.SampleJob, error) {
+	job := &paddle.SampleJob{}
+	return job, kube.FromUnstructured(obj, job)
+}
+
+// Read reads a SampleSet for summaries (get, describe, wait lines), which
+// show what they can of one whose status does not fit the type rather than
+// fail on it.
+func Read(obj *unstructured.Unstructured) *paddle.SampleSet {
+	set, _ := SampleSetOf(obj)
+	return set
+}
+
 // CacheProgress summarises a SampleSet's cacheStatus, e.g. "cached 1.2GiB of 3.0GiB (40%)".
 func CacheProgress(obj *unstructured.Unstructured) string {
-	total, _, _ := unstructured.NestedString(obj.Object, "status", "cacheStatus", "totalSize")
-	cached, _, _ := unstructured.NestedString(obj.Object, "status", "cacheStatus", "cachedSize")
-	pct := CachedPercent(obj)
-	if total == "" && cached == "" {
+	cs := Read(obj).Status.CacheStatus
+	if cs.TotalSize == "" && cs.CachedSize == "" {
 		return ""
 	}
-	s := fmt.Sprintf("cached %s of %s", orDash(cached), orDash(total))
-	if pct != "" {
+	s := fmt.Sprintf("cached %s of %s", orDash(cs.CachedSize), orDash(cs.TotalSize))
+	if pct := CachedPercent(cs); pct != "" {
 		s += " (" + pct + ")"
 	}
-	if msg, _, _ := unstructured.NestedString(obj.Object, "status", "cacheStatus", "errorMassage"); msg != "" {
-		s += ": " + msg
+	if cs.ErrorMessage != "" {
+		s += ": " + cs.ErrorMessage
 	}
 	return s
 }
 
 // CachedPercent returns the cached share of the data set, from the byte
 // sizes paddle-operator reports, or "" when they are not known.
-func CachedPercent(obj *unstructured.Unstructured) string {
-	total, _, _ := unstructured.NestedString(obj.Object, "status", "cacheStatus", "totalSize")
-	cached, _, _ := unstructured.NestedString(obj.Object, "status", "cacheStatus", "cachedSize")
-	t, ok1 := parseSize(total)
-	c, ok2 := parseSize(cached)
+func CachedPercent(cs paddle.CacheStatus) string {
+	t, ok1 := parseSize(cs.TotalSize)
+	c, ok2 := parseSize(cs.CachedSize)
 	if !ok1 || !ok2 || t == 0 {
 		return ""
 	}

@@ -84,6 +84,11 @@ func TestCacheProgress(t *testing.T) {
 	if got := CacheProgress(ss); got != "cached 512 MiB of 2 GiB (25%)" {
 		t.Errorf("CacheProgress = %q", got)
 	}
+	// The operator spells the field errorMassage.
+	ss.Object["status"].(map[string]any)["cacheStatus"].(map[string]any)["errorMassage"] = "disk full"
+	if got := CacheProgress(ss); got != "cached 512 MiB of 2 GiB (25%): disk full" {
+		t.Errorf("CacheProgress with an error = %q", got)
+	}
 	// PartialReady is progress, not failure.
 	done, _, err := SampleSetCondition().Check(ss)
 	if done || err != nil {

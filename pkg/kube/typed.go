@@ -3,9 +3,16 @@ package kube
 import (
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
+
+// TypeMeta returns the apiVersion and kind of gvk, for a typed object.
+func TypeMeta(gvk schema.GroupVersionKind) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
+}
 
 // ToUnstructured converts a typed object (a k8s.io/api type or one of the
 // mirrors in pkg/paddle, with its TypeMeta set) into the unstructured form the

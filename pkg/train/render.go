@@ -85,10 +85,6 @@ func objectMeta(name, ns string, labels map[string]string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
 }
 
-func typeMeta(gvk schema.GroupVersionKind) metav1.TypeMeta {
-	return metav1.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
-}
-
 // Render returns the objects a create or apply makes at once, in apply
 // order: the PaddleJob and, with VisualDL, its Deployment and Service, so
 // curves are live while training runs.
@@ -316,7 +312,7 @@ func RenderPaddleJob(s Spec) *unstructured.Unstructured {
 			replicas[paddle.ReplicaMaster] = &paddle.ReplicaSpec{Replicas: ptr(int32(s.PSReplicas)), RestartPolicy: "Never", Template: podTemplate(&s, "ps")}
 		}
 		return kube.ToUnstructured(&paddle.KubeflowPaddleJob{
-			TypeMeta:   typeMeta(paddle.TrainingOperatorJobGVK),
+			TypeMeta:   kube.TypeMeta(paddle.TrainingOperatorJobGVK),
 			ObjectMeta: meta,
 			Spec: paddle.KubeflowPaddleJobSpec{
 				// Pods stay after the run so `paddlex train logs` can read them.
@@ -338,7 +334,7 @@ func RenderPaddleJob(s Spec) *unstructured.Unstructured {
 	if s.Dataset != "" {
 		spec.SampleSetRef = &paddle.SampleSetRef{Name: s.SampleSet, Namespace: s.Namespace, MountPath: paddle.DataMountPath}
 	}
-	return kube.ToUnstructured(&paddle.PaddleJob{TypeMeta: typeMeta(paddle.PaddleJobGVK), ObjectMeta: meta, Spec: spec})
+	return kube.ToUnstructured(&paddle.PaddleJob{TypeMeta: kube.TypeMeta(paddle.PaddleJobGVK), ObjectMeta: meta, Spec: spec})
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -360,7 +356,7 @@ func jobObject(s *Spec, name, component, image, workdir string, command []string
 	}
 	placement(s, &pod)
 	return kube.ToUnstructured(&batchv1.Job{
-		TypeMeta:   typeMeta(jobGVK),
+		TypeMeta:   kube.TypeMeta(jobGVK),
 		ObjectMeta: objectMeta(name, s.Namespace, Labels(s.Name, component)),
 		Spec: batchv1.JobSpec{
 			BackoffLimit: ptr(int32(0)),
@@ -419,7 +415,7 @@ func RenderVisualDL(s Spec) []*unstructured.Unstructured {
 	placement(&s, &pod)
 	meta := objectMeta(s.VisualDLName(), s.Namespace, Labels(s.Name, ComponentVisualDL))
 	dep := kube.ToUnstructured(&appsv1.Deployment{
-		TypeMeta:   typeMeta(deploymentGVK),
+		TypeMeta:   kube.TypeMeta(deploymentGVK),
 		ObjectMeta: meta,
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr(int32(1)),
@@ -428,7 +424,7 @@ func RenderVisualDL(s Spec) []*unstructured.Unstructured {
 		},
 	})
 	svc := kube.ToUnstructured(&corev1.Service{
-		TypeMeta:   typeMeta(serviceGVK),
+		TypeMeta:   kube.TypeMeta(serviceGVK),
 		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
 			Selector: sel,

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/dataset"
@@ -69,26 +68,24 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		return err
 	}
 	w := o.Streams.Out
-	str := func(path ...string) string {
-		v, found, _ := unstructured.NestedFieldNoCopy(s.Object, path...)
-		if !found || v == nil {
-			return "-"
-		}
-		return fmt.Sprint(v)
+	set := dataset.Read(s)
+	cs := set.Status.CacheStatus
+	secret := ""
+	if set.Spec.SecretRef != nil {
+		secret = set.Spec.SecretRef.Name
 	}
 	fmt.Fprintf(w, "Name:        %s\nNamespace:   %s\nPhase:       %s\nAge:         %s\n", s.GetName(), s.GetNamespace(),
-		cmdutil.OrNone(kube.Phase(s)), cmdutil.Age(s.GetCreationTimestamp(), o.Now()))
-	fmt.Fprintf(w, "Spec:\n  Partitions:  %s\n  No sync:     %s\n  Secret:      %s\n", str("spec", "partitions"), str("spec", "noSync"), str("spec", "secretRef", "name"))
-	fmt.Fprintf(w, "Cache:\n  Total:       %s (%s files)\n  Cached:      %s", str("status", "cacheStatus", "totalSize"),
-		str("status", "cacheStatus", "totalFiles"), str("status", "cacheStatus", "cachedSize"))
-	if p := dataset.CachedPercent(s); p != "" {
+		cmdutil.OrNone(set.Status.Phase), cmdutil.Age(s.GetCreationTimestamp(), o.Now()))
+	fmt.Fprintf(w, "Spec:\n  Partitions:  %d\n  No sync:     %t\n  Secret:      %s\n", set.Spec.Partitions, set.Spec.NoSync, orDash(secret))
+	fmt.Fprintf(w, "Cache:\n  Total:       %s (%s files)\n  Cached:      %s", orDash(cs.TotalSize), orDash(cs.TotalFiles), orDash(cs.CachedSize))
+	if p := dataset.CachedPercent(cs); p != "" {
 		fmt.Fprintf(w, " (%s)", p)
 	}
-	fmt.Fprintf(w, "\n  Disk:        %s used of %s (%s)\n", str("status", "cacheStatus", "diskUsed"), str("status", "cacheStatus", "diskSize"), str("status", "cacheStatus", "diskUsageRate"))
-	if msg := str("status", "cacheStatus", "errorMassage"); msg != "-" {
-		fmt.Fprintf(w, "  Error:       %s\n", msg)
+	fmt.Fprintf(w, "\n  Disk:        %s used of %s (%s)\n", orDash(cs.DiskUsed), orDash(cs.DiskSize), orDash(cs.DiskUsageRate))
+	if cs.ErrorMessage != "" {
+		fmt.Fprintf(w, "  Error:       %s\n", cs.ErrorMessage)
 	}
-	fmt.Fprintf(w, "Runtime:     %s ready\n", str("status", "runtimeStatus", "runtimeReady"))
+	fmt.Fprintf(w, "Runtime:     %s ready\n", orDash(set.Status.RuntimeStatus.RuntimeReady))
 
 	jobs, err := o.Kube.List(ctx, paddle.SampleJobGVK, kube.ListOptions{Namespace: o.Namespace})
 	if err != nil {
@@ -98,11 +95,11 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 	n := 0
 	for i := range jobs {
 		j := &jobs[i]
-		if name, _, _ := unstructured.NestedString(j.Object, "spec", "sampleSetRef", "name"); name != o.Name {
+		sj, err := dataset.SampleJobOf(j)
+		if err != nil || sj.Spec.SampleSetRef == nil || sj.Spec.SampleSetRef.Name != o.Name {
 			continue
 		}
-		typ, _, _ := unstructured.NestedString(j.Object, "spec", "type")
-		fmt.Fprintf(w, "  %-30s %-8s %s\n", j.GetName(), typ, cmdutil.OrNone(kube.Phase(j)))
+		fmt.Fprintf(w, "  %-30s %-8s %s\n", j.GetName(), sj.Spec.Type, cmdutil.OrNone(sj.Status.Phase))
 		n++
 	}
 	if n == 0 {

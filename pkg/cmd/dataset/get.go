@@ -101,18 +101,20 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	}
 	t := cmdutil.NewTable(o.Streams.Out, headers...)
 	for _, s := range selected {
-		get := func(path ...string) string {
-			v, _, _ := unstructured.NestedFieldNoCopy(s.Object, path...)
-			return fmt.Sprint(orEmpty(v))
-		}
-		row := []string{s.GetName(), cmdutil.OrNone(kube.Phase(s)), get("spec", "partitions"),
-			orDash(get("status", "cacheStatus", "totalSize")), orDash(get("status", "cacheStatus", "cachedSize")),
-			orDash(dataset.CachedPercent(s)), syncing(jobs, s), cmdutil.Age(s.GetCreationTimestamp(), o.Now())}
+		set := dataset.Read(s)
+		cs := set.Status.CacheStatus
+		row := []string{s.GetName(), cmdutil.OrNone(set.Status.Phase), fmt.Sprint(set.Spec.Partitions),
+			orDash(cs.TotalSize), orDash(cs.CachedSize),
+			orDash(dataset.CachedPercent(cs)), syncing(jobs, s), cmdutil.Age(s.GetCreationTimestamp(), o.Now())}
 		if o.AllNamespaces {
 			row = append([]string{s.GetNamespace()}, row...)
 		}
 		if o.Output.Wide() {
-			row = append(row, orDash(get("status", "runtimeStatus", "runtimeReady")), orDash(get("spec", "secretRef", "name")))
+			secret := ""
+			if set.Spec.SecretRef != nil {
+				secret = set.Spec.SecretRef.Name
+			}
+			row = append(row, orDash(set.Status.RuntimeStatus.RuntimeReady), orDash(secret))
 		}
 		t.Row(row...)
 	}
@@ -124,12 +126,11 @@ func syncing(jobs []unstructured.Unstructured, set *unstructured.Unstructured) s
 	var out []string
 	for i := range jobs {
 		j := &jobs[i]
-		ref, _, _ := unstructured.NestedString(j.Object, "spec", "sampleSetRef", "name")
-		if ref != set.GetName() || j.GetNamespace() != set.GetNamespace() {
+		sj, err := dataset.SampleJobOf(j)
+		if err != nil || sj.Spec.SampleSetRef == nil || sj.Spec.SampleSetRef.Name != set.GetName() || j.GetNamespace() != set.GetNamespace() {
 			continue
 		}
-		typ, _, _ := unstructured.NestedString(j.Object, "spec", "type")
-		out = append(out, fmt.Sprintf("%s(%s:%s)", j.GetLabels()[paddle.LabelDataset], typ, cmdutil.OrNone(kube.Phase(j))))
+		out = append(out, fmt.Sprintf("%s(%s:%s)", j.GetLabels()[paddle.LabelDataset], sj.Spec.Type, cmdutil.OrNone(sj.Status.Phase)))
 	}
 	if len(out) == 0 {
 		return "-"
@@ -142,13 +143,6 @@ func nsText(ns string) string {
 		return "any namespace"
 	}
 	return "namespace " + ns
-}
-
-func orEmpty(v any) any {
-	if v == nil {
-		return ""
-	}
-	return v
 }
 
 func orDash(s string) string {
