@@ -5,10 +5,8 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
@@ -21,8 +19,8 @@ func main() {
 	// client-go logs retries and discovery failures through klog; paddlex
 	// reports errors itself, once, with what to do.
 	klog.SetLogger(logr.Discard())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	streams := cmdutil.SystemStreams()
+	ctx, stop := interruptContext(context.Background(), streams.ErrOut, os.Exit)
 	f := cmdutil.NewFactory(streams)
 	plugin := strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl-")
 	code := cmd.Run(ctx, f, os.Args[1:], cmd.Options{Plugin: plugin})
