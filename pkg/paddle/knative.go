@@ -41,7 +41,7 @@ type TrafficTarget struct {
 
 // KnativeServiceStatus is what the Knative controllers report.
 type KnativeServiceStatus struct {
-	ObservedGeneration        int64           `json:"observedGeneration,omitempty"`
+	ObservedGeneration        *int64          `json:"observedGeneration,omitempty"`
 	Conditions                []Condition     `json:"conditions,omitempty"`
 	LatestReadyRevisionName   string          `json:"latestReadyRevisionName,omitempty"`
 	LatestCreatedRevisionName string          `json:"latestCreatedRevisionName,omitempty"`

@@ -6,7 +6,11 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
@@ -143,8 +147,8 @@ func MetadataURL(endpoint, model, version string) string {
 }
 
 // Labels returns the labels of the Service.
-func (s *Spec) Labels() map[string]any {
-	return map[string]any{
+func (s *Spec) Labels() map[string]string {
+	return map[string]string{
 		kube.LabelManagedBy: kube.ManagedByValue,
 		paddle.LabelServe:   s.Name,
 		paddle.LabelModel:   s.ModelName,
@@ -161,7 +165,7 @@ func Render(s Spec) []*unstructured.Unstructured {
 // with traffic split as t says; others are the specs of the other revisions
 // t names, recorded for a later rollback.
 func RenderService(s Spec, t Traffic, others map[string]Spec) *unstructured.Unstructured {
-	annotations := map[string]any{AnnotationSpec: specJSON(s)}
+	annotations := map[string]string{AnnotationSpec: specJSON(s)}
 	if len(others) > 0 {
 		m := make(map[string]json.RawMessage, len(others))
 		for rev, o := range others {
@@ -170,26 +174,25 @@ func RenderService(s Spec, t Traffic, others map[string]Spec) *unstructured.Unst
 		b, _ := json.Marshal(m)
 		annotations[AnnotationRevisions] = string(b)
 	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": paddle.KnativeServiceGVK.GroupVersion().String(),
-		"kind":       paddle.KnativeServiceGVK.Kind,
-		"metadata": map[string]any{
-			"name":        s.Name,
-			"namespace":   s.Namespace,
-			"labels":      s.Labels(),
-			"annotations": annotations,
+	return kube.ToUnstructured(&paddle.KnativeService{
+		TypeMeta: kube.TypeMeta(paddle.KnativeServiceGVK),
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        s.Name,
+			Namespace:   s.Namespace,
+			Labels:      s.Labels(),
+			Annotations: annotations,
 		},
-		"spec": map[string]any{
-			"template": renderTemplate(s),
-			"traffic":  t.render(),
+		Spec: paddle.KnativeServiceSpec{
+			Template: renderTemplate(s),
+			Traffic:  t.render(),
 		},
-	}}
+	})
 }
 
-func renderTemplate(s Spec) map[string]any {
+func renderTemplate(s Spec) paddle.RevisionTemplateSpec {
 	labels := s.Labels()
 	labels[LabelModelVersion] = s.ModelVersion
-	annotations := map[string]any{
+	annotations := map[string]string{
 		AnnotationClass:    ClassKPA,
 		AnnotationMetric:   s.Metric,
 		AnnotationMinScale: strconv.Itoa(int(s.MinScale)),
@@ -200,17 +203,16 @@ func renderTemplate(s Spec) map[string]any {
 	if s.Target > 0 {
 		annotations[AnnotationTarget] = strconv.Itoa(int(s.Target))
 	}
-	mount := []any{map[string]any{"name": modelVolume, "mountPath": modelDir}}
-	port := int64(s.Port)
+	mount := []corev1.VolumeMount{{Name: modelVolume, MountPath: modelDir}}
 
-	modelEnv := []any{
+	modelEnv := []corev1.EnvVar{
 		envVar("MODEL", s.ModelName),
 		envVar("MODEL_DIR", modelDir),
 		envVar("ARCHIVE", modelhub.ArchiveName(s.ModelName)),
 		envVar("ARCHIVE_URL", modelhub.ArchiveURL(s.Endpoint, s.ModelName, s.ModelVersion)),
 		envVar("METADATA_URL", MetadataURL(s.Endpoint, s.ModelName, s.ModelVersion)),
 	}
-	fetchEnv := append([]any{}, modelEnv...)
+	fetchEnv := append([]corev1.EnvVar{}, modelEnv...)
 	fetchEnv = append(fetchEnv,
 		envVar("ENDPOINT", strings.TrimRight(s.Endpoint, "/")),
 		envVar("ARCHIVE_OBJECT", modelhub.Bucket+"/"+modelhub.ArchiveKey(s.ModelName, s.ModelVersion)),
@@ -220,96 +222,91 @@ func renderTemplate(s Spec) map[string]any {
 		secretEnv("ACCESS_KEY", s.Secret, "access-key"),
 		secretEnv("SECRET_KEY", s.Secret, "secret-key"),
 	)
-	fetch := map[string]any{
-		"name":                     "fetch-model",
-		"image":                    modelhub.DefaultImage,
-		"command":                  []any{"/bin/sh", "-c", fetchScript},
-		"env":                      fetchEnv,
-		"volumeMounts":             mount,
-		"terminationMessagePolicy": "FallbackToLogsOnError",
+	fetch := corev1.Container{
+		Name:                     "fetch-model",
+		Image:                    modelhub.DefaultImage,
+		Command:                  []string{"/bin/sh", "-c", fetchScript},
+		Env:                      fetchEnv,
+		VolumeMounts:             mount,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
-	verify := map[string]any{
-		"name":                     "verify-model",
-		"image":                    s.Image,
-		"command":                  []any{"python3", "-c", verifyScript},
-		"env":                      modelEnv,
-		"volumeMounts":             mount,
-		"terminationMessagePolicy": "FallbackToLogsOnError",
+	verify := corev1.Container{
+		Name:                     "verify-model",
+		Image:                    s.Image,
+		Command:                  []string{"python3", "-c", verifyScript},
+		Env:                      modelEnv,
+		VolumeMounts:             mount,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 
-	server := map[string]any{
-		"name":  "server",
-		"image": s.Image,
-		"command": []any{"python3", "-m", "paddle_serving_server.serve",
+	server := corev1.Container{
+		Name:  "server",
+		Image: s.Image,
+		Command: []string{"python3", "-m", "paddle_serving_server.serve",
 			"--model", s.ModelName + "/server", "--port", strconv.Itoa(int(s.Port))},
-		"workingDir": modelDir,
-		"ports":      []any{map[string]any{"containerPort": port, "protocol": "TCP"}},
+		WorkingDir: modelDir,
+		Ports:      []corev1.ContainerPort{{ContainerPort: s.Port, Protocol: corev1.ProtocolTCP}},
 		// Without periodSeconds Knative's queue-proxy probes aggressively
 		// while a pod starts, which shortens every scale from zero.
-		"readinessProbe":           map[string]any{"tcpSocket": map[string]any{"port": port}},
-		"volumeMounts":             mount,
-		"terminationMessagePolicy": "FallbackToLogsOnError",
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
+			TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(s.Port)}}},
+		VolumeMounts:             mount,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		Resources:                resources(s),
 	}
-	if len(s.Env) > 0 {
-		env := make([]any, 0, len(s.Env))
-		for _, k := range sortedKeys(s.Env) {
-			env = append(env, envVar(k, s.Env[k]))
-		}
-		server["env"] = env
-	}
-	if res := resources(s); res != nil {
-		server["resources"] = res
+	for _, k := range sortedKeys(s.Env) {
+		server.Env = append(server.Env, envVar(k, s.Env[k]))
 	}
 
-	return map[string]any{
-		"metadata": map[string]any{
-			"name":        s.RevisionName(),
-			"labels":      labels,
-			"annotations": annotations,
+	return paddle.RevisionTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        s.RevisionName(),
+			Labels:      labels,
+			Annotations: annotations,
 		},
-		"spec": map[string]any{
-			"initContainers": []any{fetch, verify},
-			"containers":     []any{server},
-			"volumes":        []any{map[string]any{"name": modelVolume, "emptyDir": map[string]any{}}},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{fetch, verify},
+			Containers:     []corev1.Container{server},
+			Volumes:        []corev1.Volume{{Name: modelVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 		},
 	}
 }
+
+// GPUResource is the extended resource the NVIDIA device plugin advertises.
+const GPUResource corev1.ResourceName = "nvidia.com/gpu"
 
 // resources requests CPU and memory, caps memory so the pod is killed
 // predictably rather than the node, and limits GPUs as the device plugin
-// requires.
-func resources(s Spec) map[string]any {
-	requests, limits := map[string]any{}, map[string]any{}
+// requires. The spec has passed Validate, so the quantities parse.
+func resources(s Spec) corev1.ResourceRequirements {
+	var r corev1.ResourceRequirements
+	set := func(l *corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
+		if *l == nil {
+			*l = corev1.ResourceList{}
+		}
+		(*l)[name] = q
+	}
 	if s.CPU != "" {
-		requests["cpu"] = s.CPU
+		set(&r.Requests, corev1.ResourceCPU, resource.MustParse(s.CPU))
 	}
 	if s.Memory != "" {
-		requests["memory"] = s.Memory
-		limits["memory"] = s.Memory
+		q := resource.MustParse(s.Memory)
+		set(&r.Requests, corev1.ResourceMemory, q)
+		set(&r.Limits, corev1.ResourceMemory, q)
 	}
 	if s.GPU > 0 {
-		limits["nvidia.com/gpu"] = fmt.Sprint(s.GPU)
+		set(&r.Limits, GPUResource, *resource.NewQuantity(int64(s.GPU), resource.DecimalSI))
 	}
-	out := map[string]any{}
-	if len(requests) > 0 {
-		out["requests"] = requests
-	}
-	if len(limits) > 0 {
-		out["limits"] = limits
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
+	return r
 }
 
-func envVar(name, value string) map[string]any {
-	return map[string]any{"name": name, "value": value}
+func envVar(name, value string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, Value: value}
 }
 
-func secretEnv(name, secret, key string) map[string]any {
-	return map[string]any{"name": name, "valueFrom": map[string]any{
-		"secretKeyRef": map[string]any{"name": secret, "key": key}}}
+func secretEnv(name, secret, key string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}}
 }
 
 // specJSON records a spec without what the Service itself says (name,

@@ -22,35 +22,51 @@ type Status struct {
 	TagURLs                map[string]string
 }
 
+// ServiceOf reads a Knative Service through its type.
+func ServiceOf(obj *unstructured.Unstructured) (*paddle.KnativeService, error) {
+	svc := &paddle.KnativeService{}
+	return svc, kube.FromUnstructured(obj, svc)
+}
+
+// Read reads a Knative Service for summaries (get, describe, traffic),
+// which show what they can of one that does not fit the type rather than
+// fail on it.
+func Read(obj *unstructured.Unstructured) *paddle.KnativeService {
+	svc, _ := ServiceOf(obj)
+	return svc
+}
+
 // StatusOf summarises a Knative Service. Readiness is the Ready condition
 // looked up by type, and counts only once the controller has observed the
 // latest generation.
 func StatusOf(obj *unstructured.Unstructured) Status {
-	str := func(path ...string) string { v, _, _ := unstructured.NestedString(obj.Object, path...); return v }
+	svc := Read(obj)
 	st := Status{
-		URL:           str("status", "url"),
-		LatestCreated: str("status", "latestCreatedRevisionName"),
-		LatestReady:   str("status", "latestReadyRevisionName"),
-		Traffic:       TrafficOf(obj, "spec"),
-		TagURLs:       TagURLs(obj),
+		URL:           svc.Status.URL,
+		LatestCreated: svc.Status.LatestCreatedRevisionName,
+		LatestReady:   svc.Status.LatestReadyRevisionName,
+		Traffic:       trafficOf(svc.Spec.Traffic),
+		TagURLs:       tagURLs(svc),
 	}
-	if c, ok := kube.FindCondition(obj, "Ready"); ok {
+	for _, c := range svc.Status.Conditions {
+		if c.Type != "Ready" {
+			continue
+		}
 		st.Ready, st.Reason, st.Message = c.Status, c.Reason, c.Message
-		if !kube.ObservedGenerationCurrent(obj) {
+		// A Service that reports no observedGeneration counts as current.
+		if og := svc.Status.ObservedGeneration; og != nil && *og < svc.Generation {
 			st.Ready, st.Reason, st.Message = "Unknown", "NotObserved", "the controller has not observed the latest change yet"
 		}
+		break
 	}
-	ann, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "template", "metadata", "annotations")
-	st.MinScale, st.MaxScale = ann[AnnotationMinScale], ann[AnnotationMaxScale]
+	tmpl := svc.Spec.Template
+	st.MinScale, st.MaxScale = tmpl.Annotations[AnnotationMinScale], tmpl.Annotations[AnnotationMaxScale]
 	if st.MinScale == "" {
 		st.MinScale = "0"
 	}
-	labels, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "template", "metadata", "labels")
-	st.ModelName, st.Version = labels[paddle.LabelModel], labels[LabelModelVersion]
-	if cs, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers"); len(cs) > 0 {
-		if c, ok := cs[0].(map[string]any); ok {
-			st.Image, _ = c["image"].(string)
-		}
+	st.ModelName, st.Version = tmpl.Labels[paddle.LabelModel], tmpl.Labels[LabelModelVersion]
+	if cs := tmpl.Spec.Containers; len(cs) > 0 {
+		st.Image = cs[0].Image
 	}
 	return st
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/paddle"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -152,20 +153,31 @@ func (t Traffic) String() string {
 	return strings.Join(parts, ",")
 }
 
-func (t Traffic) render() []any {
-	out := make([]any, len(t))
+func (t Traffic) render() []paddle.TrafficTarget {
+	out := make([]paddle.TrafficTarget, len(t))
 	for i, x := range t {
-		m := map[string]any{"percent": x.Percent}
-		if x.Revision != "" {
-			m["revisionName"] = x.Revision
-		}
+		out[i] = paddle.TrafficTarget{Tag: x.Tag, RevisionName: x.Revision, Percent: ptr(x.Percent)}
 		if x.Latest {
-			m["latestRevision"] = true
+			out[i].LatestRevision = ptr(true)
 		}
-		if x.Tag != "" {
-			m["tag"] = x.Tag
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// trafficOf converts Knative traffic targets.
+func trafficOf(targets []paddle.TrafficTarget) Traffic {
+	out := make(Traffic, 0, len(targets))
+	for _, x := range targets {
+		t := Target{Revision: x.RevisionName, Tag: x.Tag}
+		if x.Percent != nil {
+			t.Percent = *x.Percent
 		}
-		out[i] = m
+		if x.LatestRevision != nil {
+			t.Latest = *x.LatestRevision
+		}
+		out = append(out, t)
 	}
 	return out
 }
@@ -173,43 +185,23 @@ func (t Traffic) render() []any {
 // TrafficOf reads spec.traffic of a Knative Service, or status.traffic when
 // from is "status" (where the Route reports each tag's URL).
 func TrafficOf(obj *unstructured.Unstructured, from string) Traffic {
-	raw, _, _ := unstructured.NestedSlice(obj.Object, from, "traffic")
-	out := make(Traffic, 0, len(raw))
-	for _, r := range raw {
-		m, ok := r.(map[string]any)
-		if !ok {
-			continue
-		}
-		x := Target{}
-		x.Revision, _ = m["revisionName"].(string)
-		x.Tag, _ = m["tag"].(string)
-		x.Latest, _ = m["latestRevision"].(bool)
-		switch p := m["percent"].(type) {
-		case int64:
-			x.Percent = p
-		case float64:
-			x.Percent = int64(p)
-		case int:
-			x.Percent = int64(p)
-		}
-		out = append(out, x)
+	svc := Read(obj)
+	if from == "status" {
+		return trafficOf(svc.Status.Traffic)
 	}
-	return out
+	return trafficOf(svc.Spec.Traffic)
 }
 
 // TagURLs maps each tag to the address Knative gave it in status.traffic.
 func TagURLs(obj *unstructured.Unstructured) map[string]string {
-	raw, _, _ := unstructured.NestedSlice(obj.Object, "status", "traffic")
+	return tagURLs(Read(obj))
+}
+
+func tagURLs(svc *paddle.KnativeService) map[string]string {
 	out := map[string]string{}
-	for _, r := range raw {
-		m, ok := r.(map[string]any)
-		if !ok {
-			continue
-		}
-		tag, _ := m["tag"].(string)
-		url, _ := m["url"].(string)
-		if tag != "" && url != "" {
-			out[tag] = url
+	for _, x := range svc.Status.Traffic {
+		if x.Tag != "" && x.URL != "" {
+			out[x.Tag] = x.URL
 		}
 	}
 	return out
