@@ -177,6 +177,44 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, o
 	return applied, nil
 }
 
+// Create implements Interface. It asks for strict field validation, as
+// applies do, and retries only a request the server cannot have seen: a
+// second create of a generateName would make a second object.
+func (c *Client) Create(ctx context.Context, obj *unstructured.Unstructured, opts CreateOptions) (*unstructured.Unstructured, error) {
+	ref := RefOf(obj)
+	if ref.Name == "" {
+		ref.Name = obj.GetGenerateName() + "*"
+	}
+	ri, resource, err := c.resource(ref)
+	if err != nil {
+		return nil, classify(err, "create", ref, resource)
+	}
+	co := metav1.CreateOptions{FieldManager: opts.FieldManager, FieldValidation: metav1.FieldValidationStrict}
+	if co.FieldManager == "" {
+		co.FieldManager = FieldManager
+	}
+	if opts.DryRun == DryRunServer {
+		co.DryRun = []string{metav1.DryRunAll}
+	}
+	var created *unstructured.Unstructured
+	err = c.retry(ctx, creating, func() error {
+		var err error
+		created, err = ri.Create(ctx, obj, co)
+		return err
+	})
+	if err != nil {
+		return nil, classify(err, "create", ref, resource)
+	}
+	c.reporter().Applied(RefOf(created), opts.DryRun == DryRunServer)
+	return created, nil
+}
+
+// WithReporter implements Interface. The copy shares the clients; add any
+// new field of Client here.
+func (c *Client) WithReporter(r Reporter) Interface {
+	return &Client{Dynamic: c.Dynamic, Clientset: c.Clientset, Mapper: c.Mapper, Reporter: r, Concurrency: c.Concurrency, sleep: c.sleep}
+}
+
 // Get implements Interface.
 func (c *Client) Get(ctx context.Context, ref ObjectRef) (*unstructured.Unstructured, error) {
 	ri, resource, err := c.resource(ref)

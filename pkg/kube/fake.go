@@ -28,6 +28,9 @@ type Fake struct {
 	Err error
 	// EventList is returned by Events for every ref.
 	EventList []corev1.Event
+
+	generated int
+	reporter  Reporter
 }
 
 var _ Interface = (*Fake)(nil)
@@ -88,6 +91,40 @@ func (f *Fake) Apply(_ context.Context, objs []*unstructured.Unstructured, opts 
 		}
 	}
 	return out, nil
+}
+
+// Create implements Interface. It fails as the API server does when the
+// object exists, and names an object with a generateName by appending a
+// counter ("ppocr-det-00001"), so that tests know the name.
+func (f *Fake) Create(_ context.Context, obj *unstructured.Unstructured, opts CreateOptions) (*unstructured.Unstructured, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	out := obj.DeepCopy()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if out.GetName() == "" {
+		f.generated++
+		out.SetName(fmt.Sprintf("%s%05d", out.GetGenerateName(), f.generated))
+	}
+	ref := RefOf(out)
+	f.Calls = append(f.Calls, fmt.Sprintf("create %s", ref))
+	if _, ok := f.objects[ref]; ok {
+		return nil, fmt.Errorf("create %s: %w", ref, apierrors.NewAlreadyExists(schema.GroupResource{Group: ref.GVK.Group, Resource: ref.GVK.Kind}, ref.Name))
+	}
+	if opts.DryRun == DryRunNone {
+		f.objects[ref] = out.DeepCopy()
+	}
+	return out, nil
+}
+
+// WithReporter implements Interface. The Fake has one store, so it returns
+// itself, now reporting the statuses of its waits to r.
+func (f *Fake) WithReporter(r Reporter) Interface {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reporter = r
+	return f
 }
 
 // Get implements Interface.
@@ -153,17 +190,29 @@ func (f *Fake) Wait(_ context.Context, ref ObjectRef, cond Condition) (*unstruct
 		return nil, f.Err
 	}
 	f.record("wait %s", ref)
+	f.mu.Lock()
+	rep := f.reporter
+	f.mu.Unlock()
+	if rep == nil {
+		rep = NopReporter{}
+	}
 	for attempt := 0; attempt < 2; attempt++ {
 		obj := f.Object(ref)
 		done, status, err := cond.Check(obj)
+		if status != "" {
+			rep.Status(ref, status)
+		}
 		if err != nil || done {
+			rep.Done(ref, status, err)
 			return obj, err
 		}
 		if attempt == 0 && f.OnWait != nil {
 			f.OnWait(ref)
 			continue
 		}
-		return obj, &TimeoutError{Ref: ref, Waiting: cond.String(), LastStatus: status}
+		err = &TimeoutError{Ref: ref, Waiting: cond.String(), LastStatus: status}
+		rep.Done(ref, status, err)
+		return obj, err
 	}
 	return nil, nil
 }

@@ -83,6 +83,13 @@ type DeleteOptions struct {
 	IgnoreNotFound bool
 }
 
+// CreateOptions tune Create.
+type CreateOptions struct {
+	// FieldManager defaults to FieldManager.
+	FieldManager string
+	DryRun       DryRun
+}
+
 // ListOptions select objects of one kind.
 type ListOptions struct {
 	Namespace     string
@@ -96,6 +103,10 @@ type Interface interface {
 	// objects), each wave concurrently, and returns the objects as the
 	// server answered, in the input order.
 	Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) ([]*unstructured.Unstructured, error)
+	// Create creates obj, which may have a generateName instead of a name
+	// (server-side apply cannot generate names), and returns it as the
+	// server answered, named.
+	Create(ctx context.Context, obj *unstructured.Unstructured, opts CreateOptions) (*unstructured.Unstructured, error)
 	// Get reads one object.
 	Get(ctx context.Context, ref ObjectRef) (*unstructured.Unstructured, error)
 	// List reads the objects of a kind.
@@ -103,11 +114,16 @@ type Interface interface {
 	// Delete removes objects with foreground propagation, in reverse
 	// dependency order.
 	Delete(ctx context.Context, refs []ObjectRef, opts DeleteOptions) error
-	// Wait watches ref until cond is met, fails, or ctx ends. It reports
+	// Wait watches ref until cond is met, fails, or ctx ends, checking
+	// cond on the object as it is now and on every change, so a condition
+	// may also follow the object (pipeline --watch draws its tree from
+	// it). An error cond returns ends the wait as it is. Wait reports
 	// progress and the object's Warning events to the engine's Reporter.
 	Wait(ctx context.Context, ref ObjectRef, cond Condition) (*unstructured.Unstructured, error)
 	// Events lists the events that involve ref, oldest first.
 	Events(ctx context.Context, ref ObjectRef) ([]corev1.Event, error)
+	// WithReporter returns the engine reporting its progress to r instead.
+	WithReporter(r Reporter) Interface
 }
 
 // Condition decides, from an observed object, whether a wait is over.

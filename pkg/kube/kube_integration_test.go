@@ -3,12 +3,15 @@ package kube_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -322,4 +325,103 @@ func TestListSortsAndSelects(t *testing.T) {
 	}
 	_ = metav1.Now
 	_ = schema.GroupVersionKind{}
+}
+
+// recorder is a Reporter that keeps what it was told.
+type recorder struct {
+	kube.NopReporter
+	mu       sync.Mutex
+	statuses []string
+	done     []string
+}
+
+func (r *recorder) Status(ref kube.ObjectRef, status string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.statuses = append(r.statuses, status)
+}
+
+func (r *recorder) Done(ref kube.ObjectRef, status string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = append(r.done, fmt.Sprintf("%s %v", ref.Name, err))
+}
+
+func TestCreateNamesFromGenerateNameValidatesStrictlyAndDryRuns(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	ctx := context.Background()
+	k := e.Kube()
+	gen := configMap(ns, "", "v")
+	gen.SetGenerateName("run-")
+	created, err := k.Create(ctx, gen, kube.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := created.GetName()
+	if !strings.HasPrefix(name, "run-") || len(name) <= len("run-") || created.GetResourceVersion() == "" {
+		t.Fatalf("created %q (resourceVersion %q), want a generated name", name, created.GetResourceVersion())
+	}
+	if got, err := k.Get(ctx, kube.RefOf(created)); err != nil || got.GetName() != name {
+		t.Errorf("get of the created object: %v", err)
+	}
+	_, err = k.Create(ctx, configMap(ns, name, "again"), kube.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) || !strings.Contains(err.Error(), "create ConfigMap "+ns+"/"+name) {
+		t.Errorf("second create: %v, want already-exists naming the object", err)
+	}
+	dry, err := k.Create(ctx, configMap(ns, "dry", "v"), kube.CreateOptions{DryRun: kube.DryRunServer})
+	if err != nil || dry.GetName() != "dry" {
+		t.Fatalf("dry-run create: %v", err)
+	}
+	if _, err := k.Get(ctx, kube.RefOf(dry)); !apierrors.IsNotFound(err) {
+		t.Errorf("a dry-run create persisted the object: %v", err)
+	}
+	typo := configMap(ns, "typo", "v")
+	typo.Object["dta"] = map[string]any{"key": "v"}
+	if _, err := k.Create(ctx, typo, kube.CreateOptions{}); err == nil || !strings.Contains(err.Error(), `unknown field "dta"`) {
+		t.Errorf("create with an unknown field: %v, want strict validation to name it", err)
+	}
+}
+
+func TestWithReporterAndConditionErrors(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	ctx := context.Background()
+	base := &recorder{}
+	k := e.Kube()
+	k.Reporter = base
+	if _, err := k.Apply(ctx, []*unstructured.Unstructured{configMap(ns, "c", "v")}, kube.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ref := kube.ObjectRef{GVK: cmGVK, Namespace: ns, Name: "c"}
+	rec := &recorder{}
+	var seen []string
+	follow := kube.NewCondition("data seen", func(obj *unstructured.Unstructured) (bool, string, error) {
+		if obj == nil {
+			return false, "absent", nil
+		}
+		v, _, _ := unstructured.NestedString(obj.Object, "data", "key")
+		seen = append(seen, v)
+		return v == "v", "key=" + v, nil
+	})
+	if _, err := k.WithReporter(rec).Wait(ctx, ref, follow); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 || seen[len(seen)-1] != "v" {
+		t.Errorf("the condition saw %q", seen)
+	}
+	if len(rec.statuses) != 1 || rec.statuses[0] != "key=v" || len(rec.done) != 1 || rec.done[0] != "c <nil>" {
+		t.Errorf("the given reporter got statuses %q and done %q", rec.statuses, rec.done)
+	}
+	if len(base.statuses)+len(base.done) != 0 {
+		t.Errorf("the engine's own reporter got %q %q", base.statuses, base.done)
+	}
+
+	verdict := errors.New("the object is not what the caller wants")
+	_, err := k.WithReporter(rec).Wait(ctx, ref, kube.NewCondition("never", func(*unstructured.Unstructured) (bool, string, error) {
+		return false, "", verdict
+	}))
+	if err != verdict {
+		t.Errorf("wait returned %v, want the condition's error unchanged", err)
+	}
 }

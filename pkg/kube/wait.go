@@ -61,6 +61,7 @@ func (c *Client) Wait(ctx context.Context, ref ObjectRef, cond Condition) (*unst
 		})
 	}
 
+	var condErr error
 	check := func(obj *unstructured.Unstructured) (bool, error) {
 		last = obj
 		done, status, err := cond.Check(obj)
@@ -68,6 +69,7 @@ func (c *Client) Wait(ctx context.Context, ref ObjectRef, cond Condition) (*unst
 			lastStatus = status
 			rep.Status(ref, status)
 		}
+		condErr = err
 		return done, err
 	}
 	precondition := func(store cache.Store) (bool, error) {
@@ -95,8 +97,8 @@ func (c *Client) Wait(ctx context.Context, ref ObjectRef, cond Condition) (*unst
 		rep.Done(ref, lastStatus, nil)
 		return last, nil
 	}
-	var fe *FailedError
-	if errors.As(err, &fe) {
+	if condErr != nil && errors.Is(err, condErr) {
+		// The condition's verdict (a *FailedError, or its own error).
 		rep.Done(ref, lastStatus, err)
 		return last, err
 	}
