@@ -290,25 +290,14 @@ func (o *InstallOptions) Connect(f *cmdutil.Factory) error {
 	return err
 }
 
-// connect returns the engine; a real client gets a quiet reporter, since
-// install reports per component rather than per object.
+// connect returns the engine with a quiet reporter: install reports per
+// component rather than per object.
 func connect(f *cmdutil.Factory) (kube.Interface, error) {
 	k, err := f.Kube()
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := k.(*kube.Client); ok {
-		return &kube.Client{Dynamic: c.Dynamic, Clientset: c.Clientset, Mapper: c.Mapper, Concurrency: c.Concurrency}, nil
-	}
-	return k, nil
-}
-
-// withReporter gives a real client the progress lines as its reporter.
-func withReporter(k kube.Interface, p *install.Progress) kube.Interface {
-	if c, ok := k.(*kube.Client); ok {
-		return &kube.Client{Dynamic: c.Dynamic, Clientset: c.Clientset, Mapper: c.Mapper, Concurrency: c.Concurrency, Reporter: p.Reporter()}
-	}
-	return k
+	return k.WithReporter(kube.NopReporter{}), nil
 }
 
 // Run fetches, renders, applies and waits.
@@ -352,7 +341,7 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if o.Apply.ClientDryRun() {
 		return o.print(install.Objects(rendered))
 	}
-	in := &install.Installer{Kube: withReporter(o.Kube, progress), Progress: progress, Apply: o.Apply.ApplyOptions(), Wait: o.Apply.Wait}
+	in := &install.Installer{Kube: o.Kube.WithReporter(progress.Reporter()), Progress: progress, Apply: o.Apply.ApplyOptions(), Wait: o.Apply.Wait}
 	results, err := in.Install(ctx, rendered)
 	progress.Close()
 	if len(results) > 0 {

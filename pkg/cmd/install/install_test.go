@@ -144,6 +144,14 @@ func TestInstallChecksumMismatchAppliesNothing(t *testing.T) {
 	if !strings.Contains(strings.Join(k.Calls, "\n"), "apply Deployment kubeflow/web") || !strings.Contains(stdout, "web") {
 		t.Errorf("calls %v\nstdout %s", k.Calls, stdout)
 	}
+
+	// Waits report into the component's progress line: the engine was
+	// given install's reporter.
+	k = kube.NewFake()
+	_, stderr, _ = run(t, k, "install-standalone", "--catalog", good, "--artifact-cache", t.TempDir())
+	if !strings.Contains(stderr, "waiting for deployment kubeflow/web") {
+		t.Errorf("no wait progress in the component's line:\n%s", stderr)
+	}
 }
 
 func TestInstallClientDryRunPrintsTheStack(t *testing.T) {
