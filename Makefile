@@ -9,7 +9,7 @@ PKG     := github.com/paddleflow/paddlex/internal/buildinfo
 LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 BIN     := bin
 
-.PHONY: all build test unit golden bench demo testbin vet fmt-check deps-check tidy-check clean
+.PHONY: all build test unit golden bench demo testbin vet fmt-check deps-check tidy-check clean e2e node-packages
 
 all: build
 
@@ -28,6 +28,18 @@ testbin:
 test: fmt-check vet tidy-check docs-check deps-check
 	PADDLEX_TESTBIN="$$(hack/testbin.sh all)" PADDLEX_REQUIRE_INTEGRATION=1 \
 		go test -count=1 -timeout 40m ./...
+
+## e2e: the real-node tests: pods really run on a real kubelet with containerd,
+## runc and a CNI bridge, kube-proxy and CoreDNS, pulling from a local OCI
+## registry, all inside a network namespace the tests make and remove.
+## Needs root; installs the Debian packages it needs when they are missing.
+e2e: node-packages
+	PADDLEX_TESTBIN="$$(hack/testbin.sh all node)" PADDLEX_REALNODE=1 PADDLEX_REQUIRE_INTEGRATION=1 \
+		go test -count=1 -timeout 40m ./test/realnode/...
+
+## node-packages: containerd, runc, the CNI plugins, iptables and busybox-static from Debian
+node-packages:
+	@hack/node-packages.sh
 
 ## unit: the tests that need no API server (integration tests skip)
 unit:

@@ -78,6 +78,12 @@ type Options struct {
 	// Stages that complete PaddleJob pods, or fail those labelled
 	// paddlex.test/outcome=fail. It implies Cluster.
 	TrainingOperator bool
+	// RealNode runs a real node instead of kwok's simulated one: the
+	// kubelet with containerd, runc and a CNI bridge, kube-proxy, CoreDNS
+	// and an OCI registry the node pulls from (see PushImage), all inside
+	// the namespaces of Isolate, which the program must run in. It implies
+	// Cluster.
+	RealNode bool
 }
 
 // Cluster is a running local control plane.
@@ -133,7 +139,31 @@ func Start(o Options) (c *Cluster, err error) {
 		// take longer than envtest's default 10s to be served.
 		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 2 * time.Minute}}
 	c.env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
+	if o.RealNode {
+		o.Cluster = true
+		// Its log, for a failure message: a node's start is slow to debug.
+		logf, err := os.Create(filepath.Join(dir, "kube-apiserver.log"))
+		if err != nil {
+			return c, err
+		}
+		api := c.env.ControlPlane.GetAPIServer()
+		api.Out, api.Err = logf, logf
+		// On a loaded two-core machine the API server takes longer than
+		// envtest's default 20s to become ready.
+		c.env.ControlPlaneStartTimeout = 2 * time.Minute
+		etcdLog, err := os.Create(filepath.Join(dir, "etcd.log"))
+		if err != nil {
+			return c, err
+		}
+		c.env.ControlPlane.Etcd = &envtest.Etcd{Out: etcdLog, Err: etcdLog}
+		// The kubernetes Service's endpoint: an address of the node, not
+		// loopback, which in a pod is the pod's own.
+		c.env.ControlPlane.GetAPIServer().Configure().Set("advertise-address", NodeIP)
+	}
 	if _, err := c.env.Start(); err != nil {
+		if o.RealNode {
+			err = fmt.Errorf("%w; kube-apiserver log:\n%s\netcd log:\n%s", err, c.Log("kube-apiserver", 5), c.Log("etcd", 30))
+		}
 		return c, fmt.Errorf("start kube-apiserver and etcd: %w (binaries from %s)", err, o.Bin)
 	}
 	kc, cfg, err := c.AddUser("paddlex-admin", []string{"system:masters"})
@@ -146,7 +176,7 @@ func Start(o Options) (c *Cluster, err error) {
 	}
 	c.Config = cfg
 	if o.Cluster {
-		procs, err := startCluster(c, o.Stages)
+		procs, err := startCluster(c, o.Stages, o.RealNode)
 		c.procs = procs
 		if err != nil {
 			return c, err

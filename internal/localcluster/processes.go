@@ -33,11 +33,25 @@ const controllersAPIOnly = "garbagecollector,namespace"
 const controllersCluster = "*,-serviceaccount-token"
 
 func (c *simCluster) start(e *Cluster, name string, args ...string) error {
+	return c.startPath(e, name, filepath.Join(e.Bin, name), nil, args...)
+}
+
+// startEnv starts a binary of Bin with extra environment variables.
+func (c *simCluster) startEnv(e *Cluster, name string, env []string, args ...string) error {
+	return c.startPath(e, name, filepath.Join(e.Bin, name), env, args...)
+}
+
+// startPath starts the program at path as component name, logging into
+// Dir/NAME.log.
+func (c *simCluster) startPath(e *Cluster, name, path string, env []string, args ...string) error {
 	logf, err := os.Create(filepath.Join(e.Dir, name+".log"))
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(e.Bin, name), args...)
+	cmd := exec.Command(path, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -58,7 +72,7 @@ func startControllers(e *Cluster, c *simCluster, controllers string) error {
 	)
 }
 
-func startCluster(e *Cluster, stages []string) (*simCluster, error) {
+func startCluster(e *Cluster, stages []string, realNode bool) (*simCluster, error) {
 	c := &simCluster{}
 	kc := e.Kubeconfig
 	if err := startControllers(e, c, controllersCluster); err != nil {
@@ -66,6 +80,9 @@ func startCluster(e *Cluster, stages []string) (*simCluster, error) {
 	}
 	if err := c.start(e, "kube-scheduler", "--kubeconfig="+kc, "--leader-elect=false", "--secure-port=0"); err != nil {
 		return c, err
+	}
+	if realNode {
+		return c, startNode(e, c)
 	}
 	stageDir := filepath.Join(e.Bin, "kwok-stages")
 	entries, err := os.ReadDir(stageDir)

@@ -13,9 +13,15 @@ import (
 // BoundClaim creates a PersistentVolumeClaim ns/name bound to a new
 // hostPath PersistentVolume, so the scheduler places the pods that mount it
 // (the local cluster has no storage provisioner). It returns the volume's
-// name, for cleanup.
+// name, for cleanup. On the real node the directory is under the node's
+// state directory, where the kubelet creates it.
 func BoundClaim(ctx context.Context, cs kubernetes.Interface, ns, name string) (string, error) {
 	empty := ""
+	dir := "/tmp/" + ns + "/" + name
+	if Isolated() {
+		dir = VolumeDir(ns, name)
+	}
+	dirOrCreate := corev1.HostPathDirectoryOrCreate
 	size := resource.MustParse("10Gi")
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: name + "-" + ns},
@@ -24,7 +30,7 @@ func BoundClaim(ctx context.Context, cs kubernetes.Interface, ns, name string) (
 			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
 			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimDelete,
 			StorageClassName:              empty,
-			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/" + ns + "/" + name}},
+			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &dirOrCreate}},
 			ClaimRef:                      &corev1.ObjectReference{Namespace: ns, Name: name},
 		},
 	}

@@ -62,6 +62,12 @@ type Options struct {
 	// TrainingOperator runs the real Kubeflow training-operator on the
 	// simulated cluster (see localcluster.Options.TrainingOperator).
 	TrainingOperator bool
+	// RealNode runs a real node instead of kwok (see
+	// localcluster.Options.RealNode): pods really run. Main runs the test
+	// binary again inside the node's namespaces. These tests run only when
+	// PADDLEX_REALNODE is set (`make e2e`); otherwise they skip, even under
+	// `make test`.
+	RealNode bool
 }
 
 var (
@@ -84,6 +90,23 @@ type Env struct {
 //
 //	func TestMain(m *testing.M) { os.Exit(testenv.Main(m, testenv.Options{...})) }
 func Main(m *testing.M, opts Options) int {
+	if opts.RealNode {
+		if os.Getenv("PADDLEX_REALNODE") == "" {
+			skipMsg = "real-node tests run under `make e2e` (PADDLEX_REALNODE=1)"
+			return m.Run()
+		}
+		if !localcluster.Isolated() {
+			code, err := localcluster.Isolate()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "testenv:", err)
+			}
+			return code
+		}
+		if err := localcluster.Prepare(); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv:", err)
+			return 1
+		}
+	}
 	bin := os.Getenv("PADDLEX_TESTBIN")
 	if bin == "" {
 		skipMsg = "PADDLEX_TESTBIN is not set: run `make test` (it builds the API server with hack/testbin.sh)"
@@ -120,7 +143,7 @@ func Get(t testing.TB) *Env {
 }
 
 func start(bin string, opts Options) (*Env, error) {
-	c, err := localcluster.Start(localcluster.Options{Bin: bin, CRDs: opts.CRDs, Cluster: opts.Cluster, Stages: opts.Stages, TrainingOperator: opts.TrainingOperator})
+	c, err := localcluster.Start(localcluster.Options{Bin: bin, CRDs: opts.CRDs, Cluster: opts.Cluster, Stages: opts.Stages, TrainingOperator: opts.TrainingOperator, RealNode: opts.RealNode})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,166 @@
+// Command paddle is a stand-in for the Python entry points of the Paddle
+// suites that paddlex's Jobs call, installed as python and python3 in the
+// stand-in suite image of the real-node tests. The suites need a Python
+// package index to install; this program parses the same arguments, checks
+// them the way the real tools do, fails with their messages, and writes
+// the files they write, so the rendered command lines really run.
+//
+//	python tools/export_model.py -c CONFIG -o Global.pretrained_model=P Global.save_inference_dir=D
+//	python3 -m paddle_serving_client.convert --dirname D --model_filename F --params_filename P \
+//	    --serving_server S --serving_client C
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+func main() {
+	args := os.Args[1:]
+	var err error
+	switch {
+	case len(args) >= 2 && args[0] == "-m" && args[1] == "paddle_serving_client.convert":
+		err = convert(args[2:])
+	case len(args) >= 1 && strings.HasSuffix(args[0], "tools/export_model.py"):
+		if err = script(args[0]); err == nil {
+			err = exportModel(args[0], args[1:])
+		}
+	case len(args) == 0:
+		err = fmt.Errorf("interactive Python is not part of this stand-in")
+	default:
+		err = fmt.Errorf("python: can't open file '%s': [Errno 2] No such file or directory", args[0])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// script checks that the script Python is asked to run exists, as the
+// image's working directory must hold the suite's tree.
+func script(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		abs, _ := filepath.Abs(path)
+		return fmt.Errorf("python: can't open file '%s': [Errno 2] No such file or directory", abs)
+	}
+	return nil
+}
+
+// options parses the suites' ArgsParser: -c CONFIG and -o key=value...
+// (PaddleOCR's tools/program.py).
+func options(script string, args []string) (string, map[string]string, error) {
+	var config string
+	opts := map[string]string{}
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-c" || a == "--config":
+			if i+1 >= len(args) {
+				return "", nil, fmt.Errorf("%s: error: argument -c/--config: expected one argument", script)
+			}
+			i++
+			config = args[i]
+		case a == "-o" || a == "--opt":
+			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i++
+				k, v, ok := strings.Cut(args[i], "=")
+				if !ok {
+					return "", nil, fmt.Errorf("AssertionError: option should be like key=value, got %q", args[i])
+				}
+				opts[k] = v
+			}
+		default:
+			return "", nil, fmt.Errorf("%s: error: unrecognized arguments: %s", script, a)
+		}
+	}
+	if config == "" {
+		return "", nil, fmt.Errorf("AssertionError: Please specify --config=configure_file_path.")
+	}
+	if ext := filepath.Ext(config); ext != ".yml" && ext != ".yaml" {
+		return "", nil, fmt.Errorf("AssertionError: only support yaml files for now")
+	}
+	if _, err := os.Stat(config); err != nil {
+		return "", nil, fmt.Errorf("FileNotFoundError: [Errno 2] No such file or directory: '%s'", config)
+	}
+	return config, opts, nil
+}
+
+// exportModel is PaddleOCR's and PaddleClas's tools/export_model.py: it
+// loads Global.pretrained_model.pdparams and writes the inference model
+// into Global.save_inference_dir.
+func exportModel(script string, args []string) error {
+	_, opts, err := options(script, args)
+	if err != nil {
+		return err
+	}
+	pretrained, dir := opts["Global.pretrained_model"], opts["Global.save_inference_dir"]
+	params, err := os.ReadFile(pretrained + ".pdparams")
+	if err != nil {
+		return fmt.Errorf("ValueError: The %s.pdparams does not exists!", pretrained)
+	}
+	if dir == "" {
+		return fmt.Errorf("KeyError: 'save_inference_dir'")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		"inference.pdmodel":        []byte("stand-in program exported from " + pretrained + "\n"),
+		"inference.pdiparams":      params,
+		"inference.pdiparams.info": []byte("stand-in\n"),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("inference model is saved to %s\n", filepath.Join(dir, "inference"))
+	return nil
+}
+
+// convert is paddle_serving_client.convert: it reads the inference model
+// and writes the serving model's server and client directories.
+func convert(args []string) error {
+	fs := flag.NewFlagSet("paddle_serving_client.convert", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dirname := fs.String("dirname", "", "")
+	modelFile := fs.String("model_filename", "", "")
+	paramsFile := fs.String("params_filename", "", "")
+	server := fs.String("serving_server", "serving_server", "")
+	client := fs.String("serving_client", "serving_client", "")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("usage: convert.py [-h] [--dirname DIRNAME] [--model_filename MODEL_FILENAME] ...\nconvert.py: error: %v", err)
+	}
+	if *dirname == "" {
+		return fmt.Errorf("convert.py: error: the following arguments are required: --dirname")
+	}
+	model, err := os.ReadFile(filepath.Join(*dirname, *modelFile))
+	if err != nil {
+		return fmt.Errorf("ValueError: The ``path_prefix`` (%s) is not exists.", filepath.Join(*dirname, *modelFile))
+	}
+	params, err := os.ReadFile(filepath.Join(*dirname, *paramsFile))
+	if err != nil {
+		return fmt.Errorf("ValueError: The params file (%s) is not exists.", filepath.Join(*dirname, *paramsFile))
+	}
+	conf := "feed_var {\n  name: \"x\"\n  is_lod_tensor: false\n  feed_type: 1\n  shape: 3\n}\nfetch_var {\n  name: \"save_infer_model/scale_0.tmp_1\"\n  is_lod_tensor: false\n  fetch_type: 1\n  shape: 1\n}\n"
+	out := map[string][]byte{
+		filepath.Join(*server, *modelFile):                            model,
+		filepath.Join(*server, *paramsFile):                           params,
+		filepath.Join(*server, "serving_server_conf.prototxt"):        []byte(conf),
+		filepath.Join(*server, "serving_server_conf.stream.prototxt"): []byte(conf),
+		filepath.Join(*client, "serving_client_conf.prototxt"):        []byte(conf),
+		filepath.Join(*client, "serving_client_conf.stream.prototxt"): []byte(conf),
+	}
+	for p, b := range out {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
