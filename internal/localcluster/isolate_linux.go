@@ -85,7 +85,7 @@ func Isolate() (int, error) {
 // /run, /var/lib, /var/log and the node's state directory, where
 // containerd, runc, CNI and the kubelet keep their fixed paths (network
 // namespace mounts, the CNI cache, container log links); the loopback up;
-// TMPDIR in the state directory; and the node's address on a link that also
+// TMPDIR in the state directory; /etc/resolv.conf naming CoreDNS; and the node's address on a link that also
 // carries the default route, so nothing addressed outside leaves the namespace.
 func Prepare() error {
 	if !Isolated() {
@@ -110,6 +110,15 @@ func Prepare() error {
 	}
 	if err := os.Setenv("TMPDIR", tmp); err != nil {
 		return err
+	}
+	// The host's resolver is outside: programs in the namespaces ask
+	// CoreDNS on the node instead.
+	resolv := filepath.Join(os.Getenv(isolatedEnv), "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("nameserver "+NodeIP+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := syscall.Mount(resolv, "/etc/resolv.conf", "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("mount %s on /etc/resolv.conf: %w", resolv, err)
 	}
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},

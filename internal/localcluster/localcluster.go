@@ -159,6 +159,9 @@ func Start(o Options) (c *Cluster, err error) {
 		// The kubernetes Service's endpoint: an address of the node, not
 		// loopback, which in a pod is the pod's own.
 		c.env.ControlPlane.GetAPIServer().Configure().Set("advertise-address", NodeIP)
+		// Reach the kubelet (logs, exec, port-forward) at its address, not
+		// by its name, which no resolver knows.
+		c.env.ControlPlane.GetAPIServer().Configure().Set("kubelet-preferred-address-types", "InternalIP")
 	}
 	if _, err := c.env.Start(); err != nil {
 		if o.RealNode {
