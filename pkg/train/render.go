@@ -161,11 +161,32 @@ func TrainCommand(s Spec) []string {
 	dst := in.Pretrained
 	part := Quote(dst) + `.$(hostname).part`
 	script := "set -e; mkdir -p " + Quote(PretrainDir) + "; " +
-		"test -s " + Quote(dst) + " || { python -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' " +
-		Quote(s.PretrainModel) + " " + part + " && mv -f " + part + " " + Quote(dst) + "; }; " +
+		"python -c " + Quote(pretrainScript) + " " + Quote(s.PretrainModel) + " " + Quote(dst) + " " + part + " " + Quote(strings.ToLower(s.PretrainSHA256)) + "; " +
 		"exec " + Join(argv)
 	return []string{"sh", "-c", script}
 }
+
+// pretrainScript downloads the weights (argv: URL, destination, part file,
+// sha256 or ""), unless the destination holds them already, and checks their
+// sha256 when one is given, before renaming them into place.
+const pretrainScript = `import hashlib, os, sys, urllib.request
+url, dst, part, want = sys.argv[1:5]
+def sha(p):
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+if os.path.exists(dst) and os.path.getsize(dst) > 0 and (not want or sha(dst) == want):
+    sys.exit(0)
+urllib.request.urlretrieve(url, part)
+if want:
+    got = sha(part)
+    if got != want:
+        os.remove(part)
+        sys.exit("pretrained weights %s have sha256 %s, but --pretrain-sha256 is %s: check the URL and the digest" % (url, got, want))
+os.replace(part, dst)
+`
 
 // launchArgs returns paddle.distributed.launch's arguments when one pod runs
 // several GPUs or the job spans several pods, and nil otherwise.

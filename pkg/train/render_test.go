@@ -218,6 +218,11 @@ func TestValidate(t *testing.T) {
 		{"no pvc", func(s *Spec) { s.PVCName = "" }, "--pvc-name is required"},
 		{"bad pretrain", func(s *Spec) { s.PretrainModel = "./weights.pdparams" }, "--pretrain-model"},
 		{"pretrain outside volumes", func(s *Spec) { s.PretrainModel = "/etc/passwd" }, "--pretrain-model"},
+		{"pretrain over http", func(s *Spec) { s.PretrainModel = "http://example.com/w.pdparams" }, "--pretrain-model \"http://example.com/w.pdparams\" is plain http://"},
+		{"bad pretrain sha256", func(s *Spec) { s.PretrainSHA256 = "abc" }, `--pretrain-sha256 "abc" is not a sha256`},
+		{"pretrain sha256 of a path", func(s *Spec) {
+			s.PretrainModel, s.PretrainSHA256 = "/mnt/task-center/w.pdparams", strings.Repeat("a", 64)
+		}, "--pretrain-sha256 checks downloaded weights"},
 		{"bad backend", func(s *Spec) { s.Backend = "mpi" }, "--backend"},
 		{"bad change", func(s *Spec) { s.ConfigChanges = ConfigChanges{"nokey"} }, `--config-change "nokey"`},
 		{"bad memory", func(s *Spec) { s.Memory = "lots" }, "--memory"},

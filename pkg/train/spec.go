@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,6 +57,8 @@ type Spec struct {
 	// PretrainModel is an http(s) URL downloaded before training, or a path
 	// in the task or data volume.
 	PretrainModel string `json:"pretrain_model,omitempty"`
+	// PretrainSHA256 is the hex sha256 the downloaded weights must have.
+	PretrainSHA256 string `json:"pretrain_sha256,omitempty"`
 	// TrainLabel and TestLabel are label files, relative to the data set.
 	TrainLabel    string `json:"train_label,omitempty"`
 	TestLabel     string `json:"test_label,omitempty"`
@@ -257,7 +260,7 @@ func (s *Spec) Validate() error {
 	if (s.TrainLabel != "" || s.TestLabel != "") && s.Dataset == "" {
 		return exit.UsageErrorf("--train-label/--test-label name files in the data set: set --dataset")
 	}
-	if err := validatePretrain(s.PretrainModel); err != nil {
+	if err := validatePretrain(s.PretrainModel, s.PretrainSHA256); err != nil {
 		return err
 	}
 	for _, c := range s.ConfigChanges {
@@ -341,7 +344,15 @@ func (s *Spec) Warnings() []string {
 	return out
 }
 
-func validatePretrain(p string) error {
+func validatePretrain(p, sha string) error {
+	if sha != "" {
+		if len(sha) != 64 || strings.Trim(strings.ToLower(sha), "0123456789abcdef") != "" {
+			return exit.UsageErrorf("--pretrain-sha256 %q is not a sha256: give the 64 hex digits of the weights file's digest (sha256sum FILE)", sha)
+		}
+		if !strings.HasPrefix(p, "http://") && !strings.HasPrefix(p, "https://") {
+			return exit.UsageErrorf("--pretrain-sha256 checks downloaded weights: it needs an https:// --pretrain-model")
+		}
+	}
 	if p == "" {
 		return nil
 	}
@@ -349,6 +360,11 @@ func validatePretrain(p string) error {
 		u, err := url.Parse(p)
 		if err != nil || u.Host == "" || u.Path == "" || strings.HasSuffix(u.Path, "/") {
 			return exit.UsageErrorf("--pretrain-model %q is not a URL of a file", p)
+		}
+		// Plain http can be altered on the way; the model center is reached
+		// inside the cluster.
+		if u.Scheme == "http" && u.Host != modelCenterHost() {
+			return exit.UsageErrorf("--pretrain-model %q is plain http://, which anyone on the way can alter: use its https:// address (or a copy in the model center, %s)", p, modelhub.DefaultEndpoint)
 		}
 		return nil
 	}
@@ -392,4 +408,13 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// modelCenterHost is the host:port of the in-cluster model center.
+func modelCenterHost() string {
+	u, err := url.Parse(modelhub.DefaultEndpoint)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }

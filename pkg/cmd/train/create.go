@@ -78,7 +78,7 @@ and Job NAME-serving-convert (Paddle Serving conversion, packed as
 
 -f takes a spec file with the Training API's keys (project, image, config_path,
 dataset, pvc_name, worker_replicas, ps_replicas, gpu_per_node, config_changes,
-pretrain_model, train_label, test_label, use_visualdl, save_inference,
+pretrain_model, pretrain_sha256, train_label, test_label, use_visualdl, save_inference,
 need_convert, and env, cpu, memory, backend, ...); flags override the file.
 config_changes is a list, or one comma-separated string when no value holds a
 comma; on the command line repeat --config-change KEY=VALUE.
@@ -113,7 +113,8 @@ PaddleRec (config file; parameter servers with --ps-replicas).`,
 	fs.Int32Var(&o.Spec.GPUPerNode, "gpu-per-node", 0, "GPUs per worker; more than one runs paddle.distributed.launch --gpus 0,...")
 	fs.StringVar(&o.configChanges, "config-changes", "", "config changes as KEY=VALUE,KEY=VALUE (no commas inside values; else use --config-change)")
 	fs.StringArrayVar(&o.configChange, "config-change", nil, "a config change KEY=VALUE (repeatable; the value may hold commas)")
-	fs.StringVar(&o.Spec.PretrainModel, "pretrain-model", "", "pretrained weights: an http(s) URL downloaded first, or a path under /mnt/task-center/ or /mnt/data-center/")
+	fs.StringVar(&o.Spec.PretrainModel, "pretrain-model", "", "pretrained weights: an https:// URL (or the model center's) downloaded first, or a path under /mnt/task-center/ or /mnt/data-center/")
+	fs.StringVar(&o.Spec.PretrainSHA256, "pretrain-sha256", "", "sha256 the downloaded --pretrain-model weights must have; the download fails otherwise")
 	fs.StringVar(&o.Spec.TrainLabel, "train-label", "", "training label file, relative to the data set")
 	fs.StringVar(&o.Spec.TestLabel, "test-label", "", "evaluation label file, relative to the data set")
 	fs.BoolVar(&o.useVisualDL, "use-visualdl", false, "start a VisualDL board NAME-visualdl with the training")
@@ -206,6 +207,7 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 			"ps-replicas":     func() { o.Spec.PSReplicas = flags.PSReplicas },
 			"gpu-per-node":    func() { o.Spec.GPUPerNode = flags.GPUPerNode },
 			"pretrain-model":  func() { o.Spec.PretrainModel = flags.PretrainModel },
+			"pretrain-sha256": func() { o.Spec.PretrainSHA256 = flags.PretrainSHA256 },
 			"train-label":     func() { o.Spec.TrainLabel = flags.TrainLabel },
 			"test-label":      func() { o.Spec.TestLabel = flags.TestLabel },
 			"use-visualdl":    func() { o.Spec.UseVisualDL = flags.UseVisualDL },
