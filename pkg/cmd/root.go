@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -65,7 +66,10 @@ for --namespace), which win over the config file
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return bindConfig(cmd, configFile, o.Env)
+			if err := bindConfig(cmd, configFile, o.Env); err != nil {
+				return err
+			}
+			return validateNamespace(f)
 		},
 	}
 	root.PersistentFlags().StringVar(&configFile, "config", "", "config file (default $XDG_CONFIG_HOME/paddlex/config.yaml)")
@@ -118,6 +122,16 @@ for --namespace), which win over the config file
 		})
 	}
 	return root
+}
+
+// validateNamespace checks -n once for every command, wherever it came from
+// (flag, PADDLEX_NAMESPACE or the config file), so that no command sends a
+// request to a namespace that cannot exist.
+func validateNamespace(f *cmdutil.Factory) error {
+	if f.ConfigFlags.Namespace == nil || *f.ConfigFlags.Namespace == "" {
+		return nil
+	}
+	return validate.Name("--namespace", *f.ConfigFlags.Namespace)
 }
 
 func walk(c *cobra.Command, fn func(*cobra.Command)) {

@@ -243,7 +243,7 @@ func (c *Catalog) Plan(sel Selection) ([]*Component, error) {
 	} else {
 		list, ok := c.Profiles[sel.Profile]
 		if !ok {
-			return nil, fmt.Errorf("unknown profile %q: use one of %s", sel.Profile, strings.Join(c.ProfileNames(), ", "))
+			return nil, fmt.Errorf("--profile: unknown profile %q: use one of %s", sel.Profile, strings.Join(c.ProfileNames(), ", "))
 		}
 		netw := sel.Networking
 		if netw == "" {
@@ -256,12 +256,17 @@ func (c *Catalog) Plan(sel Selection) ([]*Component, error) {
 			}
 			layer, ok := c.Networking[netw]
 			if !ok {
-				return nil, fmt.Errorf("unknown networking layer %q", netw)
+				return nil, fmt.Errorf("--networking: unknown networking layer %q", netw)
 			}
 			names = append(names, layer...)
 		}
 		if sel.ExternalRedis {
 			names = remove(names, "redis")
+		}
+	}
+	for _, n := range sel.Components {
+		if c.Component(n) == nil {
+			return nil, fmt.Errorf("--components: unknown component %q: the catalog has %s", n, strings.Join(c.Names(), ", "))
 		}
 	}
 	picked := map[string]bool{}
