@@ -100,7 +100,11 @@ func runBadInput(t *testing.T, cases []badInput) {
 			srv := newCountingServer(t)
 			dir := t.TempDir()
 			for name, content := range c.files {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+				path := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -252,4 +256,70 @@ func TestInvalidNamespacesExitTwo(t *testing.T) {
 			want: []string{"--namespace", `"Kube_Flow"`}})
 	}
 	runBadInput(t, cases)
+}
+
+func TestNumbersOutOfBoundsExitTwo(t *testing.T) {
+	pipelineArgs := []string{"pipeline", "run", "--builtin", "ppocr-det"}
+	type numCase struct {
+		name string
+		args []string
+		want string
+	}
+	cases := []numCase{
+		{"partitions zero", with(datasetArgs, "--partitions", "0"), "--partitions must be at least 1, not 0"},
+		{"partitions negative", with(datasetArgs, "--partitions", "-3"), "--partitions must be at least 1, not -3"},
+		{"partitions absurd", with(datasetArgs, "--partitions", "100000"), "--partitions must be at most 1000, not 100000"},
+		{"partitions overflow", with(datasetArgs, "--partitions", "99999999999"), "--partitions"},
+		{"partitions not a number", with(datasetArgs, "--partitions", "many"), "--partitions"},
+		{"workers negative", with(trainArgs, "--worker-replicas", "-1"), "--worker-replicas must be at least 1, not -1"},
+		{"workers absurd", with(trainArgs, "--worker-replicas", "5000"), "--worker-replicas must be at most 1000, not 5000"},
+		{"ps negative", with(trainArgs, "--project", "PaddleRec", "--ps-replicas", "-2"), "--ps-replicas must not be negative, not -2"},
+		{"ps absurd", with(trainArgs, "--project", "PaddleRec", "--ps-replicas", "1001"), "--ps-replicas must be at most 1000, not 1001"},
+		{"gpus negative", with(trainArgs, "--gpu-per-node", "-1"), "--gpu-per-node must not be negative, not -1"},
+		{"gpus absurd", with(trainArgs, "--gpu-per-node", "64"), "--gpu-per-node must be at most 16, not 64"},
+		{"serve gpus negative", with(serveArgs, "--gpu", "-1"), "--gpu must not be negative, not -1"},
+		{"serve gpus absurd", with(serveArgs, "--gpu", "100"), "--gpu must be at most 16, not 100"},
+		{"min-scale negative", with(serveArgs, "--min-scale", "-1"), "--min-scale must not be negative, not -1"},
+		{"min-scale absurd", with(serveArgs, "--min-scale", "2000"), "--min-scale must be at most 1000, not 2000"},
+		{"max-scale negative", with(serveArgs, "--max-scale", "-5"), "--max-scale must not be negative, not -5"},
+		{"max-scale absurd", with(serveArgs, "--max-scale", "1000000"), "--max-scale must be at most 1000, not 1000000"},
+		{"min above max", with(serveArgs, "--min-scale", "5", "--max-scale", "2"), "--min-scale 5 is greater than --max-scale 2"},
+		{"target negative", with(serveArgs, "--target", "-10"), "--target must not be negative, not -10"},
+		{"target absurd", with(serveArgs, "--target", "2000000"), "--target must be at most 10000, not 2000000"},
+		{"port zero", with(serveArgs, "--port", "0"), "--port 0 is out of range"},
+		{"port absurd", with(serveArgs, "--port", "70000"), "--port 70000 is out of range"},
+		{"traffic above 100", with(rolloutArgs, "--traffic", "101"), "--traffic 101 is outside 0-100"},
+		{"traffic negative", with(rolloutArgs, "--traffic", "-1"), "--traffic -1 is outside 0-100"},
+		{"visualdl port absurd", []string{"train", "visualdl", "ppocr-det", "--port", "70000"}, "--port"},
+		{"logs rank negative", []string{"train", "logs", "ppocr-det", "--rank", "-2"}, "--rank must not be negative"},
+		{"logs since negative", []string{"train", "logs", "ppocr-det", "--since", "-5m"}, "--since must not be negative"},
+		{"logs tail below -1", []string{"train", "logs", "ppocr-det", "--tail", "-5"}, "--tail must be -1 (all lines) or more, not -5"},
+		{"pipeline logs tail below -1", []string{"pipeline", "logs", "ppocr-det", "--tail", "-5"}, "--tail must be -1 (all lines) or more, not -5"},
+		{"pipeline step workers absurd", with(pipelineArgs, "--set", "train.worker_replicas=5000"), `step "train": train: worker_replicas must be at most 1000, not 5000`},
+		{"pipeline step gpus negative", with(pipelineArgs, "--set", "train.gpu_per_node=-1"), `step "train": train: gpu_per_node must not be negative, not -1`},
+		{"pipeline step partitions absurd", with(pipelineArgs, "--set", "dataset.partitions=100000"), `step "dataset": dataset: partitions must be at most 1000, not 100000`},
+		{"pipeline step max scale absurd", with(pipelineArgs, "--set", "serve.max_scale=1000000"), `step "serve": serve: max_scale must be at most 1000, not 1000000`},
+	}
+	timeouts := map[string][]string{
+		"dataset":   datasetArgs,
+		"train":     trainArgs,
+		"modelhub":  pushArgs,
+		"serve":     serveArgs,
+		"rollout":   rolloutArgs,
+		"pipeline":  pipelineArgs,
+		"install":   {"install-standalone"},
+		"uninstall": {"uninstall"},
+	}
+	for noun, args := range timeouts {
+		cases = append(cases,
+			numCase{noun + " timeout negative", with(args, "--timeout", "-1s"), "--timeout must not be negative, not -1s"},
+			numCase{noun + " timeout absurd", with(args, "--timeout", "100000h"), "--timeout must be at most 720h, not 100000h0m0s"},
+			numCase{noun + " timeout not a duration", with(args, "--timeout", "10"), "--timeout"},
+		)
+	}
+	var bad []badInput
+	for _, c := range cases {
+		bad = append(bad, badInput{name: c.name, args: c.args, want: []string{c.want}})
+	}
+	runBadInput(t, bad)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/validate"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -45,7 +46,7 @@ func (a *ApplyFlags) AddFlags(fs *pflag.FlagSet, wait bool, timeout time.Duratio
 // AddWaitFlags binds only --wait and --timeout.
 func (a *ApplyFlags) AddWaitFlags(fs *pflag.FlagSet, wait bool, timeout time.Duration) {
 	fs.BoolVar(&a.Wait, "wait", wait, "wait until the objects are ready (or deleted) before returning")
-	fs.DurationVar(&a.Timeout, "timeout", timeout, "how long to wait in all before giving up with exit code 3 (0 waits forever)")
+	fs.DurationVar(&a.Timeout, "timeout", timeout, fmt.Sprintf("how long to wait in all before giving up with exit code 3, at most %dh (0 waits forever)", int(validate.MaxTimeout.Hours())))
 }
 
 // Validate checks the flag values.
@@ -56,7 +57,10 @@ func (a *ApplyFlags) Validate() error {
 		return exit.UsageErrorf("--dry-run must be one of none, client or server, not %q", a.DryRun)
 	}
 	if a.Timeout < 0 {
-		return exit.UsageErrorf("--timeout must not be negative")
+		return exit.UsageErrorf("--timeout must not be negative, not %s (0 waits without a limit)", a.Timeout)
+	}
+	if a.Timeout > validate.MaxTimeout {
+		return exit.UsageErrorf("--timeout must be at most %dh, not %s (0 waits without a limit)", int(validate.MaxTimeout.Hours()), a.Timeout)
 	}
 	if a.FieldManager == "" {
 		return exit.UsageErrorf("--field-manager must not be empty")

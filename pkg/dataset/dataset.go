@@ -73,6 +73,9 @@ func (s *Spec) Validate() error {
 	if s.Partitions < 1 {
 		return exit.UsageErrorf("--partitions must be at least 1, not %d", s.Partitions)
 	}
+	if err := validate.AtMost("--partitions", s.Partitions, validate.MaxReplicas); err != nil {
+		return err
+	}
 	if s.SourceURI == "" {
 		return exit.UsageErrorf("--source-uri is required, e.g. bos://paddleflow/imagenet/ or s3://bucket/prefix/")
 	}

@@ -148,17 +148,29 @@ func (s *Spec) Validate() error {
 	if s.MaxScale < 0 {
 		return exit.UsageErrorf("--max-scale must not be negative, not %d (0 means no limit)", s.MaxScale)
 	}
+	if err := validate.AtMost("--min-scale", s.MinScale, validate.MaxReplicas); err != nil {
+		return err
+	}
+	if err := validate.AtMost("--max-scale", s.MaxScale, validate.MaxReplicas); err != nil {
+		return err
+	}
 	if s.MaxScale > 0 && s.MinScale > s.MaxScale {
 		return exit.UsageErrorf("--min-scale %d is greater than --max-scale %d", s.MinScale, s.MaxScale)
 	}
 	if s.Target < 0 {
 		return exit.UsageErrorf("--target must not be negative, not %d", s.Target)
 	}
+	if err := validate.AtMost("--target", s.Target, validate.MaxTarget); err != nil {
+		return err
+	}
 	if s.Metric != MetricConcurrency && s.Metric != MetricRPS {
 		return exit.UsageErrorf("--metric %q: use concurrency or rps", s.Metric)
 	}
 	if s.GPU < 0 {
 		return exit.UsageErrorf("--gpu must not be negative, not %d", s.GPU)
+	}
+	if err := validate.AtMost("--gpu", s.GPU, validate.MaxGPUs); err != nil {
+		return err
 	}
 	for _, q := range []struct{ flag, val string }{{"--cpu", s.CPU}, {"--memory", s.Memory}} {
 		if q.val == "" {

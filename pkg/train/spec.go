@@ -245,14 +245,23 @@ func (s *Spec) Validate() error {
 	if s.WorkerReplicas < 1 {
 		return exit.UsageErrorf("--worker-replicas must be at least 1, not %d", s.WorkerReplicas)
 	}
+	if err := validate.AtMost("--worker-replicas", s.WorkerReplicas, validate.MaxReplicas); err != nil {
+		return err
+	}
 	if s.PSReplicas < 0 {
 		return exit.UsageErrorf("--ps-replicas must not be negative, not %d", s.PSReplicas)
+	}
+	if err := validate.AtMost("--ps-replicas", s.PSReplicas, validate.MaxReplicas); err != nil {
+		return err
 	}
 	if s.PSReplicas > 0 && !suite.SupportsPS() {
 		return exit.UsageErrorf("--ps-replicas: %s trains collectively only (workers, no parameter servers); drop --ps-replicas", suite.Name())
 	}
 	if s.GPUPerNode < 0 {
 		return exit.UsageErrorf("--gpu-per-node must not be negative, not %d", s.GPUPerNode)
+	}
+	if err := validate.AtMost("--gpu-per-node", s.GPUPerNode, validate.MaxGPUs); err != nil {
+		return err
 	}
 	if (s.TrainLabel != "" || s.TestLabel != "") && !suite.HasLabels() {
 		return exit.UsageErrorf("--train-label/--test-label: %s reads whole data directories and takes no label files", suite.Name())

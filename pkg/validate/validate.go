@@ -5,6 +5,7 @@ package validate
 
 import (
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -39,6 +40,29 @@ func Subdomain(field, name string) error {
 	}
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return exit.UsageErrorf("%s %q is not a valid name: %s", field, name, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Upper bounds on the numbers users give. Past them a value is a slip of the
+// keyboard rather than a plan: the cluster would refuse it late, or try.
+const (
+	// MaxReplicas bounds training workers and parameter servers, cache
+	// partitions and serving pods.
+	MaxReplicas = 1000
+	// MaxGPUs bounds the GPUs of one pod: no node holds more.
+	MaxGPUs = 16
+	// MaxTarget bounds the autoscaler's per-pod target (in-flight requests
+	// or requests per second).
+	MaxTarget = 10000
+	// MaxTimeout bounds --timeout; 0 waits without a limit.
+	MaxTimeout = 30 * 24 * time.Hour
+)
+
+// AtMost checks that the value of field is not above max.
+func AtMost[N int | int32 | int64](field string, v, max N) error {
+	if v > max {
+		return exit.UsageErrorf("%s must be at most %d, not %d", field, max, v)
 	}
 	return nil
 }

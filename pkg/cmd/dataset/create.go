@@ -64,7 +64,7 @@ partitions, source_uri, source_secret, sampleset); flags override the file.
 	fs := cmd.Flags()
 	fs.StringVarP(&o.File, "filename", "f", "", "spec file (YAML or JSON, - for stdin) with the Dataset API's keys")
 	fs.StringVar(&o.Spec.Action, "action", "", "create, apply, patch or delete; overrides the verb")
-	fs.Int32Var(&o.Spec.Partitions, "partitions", 1, "cache partitions: one partition is one cache node")
+	fs.Int32Var(&o.Spec.Partitions, "partitions", 1, fmt.Sprintf("cache partitions, 1-%d: one partition is one cache node", validate.MaxReplicas))
 	fs.StringVar(&o.Spec.SourceURI, "source-uri", "", "where the samples are stored, e.g. bos://paddleflow/imagenet/")
 	fs.StringVar(&o.Spec.SourceSecret, "source-secret", "", "Secret with the access keys of the sample storage")
 	fs.StringVar(&o.Spec.SampleSet, "sampleset", paddle.DefaultSampleSet, "SampleSet cache the data set goes into")

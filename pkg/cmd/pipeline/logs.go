@@ -61,6 +61,9 @@ upload Jobs, serving revisions). Each line is prefixed with [STEP/POD].`,
 			if err := validate.Subdomain("NAME", o.Name); err != nil {
 				return err
 			}
+			if o.Tail < -1 {
+				return exit.UsageErrorf("--tail must be -1 (all lines) or more, not %d", o.Tail)
+			}
 			if runF != nil {
 				return runF(o)
 			}

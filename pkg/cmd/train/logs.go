@@ -91,6 +91,9 @@ func (o *LogsOptions) Validate(cmd *cobra.Command) error {
 	if o.Since < 0 {
 		return exit.UsageErrorf("--since must not be negative")
 	}
+	if o.Tail < -1 {
+		return exit.UsageErrorf("--tail must be -1 (all lines) or more, not %d", o.Tail)
+	}
 	return nil
 }
 
