@@ -601,14 +601,12 @@ func BenchmarkCompile100(b *testing.B) {
 	b.ReportMetric(float64(t100.Microseconds())/1000, "ms-per-100-steps")
 }
 
-func TestCompile100StepsFast(t *testing.T) {
+// TestCompile100Steps checks that a long chain compiles whole; how fast is
+// BenchmarkCompile100's figure, printed by `make bench`.
+func TestCompile100Steps(t *testing.T) {
 	p, c := compileData(t, chain(100), nil, Options{})
 	if len(p.Steps) != 100 || len(templateNamed(c.Workflow, EntrypointName).DAG.Tasks) != 100 {
 		t.Fatal("not 100 steps")
-	}
-	r := testing.Benchmark(func(b *testing.B) { benchCompile(b, 100) })
-	if per := r.NsPerOp(); per > 1e9 {
-		t.Errorf("compiling 100 steps took %s", r.T/time.Duration(r.N))
 	}
 }
 
