@@ -6,12 +6,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"helm.sh/helm/v4/pkg/chart/common"
 	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
@@ -56,7 +56,7 @@ func renderChart(archive []byte, ch Chart, extra map[string]any) ([]byte, error)
 			if _, hook := o.GetAnnotations()["helm.sh/hook"]; hook {
 				continue
 			}
-			if o.GetNamespace() == "" && !clusterScoped(o) {
+			if o.GetNamespace() == "" && !kube.ClusterScopedKind(o.GetKind()) {
 				o.SetNamespace(ch.Namespace)
 			}
 			b, err := yaml.Marshal(o.Object)
@@ -69,17 +69,6 @@ func renderChart(archive []byte, ch Chart, extra map[string]any) ([]byte, error)
 	}
 	return out.Bytes(), nil
 }
-
-// clusterScopedKinds are the built-in kinds without a namespace.
-var clusterScopedKinds = map[string]bool{
-	"Namespace": true, "CustomResourceDefinition": true, "ClusterRole": true, "ClusterRoleBinding": true,
-	"StorageClass": true, "PriorityClass": true, "CSIDriver": true, "PersistentVolume": true,
-	"MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true, "APIService": true,
-	"IngressClass": true, "RuntimeClass": true, "ValidatingAdmissionPolicy": true,
-	"ValidatingAdmissionPolicyBinding": true, "ClusterIssuer": true,
-}
-
-func clusterScoped(o *unstructured.Unstructured) bool { return clusterScopedKinds[o.GetKind()] }
 
 func deepCopyMap(m map[string]any) map[string]any {
 	if m == nil {

@@ -10,14 +10,23 @@ func IsCRD(obj *unstructured.Unstructured) bool {
 	return gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition"
 }
 
-// clusterScopedKinds are the built-in kinds without a namespace that rendered
-// stacks contain. Custom resources are told apart by having no namespace set.
+// clusterScopedKinds are the kinds without a namespace that rendered stacks,
+// charts and pipeline steps may contain: the built-in ones and the platform's
+// own (cert-manager's ClusterIssuer). Other custom resources are told apart
+// by having no namespace set.
 var clusterScopedKinds = map[string]bool{
+	"Namespace": true, "Node": true, "CustomResourceDefinition": true,
 	"ClusterRole": true, "ClusterRoleBinding": true, "StorageClass": true, "PriorityClass": true,
 	"CSIDriver": true, "PersistentVolume": true, "MutatingWebhookConfiguration": true,
 	"ValidatingWebhookConfiguration": true, "APIService": true, "IngressClass": true,
 	"RuntimeClass": true, "ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true,
+	"ClusterIssuer": true,
 }
+
+// ClusterScopedKind reports whether objects of kind have no namespace. It is
+// the one list paddlex keeps; the API server's discovery is the authority
+// where a client is at hand.
+func ClusterScopedKind(kind string) bool { return clusterScopedKinds[kind] }
 
 // Wave numbers objects by when they must be applied.
 func Wave(obj *unstructured.Unstructured) int {

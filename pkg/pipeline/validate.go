@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
@@ -22,14 +23,6 @@ import (
 // own validation and rendering run (a claim name must be a DNS name there);
 // the compiler then swaps it for the Argo expression of the claim.
 const volumeSentinel = "paddlex-pipeline-task-volume-claim"
-
-// clusterScoped are kinds a resource step may not manage: the runner's
-// Role is namespaced.
-var clusterScoped = map[string]bool{
-	"Namespace": true, "Node": true, "PersistentVolume": true, "StorageClass": true,
-	"ClusterRole": true, "ClusterRoleBinding": true, "CustomResourceDefinition": true,
-	"PriorityClass": true, "ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true,
-}
 
 // Complete fills defaults: the namespace (when the file sets none), the
 // task volume, and in each step the name and namespace its spec leaves
@@ -303,16 +296,14 @@ func (p *Pipeline) validateStep(s *Step) error {
 	return nil
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 func (p *Pipeline) validateContainer(s *Step, where string) error {
 	c := s.Container
 	if strings.TrimSpace(c.Image) == "" {
 		return exit.UsageErrorf("%s: image is required", where)
 	}
 	for i, e := range c.Env {
-		if !envName.MatchString(e.Name) {
-			return exit.UsageErrorf("%s: env[%d]: name %q is not a valid environment variable name", where, i, e.Name)
+		if err := validate.EnvVarName(fmt.Sprintf("%s: env[%d]: name", where, i), e.Name); err != nil {
+			return err
 		}
 		if e.Value != "" && e.ValueFrom != nil {
 			return exit.UsageErrorf("%s: env[%d] (%s): set value or valueFrom, not both", where, i, e.Name)
@@ -351,7 +342,8 @@ func validateResource(r *Resource, where string) error {
 	if apiVersion == "" || kind == "" {
 		return exit.UsageErrorf("%s: manifest: apiVersion and kind are required", where)
 	}
-	if clusterScoped[kind] {
+	// The runner's Role is namespaced: it cannot manage cluster-scoped kinds.
+	if kube.ClusterScopedKind(kind) {
 		return exit.UsageErrorf("%s: manifest: %s is cluster-scoped; resource steps manage objects in the pipeline's namespace", where, kind)
 	}
 	md, _ := r.Manifest["metadata"].(map[string]any)

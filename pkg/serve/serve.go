@@ -104,7 +104,6 @@ func (s *Spec) Defaults() {
 
 var (
 	versionRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Validate checks the spec; field names are the flag names users type.
@@ -182,8 +181,8 @@ func (s *Spec) Validate() error {
 		}
 	}
 	for _, k := range sortedKeys(s.Env) {
-		if !envNameRE.MatchString(k) {
-			return exit.UsageErrorf("--env %q: the name must be letters, digits and underscores, not starting with a digit", k)
+		if err := validate.EnvVarName("--env", k); err != nil {
+			return err
 		}
 		if reservedEnv[k] {
 			return exit.UsageErrorf("--env %s: Knative sets this variable itself; choose another name", k)

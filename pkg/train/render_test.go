@@ -231,7 +231,7 @@ func TestValidate(t *testing.T) {
 		{"long name", func(s *Spec) { s.Name = strings.Repeat("a", 46) }, "at most 45 characters"},
 		{"name starting with a digit", func(s *Spec) { s.Name = "1ocr" }, "must start with a letter"},
 		{"labels for rec", func(s *Spec) { s.Project = "PaddleRec" }, "takes no label files"},
-		{"bad env", func(s *Spec) { s.Env = map[string]string{"A-B": "1"} }, `--env "A-B"`},
+		{"bad env", func(s *Spec) { s.Env = map[string]string{"1A": "1"} }, `--env "1A" is not a valid environment variable name`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := ok

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -197,8 +196,6 @@ func (s *Spec) Defaults() {
 // controller puts the Job name in a pod label.
 const maxNameLen = 63 - len("-inference-convert")
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // Validate checks the spec; field names are the flags users type.
 func (s *Spec) Validate() error {
 	if err := validate.Name("name", s.Name); err != nil {
@@ -278,8 +275,8 @@ func (s *Spec) Validate() error {
 		}
 	}
 	for _, k := range sortedKeys(s.Env) {
-		if !envName.MatchString(k) {
-			return exit.UsageErrorf("--env %q: not a valid environment variable name", k)
+		if err := validate.EnvVarName("--env", k); err != nil {
+			return err
 		}
 	}
 	for flag, q := range map[string]string{"--cpu": s.CPU, "--memory": s.Memory} {

@@ -66,3 +66,12 @@ func AtMost[N int | int32 | int64](field string, v, max N) error {
 	}
 	return nil
 }
+
+// EnvVarName checks an environment variable name as the API server does for
+// a container's env.
+func EnvVarName(field, name string) error {
+	if errs := validation.IsEnvVarName(name); len(errs) > 0 {
+		return exit.UsageErrorf("%s %q is not a valid environment variable name: %s", field, name, strings.Join(errs, "; "))
+	}
+	return nil
+}
