@@ -100,9 +100,11 @@ for --namespace), which win over the config file
 		return exit.UsageErrorf("%v\nSee '%s --help'.", err, c.CommandPath())
 	})
 	walk(root, func(c *cobra.Command) {
-		if c.HasSubCommands() && c.Run == nil && c.RunE == nil && c != root {
-			// A group given an unknown verb is bad usage, not a request for help.
-			c.Args = cobra.NoArgs
+		if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+			// A group given an unknown verb is bad usage, not a request for
+			// help. The root too: cobra would report it as an untyped error.
+			c.Args = unknownCommand
+			c.SuggestionsMinimumDistance = 2
 			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 		}
 		if c.Args != nil {
@@ -132,6 +134,19 @@ func validateNamespace(f *cmdutil.Factory) error {
 		return nil
 	}
 	return validate.Name("--namespace", *f.ConfigFlags.Namespace)
+}
+
+// unknownCommand rejects any argument to a group: it can only be a verb the
+// group does not have. It says so as cobra does, with its suggestions.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+	}
+	return errors.New(msg)
 }
 
 func walk(c *cobra.Command, fn func(*cobra.Command)) {

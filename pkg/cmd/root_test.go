@@ -192,3 +192,18 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 		t.Errorf("root help lacks the exit codes:\n%s", r.out)
 	}
 }
+
+func TestUnknownCommandSuggests(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"datset"}, "unknown command \"datset\" for \"paddlex\"\n\nDid you mean this?\n\tdataset\n"},
+		{[]string{"train", "craete"}, "unknown command \"craete\" for \"paddlex train\"\n\nDid you mean this?\n\tcreate\n"},
+	} {
+		r := run(t, nil, Options{}, tc.args...)
+		if r.code != 2 || !strings.Contains(r.err, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 with %q", tc.args, r.code, r.err, tc.want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
 
@@ -23,10 +22,6 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string, o Options) int 
 	if err == nil {
 		return exit.OK
 	}
-	code := exit.Code(err)
-	if code == exit.Failed && strings.HasPrefix(err.Error(), "unknown command") {
-		code = exit.Usage
-	}
 	fmt.Fprintln(f.Streams.ErrOut, "error:", err)
-	return code
+	return exit.Code(err)
 }

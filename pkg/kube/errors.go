@@ -20,7 +20,35 @@ import (
 // PreconditionError reports that the cluster lacks something the request
 // needs: a kind, a permission, or the cluster itself.
 type PreconditionError struct {
-	Err error
+	// Reason says which; callers match on it, never on the message.
+	Reason Reason
+	Err    error
+}
+
+// Reason is what a PreconditionError says is missing.
+type Reason int
+
+const (
+	// ReasonOther is any other missing precondition.
+	ReasonOther Reason = iota
+	// ReasonNoKind means the cluster does not serve the kind (its CRD is
+	// not installed).
+	ReasonNoKind
+	// ReasonForbidden means RBAC forbids the request.
+	ReasonForbidden
+	// ReasonUnreachable means the cluster did not answer.
+	ReasonUnreachable
+)
+
+// IsNoKind reports whether err says the cluster does not serve a kind.
+func IsNoKind(err error) bool { return hasReason(err, ReasonNoKind) }
+
+// IsForbidden reports whether err says RBAC forbids the request.
+func IsForbidden(err error) bool { return hasReason(err, ReasonForbidden) }
+
+func hasReason(err error, r Reason) bool {
+	var pe *PreconditionError
+	return errors.As(err, &pe) && pe.Reason == r
 }
 
 func (e *PreconditionError) Error() string { return e.Err.Error() }
@@ -47,7 +75,7 @@ func NoKindError(gvk schema.GroupVersionKind) error {
 	if !ok {
 		hint = "install the CustomResourceDefinition that provides it"
 	}
-	return &PreconditionError{Err: fmt.Errorf("the cluster has no kind %s (%s): %s", gvk.Kind, gvk.GroupVersion(), hint)}
+	return &PreconditionError{Reason: ReasonNoKind, Err: fmt.Errorf("the cluster has no kind %s (%s): %s", gvk.Kind, gvk.GroupVersion(), hint)}
 }
 
 // classify turns an API error for verb on ref into the error paddlex reports:
@@ -69,7 +97,7 @@ func classify(err error, verb string, ref ObjectRef, resource string) error {
 		if ref.Namespace != "" {
 			where = "in namespace " + ref.Namespace
 		}
-		return &PreconditionError{Err: fmt.Errorf("%s %s: RBAC forbids %s on %s %s: ask a cluster admin for that permission: %w",
+		return &PreconditionError{Reason: ReasonForbidden, Err: fmt.Errorf("%s %s: RBAC forbids %s on %s %s: ask a cluster admin for that permission: %w",
 			verb, ref, verb, resource, where, err)}
 	}
 	if apierrors.IsConflict(err) && verb == "apply" {
@@ -77,7 +105,7 @@ func classify(err error, verb string, ref ObjectRef, resource string) error {
 			ref, conflictFields(err), err)
 	}
 	if isUnreachable(err) {
-		return &PreconditionError{Err: fmt.Errorf("%s %s: cannot reach the cluster: %w (check --kubeconfig and --context)", verb, ref, err)}
+		return &PreconditionError{Reason: ReasonUnreachable, Err: fmt.Errorf("%s %s: cannot reach the cluster: %w (check --kubeconfig and --context)", verb, ref, err)}
 	}
 	return fmt.Errorf("%s %s: %w", verb, ref, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -182,7 +183,17 @@ func TestClassify(t *testing.T) {
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "RBAC forbids apply on paddlejobs.batch.paddlepaddle.org in namespace kubeflow") {
 		t.Errorf("forbidden: %v", err)
 	}
-	if err := classify(syscall.ECONNREFUSED, "get", ref, ""); !errors.As(err, &pe) {
-		t.Errorf("refused connection: %v, want a PreconditionError", err)
+	if !IsForbidden(fmt.Errorf("wrapped: %w", err)) || IsNoKind(err) {
+		t.Errorf("forbidden: IsForbidden %v, IsNoKind %v", IsForbidden(err), IsNoKind(err))
+	}
+	if err := classify(syscall.ECONNREFUSED, "get", ref, ""); !errors.As(err, &pe) || pe.Reason != ReasonUnreachable {
+		t.Errorf("refused connection: %v, want a PreconditionError for an unreachable cluster", err)
+	}
+	noKind := classify(&meta.NoKindMatchError{GroupKind: ref.GVK.GroupKind()}, "get", ref, "")
+	if !IsNoKind(noKind) || IsForbidden(noKind) {
+		t.Errorf("no kind: %v: IsNoKind %v, IsForbidden %v", noKind, IsNoKind(noKind), IsForbidden(noKind))
+	}
+	if IsNoKind(errors.New("the cluster has no kind PaddleJob")) {
+		t.Error("IsNoKind matched an error by its text")
 	}
 }

@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -232,7 +231,7 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 				hint = "run `paddlex install --components prerequisites` to create it"
 			}
 			return exit.PreconditionErrorf("%s: Secret %s/%s does not exist: %s", s.flag, o.Spec.Namespace, s.name, hint)
-		case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
+		case kube.IsForbidden(err):
 			fmt.Fprintf(o.Streams.ErrOut, "warning: cannot check that Secret %s/%s exists: %v\n", o.Spec.Namespace, s.name, err)
 		default:
 			return err

@@ -307,7 +307,7 @@ func (o *PushOptions) preflight(ctx context.Context, ref kube.ObjectRef) error {
 		case err == nil:
 		case apierrors.IsNotFound(err):
 			return exit.PreconditionErrorf("%s: %s %s/%s does not exist: %s", p.flag, p.kind, o.Spec.Namespace, p.name, p.hint)
-		case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
+		case kube.IsForbidden(err):
 			fmt.Fprintf(o.Streams.ErrOut, "warning: cannot check that %s %s/%s exists: %v\n", p.kind, o.Spec.Namespace, p.name, err)
 		default:
 			return err

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -43,7 +42,7 @@ func checkInitContainers(ctx context.Context, k kube.Interface, errOut io.Writer
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil
-	case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
+	case kube.IsForbidden(err):
 		fmt.Fprintf(errOut, "warning: cannot check that Knative allows init containers: %v\n", err)
 		return nil
 	case err != nil:
@@ -68,7 +67,7 @@ func checkSecret(ctx context.Context, k kube.Interface, errOut io.Writer, namesp
 		return nil
 	case apierrors.IsNotFound(err):
 		return exit.PreconditionErrorf("--secret: Secret %s/%s does not exist, and serving pods read the model center's keys from it (keys access-key and secret-key): run `paddlex install --components prerequisites`, or create it in namespace %s", namespace, name, namespace)
-	case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
+	case kube.IsForbidden(err):
 		fmt.Fprintf(errOut, "warning: cannot check that Secret %s/%s exists: %v\n", namespace, name, err)
 		return nil
 	}

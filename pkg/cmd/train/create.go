@@ -451,7 +451,7 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 		case err == nil:
 		case apierrors.IsNotFound(err):
 			return exit.PreconditionErrorf("%s: %s does not exist: %s", c.flag, c.ref, c.hint)
-		case errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "RBAC forbids"):
+		case kube.IsForbidden(err):
 			fmt.Fprintf(o.Streams.ErrOut, "warning: cannot check that %s exists: %v\n", c.ref, err)
 		default:
 			return err

@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -82,7 +81,7 @@ func Find(ctx context.Context, k kube.Interface, namespace, name string) ([]kube
 	for _, backend := range []string{train.BackendPaddleOperator, train.BackendTrainingOperator} {
 		for _, gvk := range train.ObjectKinds(backend) {
 			items, err := k.List(ctx, gvk, kube.ListOptions{Namespace: namespace, LabelSelector: train.Selector(name)})
-			if errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "has no kind") {
+			if kube.IsNoKind(err) {
 				continue
 			}
 			if err != nil {

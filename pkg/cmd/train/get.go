@@ -2,9 +2,7 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
@@ -66,7 +64,7 @@ func ListJobs(ctx context.Context, k kube.Interface, namespace string) ([]*unstr
 	var lastErr error
 	for _, gvk := range []schema.GroupVersionKind{paddle.PaddleJobGVK, paddle.TrainingOperatorJobGVK} {
 		items, err := k.List(ctx, gvk, kube.ListOptions{Namespace: namespace, LabelSelector: paddle.LabelTrain})
-		if errors.As(err, new(*kube.PreconditionError)) && strings.Contains(err.Error(), "has no kind") {
+		if kube.IsNoKind(err) {
 			missing++
 			lastErr = err
 			continue
