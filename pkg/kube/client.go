@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 )
@@ -160,18 +161,26 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, o
 	if err != nil {
 		return nil, classify(err, "apply", ref, resource)
 	}
-	ao := metav1.ApplyOptions{FieldManager: opts.FieldManager, Force: opts.Force}
+	// metav1.ApplyOptions has no FieldValidation, so the apply is sent as
+	// the server-side-apply patch it is, with strict field validation: an
+	// unknown or duplicate field fails the request instead of being dropped
+	// with a warning.
+	body, err := obj.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("apply %s: encode: %w", ref, err)
+	}
+	po := metav1.PatchOptions{FieldManager: opts.FieldManager, Force: &opts.Force, FieldValidation: metav1.FieldValidationStrict}
 	if opts.DryRun == DryRunServer {
-		ao.DryRun = []string{metav1.DryRunAll}
+		po.DryRun = []string{metav1.DryRunAll}
 	}
 	var applied *unstructured.Unstructured
 	err = c.retry(ctx, writing, func() error {
 		var err error
-		applied, err = ri.Apply(ctx, obj.GetName(), obj, ao)
+		applied, err = ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, po)
 		return err
 	})
 	if err != nil {
-		return nil, classify(err, "apply", ref, resource)
+		return nil, classifyObject(err, "apply", ref, resource, obj.Object)
 	}
 	c.reporter().Applied(ref, opts.DryRun == DryRunServer)
 	return applied, nil

@@ -1,11 +1,13 @@
 package kube
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -82,8 +84,17 @@ func NoKindError(gvk schema.GroupVersionKind) error {
 // missing kinds, RBAC refusals and unreachable clusters become
 // PreconditionErrors; apply conflicts name the fields and the way out.
 func classify(err error, verb string, ref ObjectRef, resource string) error {
+	return classifyObject(err, verb, ref, resource, nil)
+}
+
+// classifyObject is classify for a request that sent obj: field validation
+// errors name the fields as obj spells them.
+func classifyObject(err error, verb string, ref ObjectRef, resource string, obj map[string]any) error {
 	if err == nil {
 		return nil
+	}
+	if problems := fieldProblems(err, obj); problems != nil {
+		return &FieldError{Verb: verb, Ref: ref, Problems: problems, Err: err}
 	}
 	var pe *PreconditionError
 	if errors.As(err, &pe) {
@@ -144,4 +155,207 @@ func isUnreachable(err error) bool {
 		return errors.As(urlErr.Err, &opErr)
 	}
 	return false
+}
+
+// FieldError reports an object the API server's field validation rejected:
+// a field its schema does not declare (misspelled, or one a CRD would
+// prune), a field given twice, or a value of the wrong type. The object is
+// bad input, so it exits 2.
+type FieldError struct {
+	Verb string
+	Ref  ObjectRef
+	// Problems name the fields, e.g. `unknown field "spec.worker.replicass"`.
+	Problems []string
+	Err      error
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s %s: %s (rejected by the cluster's schema for %s %s; kubectl explain lists its fields)",
+		e.Verb, e.Ref, strings.Join(e.Problems, "; "), e.Ref.GVK.GroupVersion(), e.Ref.GVK.Kind)
+}
+
+// Unwrap returns the API server's error.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ExitCode makes a FieldError exit 2.
+func (e *FieldError) ExitCode() int { return exit.Usage }
+
+// The API server reports field validation only in text: server-side apply
+// converts the patch to its schema's typed form and fails with the
+// structured-merge-diff paths of the offending fields (as an untyped 500),
+// and the strict decoders name duplicate or unknown fields. These prefixes
+// are the ones k8s.io/apimachinery and k8s.io/apiserver write.
+const (
+	typedPatchPrefix  = "failed to create typed patch object"
+	strictPatchPrefix = "error strict decoding patch:"
+	strictDecodeText  = "strict decoding error:"
+	undeclaredField   = ": field not declared in schema"
+)
+
+// fieldProblems returns the field problems err reports, or nil when err is
+// not a field validation error. obj, the object sent, turns list keys in
+// paths (containers[name="paddle"]) into indexes (containers[0]).
+func fieldProblems(err error, obj map[string]any) []string {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return nil
+	}
+	msg := status.Status().Message
+	switch {
+	case strings.Contains(msg, typedPatchPrefix):
+		// "failed to create typed patch object (ns/name; gvk): .spec.x: field not declared in schema"
+		// or "...: errors:\n  .spec.x: ...\n  .spec.y: ..."
+		rest := msg[strings.Index(msg, typedPatchPrefix):]
+		if i := strings.Index(rest, "): "); i >= 0 {
+			rest = rest[i+3:]
+		}
+		var problems []string
+		for _, line := range strings.Split(strings.TrimPrefix(rest, "errors:"), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" {
+				continue
+			}
+			if p, ok := strings.CutSuffix(line, undeclaredField); ok && strings.HasPrefix(p, ".") {
+				problems = append(problems, fmt.Sprintf("unknown field %q", fieldPath(p, obj)))
+				continue
+			}
+			if i := strings.Index(line, ": "); i > 0 && strings.HasPrefix(line, ".") {
+				line = fmt.Sprintf("field %q: %s", fieldPath(line[:i], obj), line[i+2:])
+			}
+			problems = append(problems, line)
+		}
+		return problems
+	case strings.Contains(msg, strictPatchPrefix):
+		rest := strings.TrimSpace(msg[strings.Index(msg, strictPatchPrefix)+len(strictPatchPrefix):])
+		var problems []string
+		for _, line := range strings.Split(rest, "\n") {
+			// "line 1: key "key" already set in map": a duplicate field.
+			if line = strings.TrimSpace(line); strings.Contains(line, "already set in map") {
+				problems = append(problems, "duplicate field: "+line)
+			}
+		}
+		if len(problems) == 0 {
+			problems = append(problems, rest)
+		}
+		return problems
+	case strings.Contains(msg, strictDecodeText):
+		// "strict decoding error: unknown field "spec.x", duplicate field "spec.y""
+		rest := strings.TrimSpace(msg[strings.Index(msg, strictDecodeText)+len(strictDecodeText):])
+		return strings.Split(rest, ", ")
+	}
+	return nil
+}
+
+// fieldPath turns a structured-merge-diff path (.spec.containers[name="c"].image)
+// into the form kubectl explain and error messages use
+// (spec.containers[0].image), resolving list keys against obj. Elements it
+// cannot resolve are kept as the server wrote them.
+func fieldPath(smd string, obj map[string]any) string {
+	var b strings.Builder
+	var cur any = obj
+	for s := smd; s != ""; {
+		switch s[0] {
+		case '.':
+			end := strings.IndexAny(s[1:], ".[")
+			if end < 0 {
+				end = len(s) - 1
+			}
+			name := s[1 : end+1]
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(name)
+			m, _ := cur.(map[string]any)
+			cur = m[name]
+			s = s[end+1:]
+		case '[':
+			end := closingBracket(s)
+			elem := s[:end+1]
+			s = s[end+1:]
+			if i, ok := keyIndex(elem[1:len(elem)-1], cur); ok {
+				fmt.Fprintf(&b, "[%d]", i)
+				cur = cur.([]any)[i]
+				continue
+			}
+			b.WriteString(elem)
+			cur = nil
+		default:
+			b.WriteString(s)
+			s = ""
+		}
+	}
+	return b.String()
+}
+
+// closingBracket returns the index of the ']' that closes s[0], skipping
+// quoted strings.
+func closingBracket(s string) int {
+	quoted := false
+	for i := 1; i < len(s); i++ {
+		switch {
+		case quoted && s[i] == '\\':
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && s[i] == ']':
+			return i
+		}
+	}
+	return len(s) - 1
+}
+
+// keyIndex finds the element of list that sel selects: an index ("0") or
+// associative keys (`name="c"` or `containerPort=80,protocol="TCP"`).
+func keyIndex(sel string, list any) (int, bool) {
+	items, ok := list.([]any)
+	if !ok {
+		return 0, false
+	}
+	if i, err := strconv.Atoi(sel); err == nil {
+		return i, i >= 0 && i < len(items)
+	}
+	want := map[string]string{}
+	for _, kv := range splitKeys(sel) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return 0, false
+		}
+		want[k] = v
+	}
+	for i, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			continue
+		}
+		match := true
+		for k, v := range want {
+			got, err := json.Marshal(m[k])
+			if err != nil || string(got) != v {
+				match = false
+				break
+			}
+		}
+		if match {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// splitKeys splits `a="x,y",b=1` on the commas outside quotes.
+func splitKeys(s string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case quoted && s[i] == '\\':
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && s[i] == ',':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }

@@ -39,6 +39,10 @@ func retriable(err error, req request) bool {
 	if err == nil || apierrors.IsTooManyRequests(err) {
 		return false
 	}
+	if fieldProblems(err, nil) != nil {
+		// Server-side apply reports unknown fields as a 500; no retry fixes them.
+		return false
+	}
 	if d, ok := apierrors.SuggestsClientDelay(err); ok && d > 0 {
 		return false
 	}
