@@ -56,20 +56,53 @@ type Factory struct {
 
 	mu        sync.Mutex
 	kube      kube.Interface
+	repMu     sync.Mutex // apart from mu: warnings print while mu is held
 	reporter  *kube.ProgressReporter
 	clientset kubernetes.Interface
+	warn      *warningPrinter
 }
 
 // NewFactory returns a Factory reading cluster access from flags.
 func NewFactory(streams IOStreams) *Factory {
 	cf := genericclioptions.NewConfigFlags(true)
+	f := &Factory{ConfigFlags: cf, Streams: streams}
+	// One handler for every client the Factory builds, so a warning is
+	// printed once per command whichever client received it.
+	f.warn = &warningPrinter{seen: map[string]bool{}, print: func(s string) { f.Reporter().Print(s) }}
 	cf.WrapConfigFn = func(c *rest.Config) *rest.Config {
 		// client-go's default of 5 QPS would turn a 1000-object install into
 		// minutes; the API server's priority and fairness protects it.
 		c.QPS, c.Burst = 500, 1000
+		// Deprecations and admission webhooks' messages reach the user on
+		// stderr, as kubectl prints them, instead of client-go's default of
+		// klog, which main silences.
+		c.WarningHandler = f.warn
 		return c
 	}
-	return &Factory{ConfigFlags: cf, Streams: streams}
+	return f
+}
+
+// warningPrinter prints each distinct API server warning once, through the
+// progress reporter so live progress lines stay intact.
+type warningPrinter struct {
+	print func(string)
+	mu    sync.Mutex
+	seen  map[string]bool
+}
+
+// HandleWarningHeader implements rest.WarningHandler. Code 299 is the one
+// "Miscellaneous persistent warning" the API server sends.
+func (w *warningPrinter) HandleWarningHeader(code int, _ string, message string) {
+	if code != 299 || message == "" {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.seen[message] {
+		return
+	}
+	w.seen[message] = true
+	w.print("Warning: " + message)
 }
 
 // RESTConfig returns the client configuration from kubeconfig and flags.
@@ -103,8 +136,8 @@ func (f *Factory) Namespace() string {
 
 // Reporter returns the progress reporter writing to stderr.
 func (f *Factory) Reporter() *kube.ProgressReporter {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.repMu.Lock()
+	defer f.repMu.Unlock()
 	if f.reporter == nil {
 		f.reporter = kube.NewReporter(f.Streams.ErrOut, f.Streams.ErrTTY)
 	}

@@ -71,6 +71,10 @@ func (p *ProgressReporter) Done(ref ObjectRef, status string, err error) {
 	p.block.Finish(ref.String(), status, err != nil)
 }
 
+// Print writes a line of its own, above the live lines on a terminal, so
+// messages from elsewhere (the API server's warnings) do not tear the display.
+func (p *ProgressReporter) Print(line string) { p.block.Print(line) }
+
 // Close stops redrawing and leaves the last frame on screen.
 func (p *ProgressReporter) Close() { p.block.Close() }
 
