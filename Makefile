@@ -9,7 +9,16 @@ PKG     := github.com/paddleflow/paddlex/internal/buildinfo
 LDFLAGS := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 BIN     := bin
 
-.PHONY: all build test unit golden bench demo testbin vet fmt-check deps-check tidy-check clean e2e node-packages
+.PHONY: all build test unit golden bench demo testbin test-tools vet fmt-check deps-check tidy-check clean e2e node-packages
+
+# Other projects' files, verbatim (paddle-operator's CRDs among them): the
+# integration tests, the demo and the benchmarks read them from here when the
+# directory sits beside the clone (CI always has it); without it they fall
+# back to the fixtures in internal/localcluster/crds and say so.
+UPSTREAM_DIR := $(abspath $(CURDIR)/../shared/reference/upstream)
+ifneq ($(wildcard $(UPSTREAM_DIR)/paddle-operator/v1_crd.yaml),)
+export PADDLEX_UPSTREAM_DIR ?= $(UPSTREAM_DIR)
+endif
 
 all: build
 
@@ -25,7 +34,7 @@ testbin:
 
 ## test: everything — static checks, unit and golden tests, and integration tests
 ## against a real kube-apiserver, etcd and the simulated cluster
-test: fmt-check vet tidy-check docs-check deps-check
+test: fmt-check vet tidy-check docs-check deps-check test-tools
 	PADDLEX_TESTBIN="$$(hack/testbin.sh all)" PADDLEX_REQUIRE_INTEGRATION=1 \
 		go test -count=1 -timeout 40m ./...
 
@@ -40,6 +49,16 @@ e2e: node-packages
 ## node-packages: containerd, runc, the CNI plugins, iptables and busybox-static from Debian
 node-packages:
 	@hack/node-packages.sh
+## test-tools: the programs tests run beside the Kubernetes binaries (python3
+## runs the serving pods' verify program); installed with apt-get when missing
+TEST_TOOLS := python3
+test-tools:
+	@missing=; for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+		if [[ -n "$$missing" ]]; then \
+			if command -v apt-get >/dev/null && [[ $$(id -u) == 0 ]]; then \
+				echo "test-tools: installing$$missing"; apt-get update -qq && apt-get install -y --no-install-recommends$$missing >/dev/null; \
+			else echo "test-tools: the tests need$$missing on PATH: install it with your package manager"; exit 1; fi; \
+		fi
 
 ## unit: the tests that need no API server (integration tests skip)
 unit:

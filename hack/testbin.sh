@@ -84,6 +84,9 @@ ARGO_VERSION=v3.7.9
 KNATIVE_SERVING_VERSION=v0.42.2
 crds argo "github.com/argoproj/argo-workflows/v3@$ARGO_VERSION" manifests/base/crds/full
 crds knative "knative.dev/serving@$KNATIVE_SERVING_VERSION" config/core/300-resources
+# The training-operator's CRDs serve every set: tests apply its PaddleJob with
+# or without the operator running.
+crds training-operator "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" manifests/base/crds
 
 build etcd etcd go.etcd.io/etcd/server/v3
 build kube-apiserver kubernetes k8s.io/kubernetes/cmd/kube-apiserver
@@ -115,7 +118,6 @@ case "$set_" in
     fi
     if [[ "$set_" == all ]]; then
       build training-operator training-operator github.com/kubeflow/training-operator/cmd/training-operator.v1
-      crds training-operator "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" manifests/base/crds
     fi
     ;;
   *) echo "usage: $0 [api|cluster|all|registry|node]..." >&2; exit 2 ;;

@@ -51,6 +51,7 @@ func run(bin, paddlex string, keep bool) error {
 		Bin:              bin,
 		CRDs:             []string{localcluster.CRDsPaddle, localcluster.CRDsArgo, localcluster.CRDsKnative},
 		TrainingOperator: true,
+		UpstreamDir:      os.Getenv(localcluster.UpstreamDirEnv),
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -49,12 +50,14 @@ func writeStages(dir string) ([]string, error) {
 
 // CRD sets Options.CRDs names.
 const (
-	// CRDsPaddle are the paddle-operator fixtures (PaddleJob, SampleSet, SampleJob).
+	// CRDsPaddle are paddle-operator's PaddleJob, SampleSet and SampleJob:
+	// the upstream CRD file from Options.UpstreamDir, or, without it, the
+	// fixtures in crds/paddle.
 	CRDsPaddle = "paddle"
-	// CRDsTrainingOperator is the training-operator PaddleJob fixture.
+	// CRDsTrainingOperator are the training-operator's own CRDs, from its module.
 	CRDsTrainingOperator = "training-operator"
-	// CRDsTrainingOperatorUpstream are the training-operator's own CRDs, from its module.
-	CRDsTrainingOperatorUpstream = "training-operator-upstream"
+	// CRDsTrainingOperatorUpstream is CRDsTrainingOperator, by its older name.
+	CRDsTrainingOperatorUpstream = CRDsTrainingOperator
 	// CRDsArgo are Argo's full CRDs, from its module.
 	CRDsArgo = "argo"
 	// CRDsKnative are Knative Serving's CRDs, from its module.
@@ -73,6 +76,11 @@ type Options struct {
 	Cluster bool
 	// Stages are extra kwok Stage files.
 	Stages []string
+	// UpstreamDir holds other projects' files verbatim (UpstreamDirEnv
+	// names it; see ../shared/reference/upstream/README.md): CRDsPaddle is
+	// read from its paddle-operator/v1_crd.yaml. Empty falls back to the
+	// fixtures, and says so once.
+	UpstreamDir string
 	// TrainingOperator runs the Kubeflow training-operator (PaddleJob
 	// controller only) on the simulated cluster, with its CRDs and kwok
 	// Stages that complete PaddleJob pods, or fail those labelled
@@ -95,6 +103,9 @@ type Cluster struct {
 	// Bin is the directory of the binaries; Dir a temporary directory with
 	// the kubeconfig and the components' logs, removed by Stop.
 	Bin, Dir string
+	// UpstreamCRDs says that paddle-operator's CRDs are the upstream ones
+	// (from Options.UpstreamDir), not the fixtures.
+	UpstreamCRDs bool
 
 	env   *envtest.Environment
 	procs *simCluster
@@ -119,7 +130,7 @@ func Start(o Options) (c *Cluster, err error) {
 	}()
 	if o.TrainingOperator {
 		o.Cluster = true
-		o.CRDs = append(o.CRDs, CRDsTrainingOperatorUpstream)
+		o.CRDs = append(o.CRDs, CRDsTrainingOperator)
 		stages, err := writeStages(dir)
 		if err != nil {
 			return c, err
@@ -127,8 +138,13 @@ func Start(o Options) (c *Cluster, err error) {
 		o.Stages = append(o.Stages, stages...)
 	}
 	var paths []string
+	seen := map[string]bool{}
 	for _, set := range o.CRDs {
-		p, err := crdPath(o.Bin, filepath.Join(dir, "crds"), set)
+		if seen[set] {
+			continue
+		}
+		seen[set] = true
+		p, err := c.crdPath(o, filepath.Join(dir, "crds"), set)
 		if err != nil {
 			return c, err
 		}
@@ -211,6 +227,10 @@ func (c *Cluster) AddUser(name string, groups []string) ([]byte, *rest.Config, e
 // Stop stops every component and removes Dir.
 func (c *Cluster) Stop() {
 	c.op.stop()
+	if c.op != nil {
+		// The operator's certificate directory is fixed outside Dir.
+		_ = os.RemoveAll(filepath.Dir(certDir))
+	}
 	if c.procs != nil {
 		c.procs.stop()
 	}
@@ -220,32 +240,65 @@ func (c *Cluster) Stop() {
 	_ = os.RemoveAll(c.Dir)
 }
 
+// UpstreamDirEnv names the environment variable that points at the upstream
+// files; the Makefile sets it when ../shared/reference/upstream exists.
+const UpstreamDirEnv = "PADDLEX_UPSTREAM_DIR"
+
+// upstreamPaddleCRDs is paddle-operator's CRD file (commit 667185d) under
+// the upstream directory: PaddleJob, SampleSet and SampleJob.
+const upstreamPaddleCRDs = "paddle-operator/v1_crd.yaml"
+
+var fallbackOnce sync.Once
+
 // crdPath lays out one CRD set in a directory envtest reads.
-func crdPath(bin, dir, set string) (string, error) {
+func (c *Cluster) crdPath(o Options, dir, set string) (string, error) {
 	switch set {
-	case CRDsPaddle, CRDsTrainingOperator:
+	case CRDsPaddle:
 		out := filepath.Join(dir, set)
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return "", err
 		}
-		entries, err := fs.ReadDir(fixtureCRDs, "crds/"+set)
+		if o.UpstreamDir == "" {
+			fallbackOnce.Do(func() {
+				fmt.Fprintf(os.Stderr, "localcluster: %s is not set: paddle-operator's CRDs are the fixtures in internal/localcluster/crds/paddle, "+
+					"which keep unknown fields in pod templates; point it at ../shared/reference/upstream for the upstream schemas (make does)\n", UpstreamDirEnv)
+			})
+			return out, copyFixtures(out, set)
+		}
+		src := filepath.Join(o.UpstreamDir, upstreamPaddleCRDs)
+		b, err := os.ReadFile(src)
 		if err != nil {
+			return "", fmt.Errorf("paddle-operator CRDs: %w (%s=%s should hold %s; unset it to use the fixtures)", err, UpstreamDirEnv, o.UpstreamDir, upstreamPaddleCRDs)
+		}
+		if err := os.WriteFile(filepath.Join(out, "crd.yaml"), b, 0o644); err != nil {
 			return "", err
 		}
-		for _, en := range entries {
-			b, err := fixtureCRDs.ReadFile("crds/" + set + "/" + en.Name())
-			if err != nil {
-				return "", err
-			}
-			if err := os.WriteFile(filepath.Join(out, en.Name()), b, 0o644); err != nil {
-				return "", err
-			}
+		c.UpstreamCRDs = true
+		return out, nil
+	case CRDsArgo, CRDsKnative, CRDsTrainingOperator:
+		out := filepath.Join(o.Bin, "crds", set)
+		if _, err := os.Stat(out); err != nil {
+			return "", fmt.Errorf("%s CRDs: %w (run hack/testbin.sh, which copies them from the module cache)", set, err)
 		}
 		return out, nil
-	case CRDsArgo, CRDsKnative:
-		return filepath.Join(bin, "crds", set), nil
-	case CRDsTrainingOperatorUpstream:
-		return filepath.Join(bin, "crds", "training-operator"), nil
 	}
 	return "", fmt.Errorf("unknown CRD set %q", set)
+}
+
+// copyFixtures writes the embedded fixtures of set into out.
+func copyFixtures(out, set string) error {
+	entries, err := fs.ReadDir(fixtureCRDs, "crds/"+set)
+	if err != nil {
+		return err
+	}
+	for _, en := range entries {
+		b, err := fixtureCRDs.ReadFile("crds/" + set + "/" + en.Name())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(out, en.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

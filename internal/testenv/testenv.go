@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
+	"github.com/paddleflow/paddlex/internal/hermetic"
 	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/pkg/cmd"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -76,8 +77,8 @@ var (
 )
 
 // Env is a running API server (and, with Options.Cluster, a simulated
-// cluster), with clients for test setup. Config, Kubeconfig, Bin, Dir and
-// Log come from the embedded local cluster.
+// cluster), with clients for test setup. Config, Kubeconfig, Bin, Dir,
+// UpstreamCRDs and Log come from the embedded local cluster.
 type Env struct {
 	*localcluster.Cluster
 	Dynamic   dynamic.Interface
@@ -89,6 +90,9 @@ type Env struct {
 // Main starts the environment, runs the tests and stops it. Use it as
 //
 //	func TestMain(m *testing.M) { os.Exit(testenv.Main(m, testenv.Options{...})) }
+//
+// The tests run hermetic (see hermetic.Setup): commands read no one's config
+// file, kubeconfig or caches.
 func Main(m *testing.M, opts Options) int {
 	if opts.RealNode {
 		if os.Getenv("PADDLEX_REALNODE") == "" {
@@ -107,10 +111,16 @@ func Main(m *testing.M, opts Options) int {
 			return 1
 		}
 	}
+	restore, err := hermetic.Setup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	defer restore()
 	bin := os.Getenv("PADDLEX_TESTBIN")
 	if bin == "" {
 		skipMsg = "PADDLEX_TESTBIN is not set: run `make test` (it builds the API server with hack/testbin.sh)"
-		if os.Getenv("PADDLEX_REQUIRE_INTEGRATION") != "" {
+		if os.Getenv(hermetic.RequireEnv) != "" {
 			fmt.Fprintln(os.Stderr, "testenv:", skipMsg)
 			return 1
 		}
@@ -143,7 +153,8 @@ func Get(t testing.TB) *Env {
 }
 
 func start(bin string, opts Options) (*Env, error) {
-	c, err := localcluster.Start(localcluster.Options{Bin: bin, CRDs: opts.CRDs, Cluster: opts.Cluster, Stages: opts.Stages, TrainingOperator: opts.TrainingOperator, RealNode: opts.RealNode})
+	c, err := localcluster.Start(localcluster.Options{Bin: bin, CRDs: opts.CRDs, Cluster: opts.Cluster, Stages: opts.Stages,
+		TrainingOperator: opts.TrainingOperator, RealNode: opts.RealNode, UpstreamDir: os.Getenv(localcluster.UpstreamDirEnv)})
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +285,9 @@ func (e *Env) SetStatus(t testing.TB, ref kube.ObjectRef, status map[string]any)
 		t.Fatal(err)
 	}
 	_, err = e.Dynamic.Resource(m.Resource).Namespace(ref.Namespace).Patch(context.Background(), ref.Name,
-		types.MergePatchType, patchJSON, metav1.PatchOptions{}, "status")
+		// Strict: a status field the kind's schema lacks would be pruned
+		// silently, and the test would wait on something never written.
+		types.MergePatchType, patchJSON, metav1.PatchOptions{FieldValidation: metav1.FieldValidationStrict}, "status")
 	if err != nil {
 		t.Fatalf("set status of %s: %v", ref, err)
 	}

@@ -22,7 +22,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, testenv.Options{CRDs: []string{testenv.CRDsPaddle}}))
+	os.Exit(testenv.Main(m, testenv.Options{CRDs: []string{testenv.CRDsPaddle, testenv.CRDsKnative}}))
 }
 
 var cmGVK = corev1.SchemeGroupVersion.WithKind("ConfigMap")
@@ -146,8 +146,9 @@ func TestServerDryRunPersistsNothing(t *testing.T) {
 func TestMissingKindIsAPrecondition(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
+	// Argo's CRDs are not installed in this environment.
 	svc := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
 		"metadata": map[string]any{"name": "s", "namespace": ns},
 	}}
 	_, err := e.Kube().Apply(context.Background(), []*unstructured.Unstructured{svc}, kube.ApplyOptions{})
@@ -155,7 +156,7 @@ func TestMissingKindIsAPrecondition(t *testing.T) {
 	if !errors.As(err, &pe) {
 		t.Fatalf("err = %v, want a PreconditionError", err)
 	}
-	if !strings.Contains(err.Error(), "no kind Service (serving.knative.dev/v1)") || !strings.Contains(err.Error(), "paddlex install-standalone") {
+	if !strings.Contains(err.Error(), "no kind Workflow (argoproj.io/v1alpha1)") || !strings.Contains(err.Error(), "paddlex install-standalone") {
 		t.Errorf("message %q does not say what is missing and how to install it", err)
 	}
 }
@@ -241,7 +242,14 @@ func TestWaitConditionByTypeAndGeneration(t *testing.T) {
 	ns := e.Namespace(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	job := paddleJob(ns, "cond")
+	// A Knative Service: the kind whose readiness is a Ready condition among others.
+	job := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+		"metadata": map[string]any{"name": "cond", "namespace": ns},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"image": "registry.local/serve:v1"}},
+		}}},
+	}}
 	out, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{job}, kube.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/exit"
 
 	"github.com/paddleflow/paddlex/internal/golden"
+	"github.com/paddleflow/paddlex/internal/hermetic"
 )
 
 func spec() Spec {
@@ -59,10 +60,7 @@ func TestRenderJobKeepsSecretsOutOfArgs(t *testing.T) {
 // The upload script's own shell logic (everything but mc and the cluster)
 // runs for real against a fake mc on PATH.
 func TestUploadScript(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
+	sh := hermetic.LookPath(t, "sh")
 	for _, c := range []struct {
 		name     string
 		exists   bool
@@ -79,11 +77,12 @@ func TestUploadScript(t *testing.T) {
 			dir := t.TempDir()
 			bin := dir + "/bin"
 			log := dir + "/mc.log"
+			record := dir + "/tmp-model.json"
 			statCode := "1"
 			if c.exists {
 				statCode = "0"
 			}
-			mustWrite(t, bin+"/mc", "#!/bin/sh\necho \"$*\" >> "+log+"\nif [ \"$1\" = alias ]; then cat >> "+log+"; fi\nif [ \"$1\" = stat ]; then exit "+statCode+"; fi\nif [ \"$1\" = cp ] && [ \"$3\" = /tmp/model.json ]; then cp /tmp/model.json "+dir+"/model.json; fi\n", 0o755)
+			mustWrite(t, bin+"/mc", "#!/bin/sh\necho \"$*\" >> "+log+"\nif [ \"$1\" = alias ]; then cat >> "+log+"; fi\nif [ \"$1\" = stat ]; then exit "+statCode+"; fi\nif [ \"$1\" = cp ] && [ \"$3\" = "+record+" ]; then cp "+record+" "+dir+"/model.json; fi\n", 0o755)
 			s := spec()
 			s.Force = c.force
 			root := dir + "/pvc"
@@ -91,6 +90,12 @@ func TestUploadScript(t *testing.T) {
 				mustWrite(t, root+"/ppocr-det.tar.gz", "archive bytes", 0o644)
 			}
 			script := strings.ReplaceAll(uploadScript, TaskMountPath, root)
+			// The container writes its metadata record to /tmp; here it goes
+			// to the test's directory, which the test removes.
+			if !strings.Contains(script, "/tmp/model.json") {
+				t.Fatal("the upload script no longer writes /tmp/model.json: update this test")
+			}
+			script = strings.ReplaceAll(script, "/tmp/model.json", record)
 			cmd := exec.Command(sh, "-c", script)
 			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + dir}
 			for _, e := range RenderJob(s).Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["env"].([]any) {

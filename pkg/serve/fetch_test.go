@@ -12,15 +12,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paddleflow/paddlex/internal/hermetic"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 )
 
 // TestVerifyScript runs the verify-model init container's program with this
 // machine's python3 on what fetch-model leaves in the model folder.
 func TestVerifyScript(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not installed")
-	}
+	hermetic.LookPath(t, "python3")
 	archive := tarGz(t, map[string]string{"ppocr-det/server/inference.pdmodel": "model", "ppocr-det/client/serving_client_conf.prototxt": "conf"})
 	sum := sha256.Sum256(archive)
 	record := func(sha string) []byte {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/paddleflow/paddlex/internal/golden"
+	"github.com/paddleflow/paddlex/internal/hermetic"
 )
 
 // examples are one realistic training per suite, from the suites' docs.
@@ -144,10 +145,7 @@ func equalJSON(a, b any) bool {
 // python replaced by a function printing its arguments: a change holding
 // shell syntax arrives as one argument, and nothing else runs.
 func TestConfigChangeIsData(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
+	sh := hermetic.LookPath(t, "sh")
 	dir := t.TempDir()
 	evil := "Global.x=1; rm -rf /; touch " + dir + "/pwned $(touch " + dir + "/pwned2) `touch " + dir + "/pwned3` 'q\"uote"
 	s := examples()["ocr"]
