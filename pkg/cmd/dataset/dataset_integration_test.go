@@ -48,7 +48,8 @@ func playController(t *testing.T, e *testenv.Env, ns, dataset string, failSync b
 	}
 	e.WaitFor(t, ref(ns, "SampleJob", dataset+"-sync"), 20*time.Second)
 	if failSync {
-		e.SetStatus(t, ref(ns, "SampleJob", dataset+"-sync"), map[string]any{"phase": "Failed", "message": "access denied by bos"})
+		// paddle-operator's SampleJob status holds only phase and jobName.
+		e.SetStatus(t, ref(ns, "SampleJob", dataset+"-sync"), map[string]any{"phase": "Failed"})
 		return
 	}
 	e.SetStatus(t, ref(ns, "SampleJob", dataset+"-sync"), map[string]any{"phase": "Running"})
@@ -105,7 +106,7 @@ func TestSyncFailureExitsOneAndSaysWhatIsLeft(t *testing.T) {
 	if r.Code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", r.Code, r)
 	}
-	for _, want := range []string{"access denied by bos", "left in the cluster", "paddlex dataset delete bad"} {
+	for _, want := range []string{"SampleJob " + ns + "/bad-sync failed: phase Failed", "left in the cluster", "paddlex dataset delete bad"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
 		}
