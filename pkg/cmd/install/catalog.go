@@ -19,7 +19,15 @@ func NewCmdCatalog(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog",
 		Short: "Maintain the component catalog",
-		Args:  cobra.NoArgs,
+		Long: `Maintain the catalog of pinned upstream artifacts that install applies.
+
+A maintainer with internet access fetches a release with 'paddlex install
+bundle', then pins the sha256 of every artifact it holds with 'catalog pin', so
+install refuses any download whose bytes differ.`,
+		Example: `  # pin every artifact of a freshly fetched bundle
+  paddlex install bundle -o bundle.tgz
+  paddlex install catalog pin --from-bundle bundle.tgz`,
+		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(NewCmdCatalogPin(f, nil))
 	return cmd
