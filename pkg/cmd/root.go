@@ -4,6 +4,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,8 @@ apply; --dry-run=client -o yaml prints exactly what would be applied.
 Configuration: flags win over PADDLEX_* environment variables (PADDLEX_NAMESPACE
 for --namespace), which win over the config file
 ($XDG_CONFIG_HOME/paddlex/config.yaml or --config), which wins over defaults.
+The destructive --purge, --force and --force-conflicts come from the command
+line only.
 
 ` + exit.Help,
 		Example: `  # put the platform on a cluster
@@ -66,7 +69,7 @@ for --namespace), which win over the config file
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if err := bindConfig(cmd, configFile, o.Env); err != nil {
+			if err := bindConfig(cmd, configFile, o.Env, f.Streams.ErrOut); err != nil {
 				return err
 			}
 			return validateNamespace(f)
@@ -156,10 +159,16 @@ func walk(c *cobra.Command, fn func(*cobra.Command)) {
 	}
 }
 
+// commandLineOnly are the destructive flags: only the command line turns
+// them on. A PADDLEX_* variable or config-file key for them is ignored with
+// a warning, so a value left in a shell profile or a team's config file
+// never deletes data or takes over fields.
+var commandLineOnly = map[string]bool{"purge": true, "force": true, "force-conflicts": true}
+
 // bindConfig maps PADDLEX_* variables and the config file onto every flag the
 // user did not set: flag > env > file > default. viper lives here alone;
-// commands read their options.
-func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string, bool)) error {
+// commands read their options. Warnings go to warn.
+func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string, bool), warn io.Writer) error {
 	if env == nil {
 		env = os.LookupEnv
 	}
@@ -200,6 +209,10 @@ func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string,
 			src = "config file key " + fl.Name
 		}
 		if !ok {
+			return
+		}
+		if commandLineOnly[fl.Name] {
+			fmt.Fprintf(warn, "warning: %s ignored: --%s is taken from the command line only\n", src, fl.Name)
 			return
 		}
 		if err := fl.Value.Set(val); err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -205,5 +207,51 @@ func TestUnknownCommandSuggests(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.err, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 with %q", tc.args, r.code, r.err, tc.want)
 		}
+	}
+}
+
+func TestDestructiveFlagsOnlyFromTheCommandLine(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(cfg, []byte("force: true\npartitions: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	newCmd := func() (*cobra.Command, map[string]*bool) {
+		cmd := &cobra.Command{Use: "x"}
+		flags := map[string]*bool{}
+		for _, n := range []string{"purge", "force", "force-conflicts"} {
+			flags[n] = cmd.Flags().Bool(n, false, "")
+		}
+		cmd.Flags().Int("partitions", 1, "")
+		return cmd, flags
+	}
+	cmd, flags := newCmd()
+	env := map[string]string{"PADDLEX_PURGE": "true", "PADDLEX_FORCE_CONFLICTS": "true"}
+	var warn bytes.Buffer
+	if err := bindConfig(cmd, cfg, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &warn); err != nil {
+		t.Fatal(err)
+	}
+	for n, v := range flags {
+		if *v {
+			t.Errorf("--%s switched on by the environment or the config file", n)
+		}
+	}
+	if p, _ := cmd.Flags().GetInt("partitions"); p != 4 {
+		t.Errorf("the config file no longer sets other flags: partitions %d", p)
+	}
+	for _, want := range []string{"PADDLEX_PURGE ignored", "PADDLEX_FORCE_CONFLICTS ignored", "config file key force ignored"} {
+		if !strings.Contains(warn.String(), want) {
+			t.Errorf("no warning %q in:\n%s", want, warn.String())
+		}
+	}
+	// The command line still turns them on.
+	cmd, flags = newCmd()
+	if err := cmd.Flags().Parse([]string{"--purge"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bindConfig(cmd, cfg, func(string) (string, bool) { return "", false }, &warn); err != nil {
+		t.Fatal(err)
+	}
+	if !*flags["purge"] {
+		t.Error("--purge on the command line was lost")
 	}
 }
