@@ -234,8 +234,8 @@ type Selection struct {
 }
 
 // Plan returns the selected components in dependency order. A profile pulls
-// in the dependencies of its components (cert-manager only when something
-// needs it); --components installs exactly what it names.
+// in the dependencies of its components; --components installs exactly what
+// it names.
 func (c *Catalog) Plan(sel Selection) ([]*Component, error) {
 	var names []string
 	if len(sel.Components) > 0 {

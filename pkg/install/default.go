@@ -6,7 +6,6 @@ package install
 // what it downloaded, `paddlex install catalog pin` turns that into catalog
 // entries, and installs from a bundle verify against it.
 const (
-	certManagerVersion = "v1.17.2"
 	// knativeVersion is Knative Serving's release: the Go module
 	// knative.dev/serving v0.42.2, whose CRDs the tests apply.
 	knativeVersion = "knative-v1.15.2"
@@ -63,16 +62,6 @@ func Default() *Catalog {
 				Name: "namespaces", Version: "v1", Manifests: "namespaces",
 				Description: "the platform namespace kubeflow",
 				Namespaces:  []string{ns},
-			},
-			{
-				Name: "cert-manager", Version: certManagerVersion,
-				Description: "certificates for admission webhooks",
-				Namespaces:  []string{"cert-manager"},
-				Sources:     []Source{gh("cert-manager/cert-manager", certManagerVersion, "cert-manager.yaml")},
-				Ready: Readiness{
-					Deployments: []string{"cert-manager/cert-manager", "cert-manager/cert-manager-cainjector", "cert-manager/cert-manager-webhook"},
-					CRDs:        []string{"certificates.cert-manager.io", "issuers.cert-manager.io", "clusterissuers.cert-manager.io"},
-				},
 			},
 			{
 				Name: "istio", Version: istioVersion,
@@ -174,12 +163,6 @@ func Default() *Catalog {
 				},
 			},
 			{
-				Name: "visualdl", Version: "v1", Manifests: "visualdl",
-				Description: "defaults for the VisualDL boards of training jobs",
-				Namespaces:  []string{ns},
-				DependsOn:   []string{"namespaces"},
-			},
-			{
 				Name: "jupyterhub", Version: jupyterhubVersion, Manifests: "jupyterhub",
 				Description: "JupyterHub notebooks, rendered from its Helm chart",
 				Namespaces:  []string{"jhub"},
@@ -231,9 +214,9 @@ func Default() *Catalog {
 		},
 		Profiles: map[string][]string{
 			ProfileStandalone: {"namespaces", "knative-serving", networkingSlot, "argo-workflows", "minio", "redis",
-				"juicefs-csi", "paddle-operator", "visualdl", "jupyterhub", "prerequisites"},
+				"juicefs-csi", "paddle-operator", "jupyterhub", "prerequisites"},
 			ProfileFull: {"namespaces", "istio", "knative-serving", networkingSlot, "argo-workflows", "minio", "redis",
-				"juicefs-csi", "paddle-operator", "visualdl", "jupyterhub", "prerequisites", "auth", "user-namespace"},
+				"juicefs-csi", "paddle-operator", "jupyterhub", "prerequisites", "auth", "user-namespace"},
 		},
 		Networking: map[string][]string{
 			NetworkingKourier: {"kourier"},

@@ -148,15 +148,15 @@ func TestPlan(t *testing.T) {
 		want string
 	}{
 		{"standalone", install.Selection{Profile: "standalone"},
-			"namespaces,knative-serving,kourier,argo-workflows,minio,redis,juicefs-csi,paddle-operator,visualdl,jupyterhub,prerequisites"},
+			"namespaces,knative-serving,kourier,argo-workflows,minio,redis,juicefs-csi,paddle-operator,jupyterhub,prerequisites"},
 		{"standalone on istio", install.Selection{Profile: "standalone", Networking: "istio"},
-			"namespaces,istio,knative-serving,net-istio,argo-workflows,minio,redis,juicefs-csi,paddle-operator,visualdl,jupyterhub,prerequisites"},
+			"namespaces,istio,knative-serving,net-istio,argo-workflows,minio,redis,juicefs-csi,paddle-operator,jupyterhub,prerequisites"},
 		{"full", install.Selection{Profile: "full"},
-			"namespaces,istio,knative-serving,net-istio,argo-workflows,minio,redis,juicefs-csi,paddle-operator,visualdl,jupyterhub,prerequisites,auth,user-namespace"},
+			"namespaces,istio,knative-serving,net-istio,argo-workflows,minio,redis,juicefs-csi,paddle-operator,jupyterhub,prerequisites,auth,user-namespace"},
 		{"external redis", install.Selection{Profile: "standalone", ExternalRedis: true},
-			"namespaces,knative-serving,kourier,argo-workflows,minio,juicefs-csi,paddle-operator,visualdl,jupyterhub,prerequisites"},
+			"namespaces,knative-serving,kourier,argo-workflows,minio,juicefs-csi,paddle-operator,jupyterhub,prerequisites"},
 		{"skip", install.Selection{Profile: "standalone", Skip: []string{"jupyterhub", "kourier"}},
-			"namespaces,knative-serving,argo-workflows,minio,redis,juicefs-csi,paddle-operator,visualdl,prerequisites"},
+			"namespaces,knative-serving,argo-workflows,minio,redis,juicefs-csi,paddle-operator,prerequisites"},
 		{"components exactly", install.Selection{Components: []string{"prerequisites"}}, "prerequisites"},
 		{"components ordered", install.Selection{Components: []string{"kourier", "knative-serving"}}, "knative-serving,kourier"},
 	} {

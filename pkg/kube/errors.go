@@ -68,7 +68,7 @@ var installHints = map[string]string{
 	"serving.knative.dev":             "run `paddlex install-standalone` (it installs Knative Serving)",
 	"argoproj.io":                     "run `paddlex install-standalone` (it installs Argo Workflows)",
 	"kubeflow.org":                    "install the Kubeflow training-operator, or use --backend paddle-operator",
-	"cert-manager.io":                 "run `paddlex install` (it installs cert-manager)",
+	"cert-manager.io":                 "install cert-manager (https://cert-manager.io): no paddlex component needs it, so paddlex does not install it",
 }
 
 // NoKindError reports a kind the cluster does not serve.

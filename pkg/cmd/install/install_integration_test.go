@@ -137,7 +137,7 @@ func TestInstallStandaloneEndToEnd(t *testing.T) {
 	if sc.Object["provisioner"] != "csi.juicefs.com" || sc.Object["volumeBindingMode"] != "WaitForFirstConsumer" {
 		t.Errorf("StorageClass task-center: %v", sc.Object)
 	}
-	if !strings.Contains(r.Stdout, "fixture-apps") || !strings.Contains(r.Stdout, "installed 5 components") {
+	if !strings.Contains(r.Stdout, "fixture-apps") || !strings.Contains(r.Stdout, "installed 4 components") {
 		t.Errorf("summary missing:\n%s", r.Stdout)
 	}
 	if !strings.Contains(r.Stderr, "fixture-apps: done") {

@@ -51,7 +51,7 @@ func TestInstallFlagValidation(t *testing.T) {
 		{[]string{"install", "--minio-access-key", "admin"}, "give both --minio-access-key and --minio-secret-key"},
 		{[]string{"install", "--minio-access-key", "admin", "--minio-secret-key", "short"}, "--minio-secret-key must be at least 8"},
 		{[]string{"install", "--components", "nope"}, `unknown component "nope"`},
-		{[]string{"install", "--components", "prerequisites", "--skip", "visualdl"}, "exclusive"},
+		{[]string{"install", "--components", "prerequisites", "--skip", "prerequisites"}, "exclusive"},
 		{[]string{"install", "--profile", "tiny"}, `unknown profile "tiny"`},
 		{[]string{"install", "--from-bundle", "/no/such.tgz"}, "--from-bundle"},
 		{[]string{"install", "--dry-run=maybe"}, "--dry-run must be one of"},
