@@ -27,8 +27,17 @@ func LoadSpecFile(path string, stdin io.Reader, out any) error {
 	if err != nil {
 		return exit.UsageErrorf("-f %s: %v", path, err)
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	js, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return exit.UsageErrorf("-f %s: %v", path, cleanYAMLError(err))
+	}
+	// A file of comments (or of "---") is as empty as a file of nothing:
+	// refusing it beats running with every default.
+	if t := bytes.TrimSpace(js); len(t) == 0 || string(t) == "null" {
 		return exit.UsageErrorf("-f %s: the file is empty", path)
+	}
+	if t := bytes.TrimSpace(js); t[0] != '{' {
+		return exit.UsageErrorf("-f %s: a spec file is a mapping of keys to values (name: ..., ...)", path)
 	}
 	if err := yaml.UnmarshalStrict(data, out); err != nil {
 		return exit.UsageErrorf("-f %s: %v", path, cleanYAMLError(err))
@@ -39,6 +48,7 @@ func LoadSpecFile(path string, stdin io.Reader, out any) error {
 // cleanYAMLError shortens sigs.k8s.io/yaml's messages to what a user needs.
 func cleanYAMLError(err error) error {
 	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
 	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
 	msg = strings.ReplaceAll(msg, "json: unknown field", "unknown key")
 	return fmt.Errorf("%s", msg)

@@ -36,6 +36,10 @@ func Load(data []byte, source string, sets []string) (*Pipeline, error) {
 	if err != nil {
 		return nil, bad("%v", cleanYAMLError(err))
 	}
+	if t := bytes.TrimSpace(js); len(t) == 0 || string(t) == "null" {
+		// Comments only, or "---".
+		return nil, bad("the file is empty")
+	}
 	var doc any
 	if err := decodeNumbers(js, &doc); err != nil {
 		return nil, bad("%v", err)
