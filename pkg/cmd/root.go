@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
@@ -196,6 +198,9 @@ func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string,
 			return exit.UsageErrorf("config file %s: %v", configFile, err)
 		}
 	}
+	if err := checkConfigKeys(cmd.Root(), v, configFile); err != nil {
+		return err
+	}
 	var errs []error
 	set := func(fl *pflag.Flag) {
 		if fl.Changed || fl.Name == "config" {
@@ -206,7 +211,7 @@ func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string,
 		src := key
 		if !ok && v.IsSet(fl.Name) {
 			val, ok = configValue(v.Get(fl.Name)), true
-			src = "config file key " + fl.Name
+			src = "config file " + configFile + ": key " + fl.Name
 		}
 		if !ok {
 			return
@@ -217,6 +222,13 @@ func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string,
 		}
 		if err := fl.Value.Set(val); err != nil {
 			errs = append(errs, fmt.Errorf("%s: invalid value %q for --%s: %w", src, val, fl.Name, err))
+			return
+		}
+		if fl.Name == "namespace" {
+			// Checked here too, so that the message says where the value came from.
+			if err := validate.Name("--namespace", val); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", src, err))
+			}
 		}
 	}
 	cmd.Flags().VisitAll(set)
@@ -224,6 +236,36 @@ func bindConfig(cmd *cobra.Command, configFile string, env func(string) (string,
 		return exit.UsageErrorf("%v", errors.Join(errs...))
 	}
 	return nil
+}
+
+// checkConfigKeys refuses config-file keys that are no flag of any paddlex
+// command: a misspelled key would otherwise be ignored without a word. The
+// file is shared by every command, so a flag of another command is fine.
+func checkConfigKeys(root *cobra.Command, v *viper.Viper, configFile string) error {
+	known := map[string]bool{}
+	walk(root, func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
+			fs.VisitAll(func(fl *pflag.Flag) { known[fl.Name] = true })
+		}
+	})
+	delete(known, "config")
+	var unknown []string
+	for _, k := range v.AllKeys() {
+		// viper flattens nested mappings to a.b: no flag takes a mapping.
+		if !known[k] {
+			unknown = append(unknown, strconv.Quote(k))
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	word := "key"
+	if len(unknown) > 1 {
+		word = "keys"
+	}
+	return exit.UsageErrorf("config file %s: unknown %s %s: the keys are the long names of paddlex's flags (namespace, timeout, worker-replicas, ...)",
+		configFile, word, strings.Join(unknown, ", "))
 }
 
 // configValue renders a config-file value as flag text; lists become

@@ -238,7 +238,7 @@ func TestDestructiveFlagsOnlyFromTheCommandLine(t *testing.T) {
 	if p, _ := cmd.Flags().GetInt("partitions"); p != 4 {
 		t.Errorf("the config file no longer sets other flags: partitions %d", p)
 	}
-	for _, want := range []string{"PADDLEX_PURGE ignored", "PADDLEX_FORCE_CONFLICTS ignored", "config file key force ignored"} {
+	for _, want := range []string{"PADDLEX_PURGE ignored", "PADDLEX_FORCE_CONFLICTS ignored", "key force ignored"} {
 		if !strings.Contains(warn.String(), want) {
 			t.Errorf("no warning %q in:\n%s", want, warn.String())
 		}
