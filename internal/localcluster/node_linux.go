@@ -343,15 +343,23 @@ func startCoreDNS(ctx context.Context, e *Cluster, c *simCluster, cs kubernetes.
 	if err != nil {
 		return err
 	}
-	corefile := fmt.Sprintf(`.:53 {
-    bind %s
+	// Names outside the cluster have nowhere to go: they are answered
+	// NXDOMAIN, as a name that does not exist, rather than SERVFAIL, so
+	// resolvers move on through their search lists without retrying.
+	corefile := fmt.Sprintf(`cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
+    bind %[1]s
     errors
     kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig %s
+        kubeconfig %[2]s
         pods insecure
-        fallthrough in-addr.arpa ip6.arpa
     }
     cache 5
+}
+.:53 {
+    bind %[1]s
+    template ANY ANY {
+        rcode NXDOMAIN
+    }
 }
 `, NodeIP, kc)
 	if err := writeFile(filepath.Join(root, "Corefile"), corefile); err != nil {

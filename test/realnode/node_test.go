@@ -10,12 +10,15 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/internal/testenv"
@@ -39,42 +42,95 @@ func busybox(t *testing.T) string {
 	return ref
 }
 
+// goBinary builds a main package of this module, statically, and returns
+// the binary's path.
+func goBinary(t *testing.T, pkg, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// probeImage pushes the probe (test/realnode/probe) on busybox and returns
+// its name.
+func probeImage(t *testing.T) string {
+	t.Helper()
+	const ref = "registry.paddlex.test/probe:latest"
+	base, err := localcluster.BusyboxImage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := localcluster.BinaryImage(base, goBinary(t, "github.com/paddleflow/paddlex/test/realnode/probe", "probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := localcluster.PushImage(context.Background(), ref, img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
 // runPod runs a one-container pod to its end and returns its phase and
 // log, read through the API server from the kubelet.
 func runPod(t *testing.T, e *testenv.Env, ns, image string, command ...string) (corev1.PodPhase, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	pod := &corev1.Pod{
+	return runPodSpec(t, e, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns},
 		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{Name: "main", Image: image, Command: command}}},
-	}
+	})
+}
+
+// runPodSpec creates pod and waits, by watch, for it to end; it returns
+// the phase and the log of its first container.
+func runPodSpec(t *testing.T, e *testenv.Env, pod *corev1.Pod) (corev1.PodPhase, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ns, name := pod.Namespace, pod.Name
 	if _, err := e.Clientset.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := e.Clientset.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=probe"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	var phase corev1.PodPhase
-	for ev := range w.ResultChan() {
-		if p, ok := ev.Object.(*corev1.Pod); ok && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed) {
-			phase = p.Status.Phase
-			break
-		}
-	}
-	if phase == "" {
-		t.Fatalf("pod did not finish: %v\nkubelet log:\n%s", ctx.Err(), e.Log("kubelet", 40))
-	}
-	rc, err := e.Clientset.CoreV1().Pods(ns).GetLogs("probe", &corev1.PodLogOptions{}).Stream(ctx)
+	phase := waitPod(t, ctx, e, ns, name, func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	}).Status.Phase
+	rc, err := e.Clientset.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).Stream(ctx)
 	if err != nil {
 		t.Fatalf("logs through the API server: %v", err)
 	}
 	defer rc.Close()
 	b, _ := io.ReadAll(rc)
 	return phase, string(b)
+}
+
+// waitPod waits, by watch, until pod ns/name satisfies done, and returns it.
+func waitPod(t *testing.T, ctx context.Context, e *testenv.Env, ns, name string, done func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	w, err := e.Clientset.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		if p, ok := ev.Object.(*corev1.Pod); ok && done(p) {
+			return p
+		}
+	}
+	t.Fatalf("pod %s/%s: %v\nkubelet log:\n%s", ns, name, ctx.Err(), e.Log("kubelet", 40))
+	return nil
+}
+
+func ready(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 func TestPodRunsAndLogs(t *testing.T) {
@@ -86,11 +142,43 @@ func TestPodRunsAndLogs(t *testing.T) {
 	}
 }
 
+// TestServiceNamesResolve reaches a Service by NAME.NAMESPACE from a pod,
+// as a pod reaches minio-service.kubeflow: the pod's resolver searches the
+// cluster domains, CoreDNS answers behind the kube-dns Service, and
+// kube-proxy's rules carry the connection to the Service's pod.
 func TestServiceNamesResolve(t *testing.T) {
 	e := testenv.Get(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ns := e.Namespace(t)
 	image := busybox(t)
-	phase, log := runPod(t, e, e.Namespace(t), image, "nslookup", "kube-dns.kube-system")
-	if phase != corev1.PodSucceeded || !strings.Contains(log, localcluster.ClusterDNS) {
-		t.Fatalf("phase %s, log:\n%s\ncoredns log:\n%s", phase, log, e.Log("coredns", 20))
+	labels := map[string]string{"app": "web"}
+	web := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Labels: labels},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "httpd", Image: image,
+			Command:        []string{"sh", "-c", "mkdir /www && echo served by $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"},
+			Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}}, PeriodSeconds: 1},
+		}}},
+	}
+	if _, err := e.Clientset.CoreV1().Pods(ns).Create(ctx, web, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: corev1.ServiceSpec{Selector: labels,
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
+	}
+	if _, err := e.Clientset.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPod(t, ctx, e, ns, "web", ready)
+
+	url := "http://web." + ns + "/"
+	phase, log := runPod(t, e, ns, probeImage(t), "probe", "get", url)
+	if phase != corev1.PodSucceeded || !strings.Contains(log, "served by web") {
+		t.Fatalf("GET %s from a pod: phase %s, log:\n%s\ncoredns log:\n%s\nkube-proxy log:\n%s",
+			url, phase, log, e.Log("coredns", 20), e.Log("kube-proxy", 20))
 	}
 }
