@@ -114,7 +114,7 @@ func renderReal(t *testing.T, cat *install.Catalog, sel install.Selection, netwo
 	if err != nil {
 		t.Fatalf("fetch from the manifests directory: %v", err)
 	}
-	rs, err := install.Render(plan, arts, fixedSettings(networking))
+	rs, err := install.Render(plan, arts, fixedSettings(sel.Profile, networking))
 	if err != nil {
 		t.Fatal(err)
 	}

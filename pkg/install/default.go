@@ -45,6 +45,12 @@ const (
 	SeedHubCookieSecret  = "jupyterhub-cookie-secret"
 	SeedAuthClientSecret = "auth-client-secret"
 	SeedAuthCookieSecret = "auth-cookie-secret"
+	// SeedArgoSSOClientSecret and SeedHubOAuthClientSecret are the dex
+	// client secrets of the Argo server and JupyterHub (--domain).
+	SeedArgoSSOClientSecret  = "argo-sso-client-secret"
+	SeedHubOAuthClientSecret = "jupyterhub-oauth-client-secret"
+	// SeedHubAdminPassword is JupyterHub's admin password without --domain.
+	SeedHubAdminPassword = "jupyterhub-admin-password"
 )
 
 // Default returns the built-in catalog: the real components and versions.
@@ -115,6 +121,9 @@ func Default() *Catalog {
 					Deployments: []string{"argo/workflow-controller", "argo/argo-server"},
 					CRDs:        []string{"workflows.argoproj.io", "workflowtemplates.argoproj.io", "cronworkflows.argoproj.io"},
 				},
+				Seeds:    []Seed{{Key: SeedArgoSSOClientSecret, Secret: "argo/" + argoSSOSecret, Field: "client-secret"}},
+				generate: generateArgo,
+				mutate:   mutateArgo,
 			},
 			{
 				Name: "minio", Version: "RELEASE.2025-04-22T22-12-26Z", Manifests: "minio",
@@ -178,7 +187,10 @@ func Default() *Catalog {
 				Seeds: []Seed{
 					{Key: SeedHubProxyToken, Secret: "jhub/hub", Field: "hub.config.ConfigurableHTTPProxy.auth_token"},
 					{Key: SeedHubCookieSecret, Secret: "jhub/hub", Field: "hub.config.JupyterHub.cookie_secret"},
+					{Key: SeedHubAdminPassword, Secret: "jhub/" + hubAdminSecret, Field: "password"},
+					{Key: SeedHubOAuthClientSecret, Secret: "auth/auth-secrets", Field: "jupyterhub-client-secret"},
 				},
+				generate: generateJupyterHub,
 			},
 			{
 				Name: "prerequisites", Version: "v1", Manifests: "prerequisites",
@@ -202,8 +214,11 @@ func Default() *Catalog {
 				Seeds: []Seed{
 					{Key: SeedAuthClientSecret, Secret: "auth/auth-secrets", Field: "client-secret"},
 					{Key: SeedAuthCookieSecret, Secret: "auth/auth-secrets", Field: "cookie-secret"},
+					{Key: SeedArgoSSOClientSecret, Secret: "auth/auth-secrets", Field: "argo-client-secret"},
+					{Key: SeedHubOAuthClientSecret, Secret: "auth/auth-secrets", Field: "jupyterhub-client-secret"},
 				},
 				generate: generateAuth,
+				mutate:   mutateAuth,
 			},
 			{
 				Name: "user-namespace", Version: "v1", Manifests: "user-namespace",

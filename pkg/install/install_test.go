@@ -85,13 +85,21 @@ data:
 	return out
 }
 
-func fixedSettings(networking string) install.Settings {
-	return install.Settings{Networking: networking, Secrets: map[string]string{
+// fixtureDomain is the --domain of the full profile in tests.
+const fixtureDomain = "paddlex.example.com"
+
+func fixedSettings(profile, networking string) install.Settings {
+	s := install.Settings{Networking: networking, Secrets: map[string]string{
 		install.SeedMinIOAccessKey: "fixture-access", install.SeedMinIOSecretKey: "fixture-secret-key",
 		install.SeedRedisPassword: "fixture-redis", install.SeedHubProxyToken: "fixture-token",
 		install.SeedHubCookieSecret: "fixture-cookie", install.SeedAuthClientSecret: "fixture-client",
-		install.SeedAuthCookieSecret: "fixture-cookie-secret-0123456789",
+		install.SeedAuthCookieSecret: "fixture-cookie-secret-0123456789", install.SeedArgoSSOClientSecret: "fixture-argo-client",
+		install.SeedHubOAuthClientSecret: "fixture-hub-client", install.SeedHubAdminPassword: "fixture-hub-admin-password-0123456789",
 	}}
+	if profile == install.ProfileFull {
+		s.Domain = fixtureDomain
+	}
+	return s
 }
 
 func TestRenderProfilesGolden(t *testing.T) {
@@ -108,7 +116,7 @@ func TestRenderProfilesGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rs, err := install.Render(plan, standIns(t, plan), fixedSettings(tc.networking))
+			rs, err := install.Render(plan, standIns(t, plan), fixedSettings(tc.profile, tc.networking))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,7 +129,7 @@ func TestRenderProfilesGolden(t *testing.T) {
 			}
 			golden.AssertObjects(t, "testdata/"+tc.profile+".golden.yaml", objs)
 			// Rendering is deterministic.
-			again, err := install.Render(plan, standIns(t, plan), fixedSettings(tc.networking))
+			again, err := install.Render(plan, standIns(t, plan), fixedSettings(tc.profile, tc.networking))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +193,7 @@ func TestPlan(t *testing.T) {
 func TestPrerequisitesSecrets(t *testing.T) {
 	cat := install.Default()
 	plan, _ := cat.Plan(install.Selection{Components: []string{"prerequisites"}})
-	s := fixedSettings("kourier")
+	s := fixedSettings(install.ProfileStandalone, "kourier")
 	s.RedisURL = "redis://:p%40ss@redis.example:6379/4"
 	objs, err := install.RenderComponent(plan[0], nil, s)
 	if err != nil {
@@ -370,7 +378,7 @@ spec:
 		t.Fatal(err)
 	}
 	args, _, _ := unstructured.NestedSlice(objs[0].Object, "spec", "template", "spec", "containers")
-	if got := fmt.Sprint(args[0].(map[string]any)["args"]); got != "[server --auth-mode=server]" {
+	if got := fmt.Sprint(args[0].(map[string]any)["args"]); got != "[server --auth-mode=client]" {
 		t.Errorf("argo-server args %s", got)
 	}
 	cm := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-network, namespace: knative-serving}\ndata: {_example: x}\n")

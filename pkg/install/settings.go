@@ -24,6 +24,13 @@ type Settings struct {
 	// TaskCenterRedisURL is the metadata engine of task-center; empty means
 	// RedisURL with the next database number.
 	TaskCenterRedisURL string
+	// Domain is the host name users reach the platform at, over https,
+	// through the Istio ingress gateway (--domain). With it, dex issues
+	// identities at https://DOMAIN/dex, oauth2-proxy fronts the UIs and the
+	// Argo server and JupyterHub log users in through dex; without it the
+	// UIs are reached with port-forward and each asks for its own
+	// credentials.
+	Domain string
 	// Secrets holds the seed values by key (see Seed).
 	Secrets map[string]string
 }
@@ -106,15 +113,6 @@ func generateRedis(s Settings) ([]*unstructured.Unstructured, error) {
 	}, true)}, nil
 }
 
-func generateAuth(s Settings) ([]*unstructured.Unstructured, error) {
-	if err := s.need(SeedAuthClientSecret, SeedAuthCookieSecret); err != nil {
-		return nil, err
-	}
-	return []*unstructured.Unstructured{secret("auth", "auth-secrets", map[string]string{
-		"client-secret": s.Secrets[SeedAuthClientSecret], "cookie-secret": s.Secrets[SeedAuthCookieSecret],
-	}, true)}, nil
-}
-
 // MetaURLs returns the JuiceFS metadata URLs of data-center and task-center.
 func (s Settings) MetaURLs() (dataCenter, taskCenter string, err error) {
 	if s.RedisURL == "" {
@@ -190,13 +188,4 @@ func mutateKnativeNetworking(s Settings, objs []*unstructured.Unstructured) erro
 		}
 	}
 	return nil
-}
-
-// jupyterhubValues hands the chart its secrets, so rendering is repeatable
-// and a re-run keeps the tokens the hub already uses.
-func jupyterhubValues(s Settings) map[string]any {
-	return map[string]any{
-		"proxy": map[string]any{"secretToken": s.Secrets[SeedHubProxyToken]},
-		"hub":   map[string]any{"config": map[string]any{"JupyterHub": map[string]any{"cookie_secret": s.Secrets[SeedHubCookieSecret]}}},
-	}
 }

@@ -128,6 +128,7 @@ type InstallOptions struct {
 	TaskCenterRedisURL string
 	MinIOAccessKey     string
 	MinIOSecretKey     string
+	Domain             string
 	Source             SourceFlags
 	Apply              cmdutil.ApplyFlags
 	Output             cmdutil.OutputFlags
@@ -183,6 +184,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
   paddlex %[1]s --dry-run=client -o yaml > platform.yaml
   paddlex %[1]s --components prerequisites --redis-url redis://:secret@redis.example:6379/0
   paddlex %[1]s --skip jupyterhub --networking istio
+  paddlex install --domain paddlex.example.com
   paddlex %[1]s --from-bundle paddlex-bundle.tgz
   paddlex %[1]s --verify`, use),
 		Args: cobra.NoArgs,
@@ -210,6 +212,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
 	fs.StringVar(&o.Networking, "networking", "", "Knative networking layer: kourier or istio (default kourier for standalone, istio for full)")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "external Redis for JuiceFS metadata, e.g. redis://:PASSWORD@HOST:6379/0, used as given (skips the in-cluster Redis)")
 	fs.StringVar(&o.TaskCenterRedisURL, "task-center-redis-url", "", "Redis for task-center's metadata (default: --redis-url with the next database number)")
+	fs.StringVar(&o.Domain, "domain", "", "host name users reach the platform at over https (the full profile's sign-in through dex and oauth2-proxy); required with the auth component")
 	fs.StringVar(&o.MinIOAccessKey, "minio-access-key", "", "MinIO access key (default: the installed one, else random); prefer PADDLEX_MINIO_ACCESS_KEY")
 	fs.StringVar(&o.MinIOSecretKey, "minio-secret-key", "", "MinIO secret key (default: the installed one, else random); prefer PADDLEX_MINIO_SECRET_KEY")
 	o.Source.addFlags(fs)
@@ -274,6 +277,16 @@ func (o *InstallOptions) Validate() error {
 		return exit.UsageErrorf("%v", err)
 	}
 	o.Plan = plan
+	if o.Domain != "" {
+		if err := install.ValidateDomain(o.Domain); err != nil {
+			return exit.UsageErrorf("%v", err)
+		}
+	}
+	for _, c := range plan {
+		if c.Name == "auth" && o.Domain == "" && !o.Verify {
+			return exit.UsageErrorf("--domain is required with the auth component: the host name users reach the platform at, e.g. --domain paddlex.example.com (or --skip auth,user-namespace)")
+		}
+	}
 	if o.Verify && o.Apply.ClientDryRun() {
 		return exit.UsageErrorf("--verify and --dry-run=client are exclusive")
 	}
@@ -330,7 +343,7 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fetchError(err)
 	}
-	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL}
+	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL, Domain: o.Domain}
 	if settings.Secrets, err = o.seeds(ctx); err != nil {
 		return err
 	}

@@ -276,3 +276,45 @@ func TestBundleVerifyAndPin(t *testing.T) {
 		t.Errorf("pin without --from-bundle: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestInstallFullDryRunSignsUsersIn prints the full profile from the real
+// Argo install.yaml and Knative files (stand-ins for the artifacts this
+// machine cannot fetch) and checks what the platform exposes: no Argo
+// server acting with its own rights, no oauth2-proxy that protects
+// nothing, no JupyterHub dummy authenticator.
+func TestInstallFullDryRunSignsUsersIn(t *testing.T) {
+	dir, skip := realManifestsDir(t)
+	args := []string{"install", "--manifests-dir", dir, "--artifact-cache", t.TempDir(), "--dry-run=client", "-o", "yaml", "--domain", "paddlex.example.com"}
+	if len(skip) > 0 {
+		args = append(args, "--skip", strings.Join(skip, ","))
+	}
+	k := kube.NewFake()
+	stdout, stderr, code := run(t, k, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, bad := range []string{"--auth-mode=server", "static://200", "authenticator_class: dummy", "--cookie-secure=false"} {
+		if strings.Contains(stdout, bad) {
+			t.Errorf("the full profile contains %s", bad)
+		}
+	}
+	for _, want := range []string{"--auth-mode=client", "--auth-mode=sso", "--cookie-secure=true",
+		"--redirect-url=https://paddlex.example.com/oauth2-proxy/callback", "issuer: https://paddlex.example.com/dex",
+		"--upstream=https://argo-server.argo.svc.cluster.local:2746/"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the full profile lacks %s", want)
+		}
+	}
+
+	// Without --domain the full profile cannot sign anyone in: refused
+	// before anything is fetched or applied.
+	k = kube.NewFake()
+	_, stderr, code = run(t, k, "install", "--manifests-dir", dir, "--dry-run=client", "-o", "yaml")
+	if code != exit.Usage || !strings.Contains(stderr, "--domain is required") {
+		t.Errorf("without --domain: exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = run(t, k, "install", "--domain", "https://paddlex.example.com/", "--dry-run=client")
+	if code != exit.Usage || !strings.Contains(stderr, "--domain") {
+		t.Errorf("a URL as --domain: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -130,8 +130,8 @@ func TestInstallStandaloneRealArtifacts(t *testing.T) {
 	// Our patches reached the real objects.
 	srv := mustGet(t, e, deployGVK, "argo", "argo-server")
 	cs, _, _ := unstructured.NestedSlice(srv.Object, "spec", "template", "spec", "containers")
-	if args, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args"); !strings.Contains(strings.Join(args, " "), "--auth-mode=server") {
-		t.Errorf("argo-server args %v lack --auth-mode=server", args)
+	if args, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args"); strings.Join(args, " ") != "server --auth-mode=client" {
+		t.Errorf("argo-server args %v: want the caller's token (client mode) only", args)
 	}
 	cm := mustGet(t, e, schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, "knative-serving", "config-network")
 	if v, _, _ := unstructured.NestedString(cm.Object, "data", "ingress-class"); v != "kourier.ingress.networking.knative.dev" {

@@ -1,0 +1,138 @@
+package install_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/paddleflow/paddlex/pkg/install"
+)
+
+// find returns the rendered object, failing the test when it is missing.
+func find(t *testing.T, rs []install.Rendered, kind, namespace, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, o := range install.Objects(rs) {
+		if o.GetKind() == kind && o.GetNamespace() == namespace && o.GetName() == name {
+			return o
+		}
+	}
+	t.Fatalf("no %s %s/%s rendered", kind, namespace, name)
+	return nil
+}
+
+func containerArgs(t *testing.T, o *unstructured.Unstructured) []string {
+	t.Helper()
+	cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+	args, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
+	return args
+}
+
+// hubConfig decodes the hub configuration the JupyterHub chart stores in its
+// hub Secret.
+func hubConfig(t *testing.T, rs []install.Rendered) map[string]any {
+	t.Helper()
+	v, _, _ := unstructured.NestedString(find(t, rs, "Secret", "jhub", "hub").Object, "data", "values.yaml")
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values struct {
+		Hub struct {
+			Config map[string]any `json:"config"`
+		} `json:"hub"`
+	}
+	if err := yaml.Unmarshal(b, &values); err != nil {
+		t.Fatal(err)
+	}
+	return values.Hub.Config
+}
+
+// TestSignInFullProfile renders the full profile from the real Argo
+// install.yaml (and the stand-in JupyterHub chart, which keeps the real
+// chart's dummy default) and checks how each UI signs users in.
+func TestSignInFullProfile(t *testing.T) {
+	rs := renderReal(t, install.Default(), install.Selection{Profile: install.ProfileFull}, install.NetworkingIstio)
+
+	args := strings.Join(containerArgs(t, find(t, rs, "Deployment", "argo", "argo-server")), " ")
+	if strings.Contains(args, "--auth-mode=server") || !strings.Contains(args, "--auth-mode=client") || !strings.Contains(args, "--auth-mode=sso") {
+		t.Errorf("argo-server args %q: want client and sso modes, never server", args)
+	}
+	ssoText, _, _ := unstructured.NestedString(find(t, rs, "ConfigMap", "argo", "workflow-controller-configmap").Object, "data", "sso")
+	var sso struct {
+		Issuer      string `json:"issuer"`
+		RedirectURL string `json:"redirectUrl"`
+		RBAC        struct {
+			Enabled bool `json:"enabled"`
+		} `json:"rbac"`
+	}
+	if err := yaml.Unmarshal([]byte(ssoText), &sso); err != nil {
+		t.Fatal(err)
+	}
+	if sso.Issuer != "https://"+fixtureDomain+"/dex" || sso.RedirectURL != "https://"+fixtureDomain+"/oauth2/callback" || !sso.RBAC.Enabled {
+		t.Errorf("argo sso config %+v: want dex's issuer, an absolute callback and SSO RBAC on", sso)
+	}
+
+	proxy := containerArgs(t, find(t, rs, "Deployment", "auth", "oauth2-proxy"))
+	joined := strings.Join(proxy, " ")
+	for _, want := range []string{
+		"--cookie-secure=true",
+		"--redirect-url=https://" + fixtureDomain + "/oauth2-proxy/callback",
+		"--upstream=http://proxy-public.jhub.svc.cluster.local/notebooks/",
+		"--upstream=https://argo-server.argo.svc.cluster.local:2746/",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("oauth2-proxy args lack %s: %q", want, joined)
+		}
+	}
+	if strings.Contains(joined, "static://") || strings.Contains(joined, "--cookie-secure=false") {
+		t.Errorf("oauth2-proxy protects nothing: %q", joined)
+	}
+
+	dex, _, _ := unstructured.NestedString(find(t, rs, "ConfigMap", "auth", "dex").Object, "data", "config.yaml")
+	if !strings.Contains(dex, "issuer: https://"+fixtureDomain+"/dex") || strings.Contains(dex, "staticPasswords") {
+		t.Errorf("dex config: want the domain's issuer and no default users:\n%s", dex)
+	}
+	for _, uri := range []string{"/oauth2-proxy/callback", "/oauth2/callback", "/notebooks/hub/oauth_callback"} {
+		if !strings.Contains(dex, "https://"+fixtureDomain+uri) {
+			t.Errorf("dex config lacks the redirect URI %s", uri)
+		}
+	}
+
+	hub := hubConfig(t, rs)
+	if got := hub["JupyterHub"].(map[string]any)["authenticator_class"]; got != "generic-oauth" {
+		t.Errorf("JupyterHub authenticator %v, want generic-oauth through dex", got)
+	}
+	oauth, _ := hub["GenericOAuthenticator"].(map[string]any)
+	if oauth["authorize_url"] != "https://"+fixtureDomain+"/dex/auth" || oauth["oauth_callback_url"] != "https://"+fixtureDomain+"/notebooks/hub/oauth_callback" {
+		t.Errorf("GenericOAuthenticator %v", oauth)
+	}
+}
+
+// TestSignInStandalone: no dex, so the Argo server takes the caller's token
+// and JupyterHub lets in only its admin, with a generated password kept in
+// a Secret.
+func TestSignInStandalone(t *testing.T) {
+	rs := renderReal(t, install.Default(), install.Selection{Profile: install.ProfileStandalone}, install.NetworkingKourier)
+	args := containerArgs(t, find(t, rs, "Deployment", "argo", "argo-server"))
+	if strings.Join(args, " ") != "server --auth-mode=client" {
+		t.Errorf("argo-server args %q, want only client mode", args)
+	}
+	hub := hubConfig(t, rs)
+	if got := hub["JupyterHub"].(map[string]any)["authenticator_class"]; got != "shared-password" {
+		t.Errorf("JupyterHub authenticator %v, want shared-password", got)
+	}
+	pw := hub["SharedPasswordAuthenticator"].(map[string]any)["admin_password"]
+	admin := find(t, rs, "Secret", "jhub", "jupyterhub-admin")
+	stored, _, _ := unstructured.NestedString(admin.Object, "data", "password")
+	if b, _ := base64.StdEncoding.DecodeString(stored); string(b) != pw || len(string(b)) < 32 {
+		t.Errorf("the admin password in Secret jupyterhub-admin (%d bytes) is not the hub's (JupyterHub wants at least 32)", len(b))
+	}
+	for _, o := range install.Objects(rs) {
+		if o.GetNamespace() == "auth" || o.GetName() == "argo-server-sso" {
+			t.Errorf("standalone renders %s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
+		}
+	}
+}
