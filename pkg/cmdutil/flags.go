@@ -88,6 +88,73 @@ func (a *ApplyFlags) EngineDryRun() kube.DryRun {
 	return kube.DryRunNone
 }
 
+// RunTimeout is --timeout, the bound of a command's whole Run.
+func (a *ApplyFlags) RunTimeout() time.Duration { return a.Timeout }
+
+// ForDelete returns the delete flags an apply command's --action delete
+// runs with.
+func (a *ApplyFlags) ForDelete() DeleteFlags {
+	return DeleteFlags{DryRun: a.DryRun, Wait: a.Wait, Timeout: a.Timeout}
+}
+
+// DeleteFlags are the flags every delete command shares: --dry-run (none or
+// server: a client dry run has nothing to print), --wait and --timeout. A
+// delete owns no fields, so it has no --field-manager or --force-conflicts.
+type DeleteFlags struct {
+	DryRun  string
+	Wait    bool
+	Timeout time.Duration
+}
+
+// AddFlags binds the flags; wait and timeout give the command's defaults.
+func (d *DeleteFlags) AddFlags(fs *pflag.FlagSet, wait bool, timeout time.Duration) {
+	d.DryRun = DryRunNone
+	fs.StringVar(&d.DryRun, "dry-run", DryRunNone, `"server" asks the API server what would be deleted without deleting it; "none" deletes`)
+	fs.BoolVar(&d.Wait, "wait", wait, "wait until the objects are gone before returning")
+	fs.DurationVar(&d.Timeout, "timeout", timeout, fmt.Sprintf("how long to wait in all before giving up with exit code 3, at most %dh (0 waits forever)", int(validate.MaxTimeout.Hours())))
+}
+
+// Validate checks the flag values.
+func (d *DeleteFlags) Validate() error {
+	if d.DryRun != DryRunNone && d.DryRun != DryRunServer {
+		return exit.UsageErrorf("--dry-run of a delete must be none or server, not %q: there are no objects to print", d.DryRun)
+	}
+	if d.Timeout < 0 {
+		return exit.UsageErrorf("--timeout must not be negative, not %s (0 waits without a limit)", d.Timeout)
+	}
+	if d.Timeout > validate.MaxTimeout {
+		return exit.UsageErrorf("--timeout must be at most %dh, not %s (0 waits without a limit)", int(validate.MaxTimeout.Hours()), d.Timeout)
+	}
+	return nil
+}
+
+// RunTimeout is --timeout, the bound of a command's whole Run.
+func (d *DeleteFlags) RunTimeout() time.Duration { return d.Timeout }
+
+// EngineDryRun returns the engine's dry-run mode.
+func (d *DeleteFlags) EngineDryRun() kube.DryRun {
+	if d.DryRun == DryRunServer {
+		return kube.DryRunServer
+	}
+	return kube.DryRunNone
+}
+
+// Options returns the engine's delete options: a server dry run deletes
+// nothing, so there is nothing to wait for.
+func (d *DeleteFlags) Options(ignoreNotFound bool) kube.DeleteOptions {
+	dry := d.EngineDryRun()
+	return kube.DeleteOptions{DryRun: dry, Wait: d.Wait && dry == kube.DryRunNone, IgnoreNotFound: ignoreNotFound}
+}
+
+// Note is what follows "deleted" in a report line: " (server dry run)" or
+// nothing.
+func (d *DeleteFlags) Note() string {
+	if d.DryRun == DryRunServer {
+		return " (server dry run)"
+	}
+	return ""
+}
+
 // OutputFlags is -o/--output.
 type OutputFlags struct {
 	Output string

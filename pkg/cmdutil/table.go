@@ -4,36 +4,50 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
 )
 
-// Table writes aligned columns the way kubectl get does: upper-case headers,
-// three spaces between columns.
+// Table collects rows into a metav1.Table and prints it through
+// cli-runtime's table printer, as kubectl get does: upper-case headers,
+// aligned columns, and server-supplied text escaped for the terminal (an
+// ANSI escape prints as "^[", a cell is cut at its first line break).
 type Table struct {
-	tw *tabwriter.Writer
+	w     io.Writer
+	table metav1.Table
 }
 
 // NewTable starts a table with headers.
 func NewTable(w io.Writer, headers ...string) *Table {
-	t := &Table{tw: tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)}
-	fmt.Fprintln(t.tw, strings.Join(headers, "\t"))
+	t := &Table{w: w}
+	for _, h := range headers {
+		t.table.ColumnDefinitions = append(t.table.ColumnDefinitions, metav1.TableColumnDefinition{Name: h, Type: "string"})
+	}
 	return t
 }
 
 // Row adds a row.
 func (t *Table) Row(cells ...string) {
-	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+	row := metav1.TableRow{Cells: make([]any, len(cells))}
+	for i, c := range cells {
+		row.Cells[i] = c
+	}
+	t.table.Rows = append(t.table.Rows, row)
 }
 
-// Flush writes the table.
-func (t *Table) Flush() error { return t.tw.Flush() }
+// Flush prints the table; a table without rows prints nothing.
+func (t *Table) Flush() error {
+	tw := printers.GetNewTabWriter(t.w)
+	if err := printers.NewTablePrinter(printers.PrintOptions{}).PrintObj(&t.table, tw); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
 
 // Age renders the time since ts as kubectl does ("5m", "3d"), or "<unknown>".
 func Age(ts metav1.Time, now time.Time) string {
