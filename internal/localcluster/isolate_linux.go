@@ -15,14 +15,9 @@ import (
 // holds the real node's state.
 const isolatedEnv = "PADDLEX_NODE_ROOT"
 
-// The node's address, on a link inside the namespace (one end of a veth
-// pair whose other end is there too and leads nowhere): the kubelet
-// needs a non-loopback InternalIP for logs, exec and port-forward through
-// the API server, and the address exists nowhere else.
-const (
-	NodeIP   = "10.250.0.1"
-	nodeLink = "paddlex0"
-)
+// nodeLink carries NodeIP inside the namespace: one end of a veth pair
+// whose other end is there too and leads nowhere.
+const nodeLink = "paddlex0"
 
 // Isolated reports whether this program runs inside the namespaces that
 // Isolate made, where the real node can start.

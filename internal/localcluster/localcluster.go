@@ -173,11 +173,21 @@ func Start(o Options) (c *Cluster, err error) {
 		}
 		c.env.ControlPlane.Etcd = &envtest.Etcd{Out: etcdLog, Err: etcdLog}
 		// The kubernetes Service's endpoint: an address of the node, not
-		// loopback, which in a pod is the pod's own.
-		c.env.ControlPlane.GetAPIServer().Configure().Set("advertise-address", NodeIP)
+		// loopback, which in a pod is the pod's own. The API server listens
+		// there (the port is free: the network namespace is new), with a
+		// certificate for the names pods reach it by.
+		api.Configure().Set("advertise-address", NodeIP)
+		api.CertDir = filepath.Join(dir, "apiserver")
+		if api.SecureServing.CA, err = writeAPIServerCerts(api.CertDir, NodeIP); err != nil {
+			return c, err
+		}
+		api.SecureServing.Address, api.SecureServing.Port = NodeIP, "6443"
+		// Pods get their service account's token, as on a cluster (envtest
+		// turns the admission plugin off, having no controllers).
+		api.Configure().Disable("disable-admission-plugins")
 		// Reach the kubelet (logs, exec, port-forward) at its address, not
 		// by its name, which no resolver knows.
-		c.env.ControlPlane.GetAPIServer().Configure().Set("kubelet-preferred-address-types", "InternalIP")
+		api.Configure().Set("kubelet-preferred-address-types", "InternalIP")
 	}
 	if _, err := c.env.Start(); err != nil {
 		if o.RealNode {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -40,6 +41,27 @@ func busybox(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// namespace makes a namespace for one test and waits, by watch, for its
+// default service account, without which the API server admits no pod.
+func namespace(t *testing.T, e *testenv.Env) string {
+	t.Helper()
+	ns := e.Namespace(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, err := e.Clientset.CoreV1().ServiceAccounts(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for ev := range w.ResultChan() {
+		if _, ok := ev.Object.(*corev1.ServiceAccount); ok {
+			return ns
+		}
+	}
+	t.Fatalf("no service account %s/default: %v\nkube-controller-manager log:\n%s", ns, ctx.Err(), e.Log("kube-controller-manager", 20))
+	return ""
 }
 
 // goBinary builds a main package of this module, statically, and returns
@@ -136,7 +158,7 @@ func ready(p *corev1.Pod) bool {
 func TestPodRunsAndLogs(t *testing.T) {
 	e := testenv.Get(t)
 	image := busybox(t)
-	phase, log := runPod(t, e, e.Namespace(t), image, "sh", "-c", "echo hello from $(hostname); cat /proc/self/cgroup | head -1")
+	phase, log := runPod(t, e, namespace(t, e), image, "sh", "-c", "echo hello from $(hostname); cat /proc/self/cgroup | head -1")
 	if phase != corev1.PodSucceeded || !strings.Contains(log, "hello from probe") {
 		t.Fatalf("phase %s, log:\n%s", phase, log)
 	}
@@ -150,7 +172,7 @@ func TestServiceNamesResolve(t *testing.T) {
 	e := testenv.Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	ns := e.Namespace(t)
+	ns := namespace(t, e)
 	image := busybox(t)
 	labels := map[string]string{"app": "web"}
 	web := &corev1.Pod{
@@ -180,5 +202,35 @@ func TestServiceNamesResolve(t *testing.T) {
 	if phase != corev1.PodSucceeded || !strings.Contains(log, "served by web") {
 		t.Fatalf("GET %s from a pod: phase %s, log:\n%s\ncoredns log:\n%s\nkube-proxy log:\n%s",
 			url, phase, log, e.Log("coredns", 20), e.Log("kube-proxy", 20))
+	}
+}
+
+// TestPodsReachTheAPIServer lists through the in-cluster configuration from
+// a pod, as every controller paddlex installs does: the pod gets its
+// service account's token and the cluster's CA, reaches the API server at
+// the kubernetes Service's address, and the serving certificate names it.
+func TestPodsReachTheAPIServer(t *testing.T) {
+	e := testenv.Get(t)
+	ctx := context.Background()
+	ns := namespace(t, e)
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "read-configmaps", Namespace: ns},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list"}}},
+	}
+	if _, err := e.Clientset.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "read-configmaps", Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "default"}},
+	}
+	if _, err := e.Clientset.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	phase, log := runPod(t, e, ns, probeImage(t), "probe", "configmaps")
+	if phase != corev1.PodSucceeded || !strings.Contains(log, "API server https://"+localcluster.KubernetesServiceIP+":443") ||
+		!strings.Contains(log, "configmap "+ns+"/kube-root-ca.crt") {
+		t.Fatalf("phase %s, log:\n%s", phase, log)
 	}
 }

@@ -156,7 +156,7 @@ func succeeded(j *batchv1.Job) bool {
 // shell packs the serving model with tar.
 func TestExportAndConvertJobsRun(t *testing.T) {
 	e := testenv.Get(t)
-	ns := e.Namespace(t)
+	ns := namespace(t, e)
 	pv, err := localcluster.BoundClaim(context.Background(), e.Clientset, ns, "task-center")
 	if pv != "" {
 		t.Cleanup(func() {
