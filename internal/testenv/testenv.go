@@ -202,19 +202,19 @@ func (r Result) String() string {
 
 // Run runs paddlex in-process against this environment, as a user would on
 // the command line, with its own discovery cache.
-func (e *Env) Run(t testing.TB, args ...string) Result {
+func (e *Env) Run(t TB, args ...string) Result {
 	t.Helper()
 	return e.RunContext(context.Background(), t, args...)
 }
 
 // RunContext is Run with a context, to interrupt long waits.
-func (e *Env) RunContext(ctx context.Context, t testing.TB, args ...string) Result {
+func (e *Env) RunContext(ctx context.Context, t TB, args ...string) Result {
 	t.Helper()
 	return e.RunWith(ctx, t, nil, args...)
 }
 
 // RunWith is RunContext with a hook that may adjust the Factory first.
-func (e *Env) RunWith(ctx context.Context, t testing.TB, prepare func(*cmdutil.Factory), args ...string) Result {
+func (e *Env) RunWith(ctx context.Context, t TB, prepare func(*cmdutil.Factory), args ...string) Result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	f := cmdutil.NewFactory(cmdutil.IOStreams{IOStreams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}})
@@ -234,7 +234,7 @@ func (e *Env) Kube() *kube.Client {
 
 // Get reads an object, failing the test on errors other than not found
 // (returned as nil).
-func (e *Env) Get(t testing.TB, ref kube.ObjectRef) *unstructured.Unstructured {
+func (e *Env) Get(t TB, ref kube.ObjectRef) *unstructured.Unstructured {
 	t.Helper()
 	obj, err := e.Kube().Get(context.Background(), ref)
 	if apierrors.IsNotFound(err) {
@@ -247,7 +247,7 @@ func (e *Env) Get(t testing.TB, ref kube.ObjectRef) *unstructured.Unstructured {
 }
 
 // Apply creates or updates objects from YAML documents, as a fixture.
-func (e *Env) Apply(t testing.TB, namespace, manifests string) {
+func (e *Env) Apply(t TB, namespace, manifests string) {
 	t.Helper()
 	var objs []*unstructured.Unstructured
 	for _, doc := range strings.Split(manifests, "\n---") {
@@ -270,7 +270,7 @@ func (e *Env) Apply(t testing.TB, namespace, manifests string) {
 
 // SetStatus writes an object's status subresource, playing its controller.
 // The object must exist; the status is merged in.
-func (e *Env) SetStatus(t testing.TB, ref kube.ObjectRef, status map[string]any) {
+func (e *Env) SetStatus(t TB, ref kube.ObjectRef, status map[string]any) {
 	t.Helper()
 	m, err := e.mapper.RESTMapping(ref.GVK.GroupKind(), ref.GVK.Version)
 	if err != nil {
@@ -295,7 +295,7 @@ func (e *Env) SetStatus(t testing.TB, ref kube.ObjectRef, status map[string]any)
 
 // WaitFor polls the API server until get returns an object or the timeout
 // passes; for tests that play controllers on objects a command creates.
-func (e *Env) WaitFor(t testing.TB, ref kube.ObjectRef, timeout time.Duration) *unstructured.Unstructured {
+func (e *Env) WaitFor(t TB, ref kube.ObjectRef, timeout time.Duration) *unstructured.Unstructured {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -310,7 +310,7 @@ func (e *Env) WaitFor(t testing.TB, ref kube.ObjectRef, timeout time.Duration) *
 }
 
 // Event records a Warning event on an object, as a controller would.
-func (e *Env) Event(t testing.TB, ref kube.ObjectRef, reason, message string) {
+func (e *Env) Event(t TB, ref kube.ObjectRef, reason, message string) {
 	t.Helper()
 	ev := &corev1.Event{
 		ObjectMeta:     metav1.ObjectMeta{GenerateName: ref.Name + ".", Namespace: ref.Namespace},

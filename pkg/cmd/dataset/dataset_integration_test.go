@@ -40,7 +40,7 @@ func ref(ns, kind, name string) kube.ObjectRef {
 
 // playController advances the SampleSet and the SampleJobs the way
 // paddle-operator does, as each appears.
-func playController(t *testing.T, e *testenv.Env, ns, dataset string, failSync bool) {
+func playController(t testenv.TB, e *testenv.Env, ns, dataset string, failSync bool) {
 	e.WaitFor(t, ref(ns, "SampleSet", "data-center"), 20*time.Second)
 	for _, p := range []string{"Bound", "Mount", "PartialReady", "Ready"} {
 		e.SetStatus(t, ref(ns, "SampleSet", "data-center"), map[string]any{"phase": p,
@@ -62,18 +62,17 @@ func TestCreateWaitsThroughEveryStepAndCleansUp(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
 	secrets(t, e, ns, "data-center", "icdar2015")
-	done := make(chan struct{})
-	go func() { defer close(done); playController(t, e, ns, "icdar2015", false) }()
+	op := testenv.Background(t, func(t *testenv.T) { playController(t, e, ns, "icdar2015", false) })
 	r := e.Run(t, "dataset", "create", "icdar2015", "-n", ns, "--source-uri", "bos://paddleflow-public.hkg.bcebos.com/icdar2015/",
 		"--source-secret", "icdar2015", "--timeout", "60s")
-	<-done
+	op.Wait()
 	if r.Code != 0 {
 		t.Fatalf("%s", r)
 	}
 	if !strings.Contains(r.Stdout, "/mnt/data-center/icdar2015/") {
 		t.Errorf("stdout does not say where the data is:\n%s", r.Stdout)
 	}
-	for _, want := range []string{"samplejob " + ns + "/icdar2015-sync: phase Succeeded", "sampleset " + ns + "/data-center: phase PartialReady"} {
+	for _, want := range []string{"samplejob " + ns + "/icdar2015-sync: phase Succeeded", "sampleset " + ns + "/data-center: phase Ready"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("progress lacks %q:\n%s", want, r.Stderr)
 		}
@@ -99,10 +98,9 @@ func TestSyncFailureExitsOneAndSaysWhatIsLeft(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
 	secrets(t, e, ns, "data-center")
-	done := make(chan struct{})
-	go func() { defer close(done); playController(t, e, ns, "bad", true) }()
+	op := testenv.Background(t, func(t *testenv.T) { playController(t, e, ns, "bad", true) })
 	r := e.Run(t, "dataset", "apply", "bad", "-n", ns, "--source-uri", "bos://nowhere/bad/", "--timeout", "60s")
-	<-done
+	op.Wait()
 	if r.Code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", r.Code, r)
 	}
@@ -117,11 +115,11 @@ func TestTimeoutExitsThreeWithTheWarningEvent(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
 	secrets(t, e, ns, "data-center")
-	go func() {
-		e.WaitFor(t, ref(ns, "SampleSet", "data-center"), 20*time.Second)
-		e.Event(t, ref(ns, "SampleSet", "data-center"), "FailedCreateRuntime", "juicefs: metaurl unreachable")
-	}()
-	r := e.Run(t, "dataset", "apply", "slow", "-n", ns, "--source-uri", "s3://b/slow/", "--timeout", "2s")
+	// The controller's complaint is there before the wait starts, so the
+	// test does not depend on how fast an event written meanwhile arrives:
+	// the wait's first list of Warning events reports it.
+	e.Event(t, ref(ns, "SampleSet", "data-center"), "FailedCreateRuntime", "juicefs: metaurl unreachable")
+	r := e.Run(t, "dataset", "apply", "slow", "-n", ns, "--source-uri", "s3://b/slow/", "--timeout", "5s")
 	if r.Code != 3 {
 		t.Fatalf("exit %d, want 3\n%s", r.Code, r)
 	}
@@ -199,11 +197,13 @@ func TestSpecFileAndDelete(t *testing.T) {
 		t.Errorf("describe:\n%s", r)
 	}
 	// delete removes the SampleJobs and runs an rmr job on the cache.
-	go func() {
+	rmr := func(t *testenv.T) {
 		e.WaitFor(t, ref(ns, "SampleJob", "imagenet-rmr"), 20*time.Second)
 		e.SetStatus(t, ref(ns, "SampleJob", "imagenet-rmr"), map[string]any{"phase": "Succeeded"})
-	}()
+	}
+	op := testenv.Background(t, rmr)
 	r = e.Run(t, "dataset", "delete", "imagenet", "-n", ns, "--timeout", "30s")
+	op.Wait()
 	if r.Code != 0 || !strings.Contains(r.Stdout, "dataset imagenet removed from SampleSet") {
 		t.Fatalf("delete:\n%s", r)
 	}
@@ -217,11 +217,10 @@ func TestSpecFileAndDelete(t *testing.T) {
 	if err := os.WriteFile(path, spec, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		e.WaitFor(t, ref(ns, "SampleJob", "imagenet-rmr"), 20*time.Second)
-		e.SetStatus(t, ref(ns, "SampleJob", "imagenet-rmr"), map[string]any{"phase": "Succeeded"})
-	}()
-	if r = e.Run(t, "dataset", "apply", "-f", path, "--timeout", "30s"); r.Code != 0 {
+	op = testenv.Background(t, rmr)
+	r = e.Run(t, "dataset", "apply", "-f", path, "--timeout", "30s")
+	op.Wait()
+	if r.Code != 0 {
 		t.Fatalf("action delete:\n%s", r)
 	}
 }
