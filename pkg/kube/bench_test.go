@@ -228,20 +228,21 @@ func BenchmarkWaitLatency(b *testing.B) {
 		if _, err := k.Apply(context.Background(), []*unstructured.Unstructured{job}, kube.ApplyOptions{}); err != nil {
 			b.Fatal(err)
 		}
-		flipped := make(chan [2]time.Time, 1)
-		go func() {
+		var f [2]time.Time // the request sent; the server has committed the flip
+		op := testenv.Background(b, func(bg *testenv.T) {
 			// Give the wait time to list and start watching, as it has in
 			// practice: jobs run for minutes.
 			time.Sleep(150 * time.Millisecond)
-			sent := time.Now()
-			e.SetStatus(b, kube.RefOf(job), map[string]any{"phase": "Completed"})
-			flipped <- [2]time.Time{sent, time.Now()} // the request sent; the server has committed the flip
-		}()
-		if _, err := k.Wait(context.Background(), kube.RefOf(job), kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, nil)); err != nil {
+			f[0] = time.Now()
+			e.SetStatus(bg, kube.RefOf(job), map[string]any{"phase": "Completed"})
+			f[1] = time.Now()
+		})
+		_, err := k.Wait(context.Background(), kube.RefOf(job), kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, nil))
+		returned := time.Now()
+		op.Wait()
+		if err != nil || op.Failed() {
 			b.Fatal(err)
 		}
-		returned := time.Now()
-		f := <-flipped
 		lat = append(lat, returned.Sub(f[1]))
 		fromSend = append(fromSend, returned.Sub(f[0]))
 	}

@@ -174,35 +174,81 @@ func TestForbiddenNamesVerbAndResource(t *testing.T) {
 	}
 }
 
-func TestWaitPhaseReturnsPromptlyAfterTheFlip(t *testing.T) {
+// TestWaitPhaseReturnsOnTheFlipNotBefore completes the job only once the
+// wait has seen it Running and gone on waiting. How fast the wait returns
+// after the flip is BenchmarkWaitLatency's figure.
+func TestWaitPhaseReturnsOnTheFlipNotBefore(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	job := paddleJob(ns, "flip")
 	if _, err := e.Kube().Apply(ctx, []*unstructured.Unstructured{job}, kube.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ref := kube.RefOf(job)
-	var flipped time.Time
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		e.SetStatus(t, ref, map[string]any{"phase": "Running"})
-		time.Sleep(200 * time.Millisecond)
-		flipped = time.Now()
-		e.SetStatus(t, ref, map[string]any{"phase": "Completed"})
-	}()
-	obj, err := e.Kube().Wait(ctx, ref, kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, nil))
+	e.SetStatus(t, ref, map[string]any{"phase": "Running"})
+	cond := observe(kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, nil))
+	op := testenv.Background(t, func(bg *testenv.T) {
+		if cond.await(ctx, func(o *unstructured.Unstructured) bool { return kube.Phase(o) == "Running" }) {
+			e.SetStatus(bg, ref, map[string]any{"phase": "Completed"})
+		}
+	})
+	obj, err := e.Kube().Wait(ctx, ref, cond)
+	op.Wait()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if lat := time.Since(flipped); lat > 100*time.Millisecond {
-		t.Errorf("wait returned %s after the phase flip, want within 100ms", lat)
 	}
 	if kube.Phase(obj) != "Completed" {
 		t.Errorf("phase %q", kube.Phase(obj))
 	}
 }
+
+// observed is a condition that tells the test each object its wait saw
+// and did not accept, so the test writes the next state only once the
+// wait has seen (and refused) the one before: no sleeps, and no state the
+// wait could skip.
+type observed struct {
+	kube.Condition
+	seen chan *unstructured.Unstructured
+}
+
+func observe(c kube.Condition) observed {
+	return observed{Condition: c, seen: make(chan *unstructured.Unstructured, 256)}
+}
+
+func (o observed) Check(obj *unstructured.Unstructured) (bool, string, error) {
+	done, status, err := o.Condition.Check(obj)
+	if !done && err == nil && obj != nil {
+		select {
+		case o.seen <- obj.DeepCopy():
+		default:
+		}
+	}
+	return done, status, err
+}
+
+// await reports whether the wait saw an object match before ctx ended.
+func (o observed) await(ctx context.Context, match func(*unstructured.Unstructured) bool) bool {
+	for {
+		select {
+		case obj := <-o.seen:
+			if match(obj) {
+				return true
+			}
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// cancelOnWarning cancels a wait once it has reported a Warning event.
+type cancelOnWarning struct {
+	kube.NopReporter
+	cancel context.CancelFunc
+}
+
+func (r cancelOnWarning) Warning(kube.ObjectRef, string, string) { r.cancel() }
 
 func TestWaitFailurePhaseAndTimeout(t *testing.T) {
 	e := testenv.Get(t)
@@ -225,9 +271,13 @@ func TestWaitFailurePhaseAndTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Event(t, kube.RefOf(stuck), "FailedMount", "secret \"data-center\" not found")
-	short, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	// The wait ends (as at its deadline) once it has reported the event,
+	// however long that takes here.
+	short, cancel := context.WithCancel(ctx)
 	defer cancel()
-	_, err = e.Kube().Wait(short, kube.RefOf(stuck), kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, nil))
+	k := e.Kube()
+	k.Reporter = cancelOnWarning{cancel: cancel}
+	_, err = k.Wait(short, kube.RefOf(stuck), kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, nil))
 	var te *kube.TimeoutError
 	if !errors.As(err, &te) {
 		t.Fatalf("err = %v, want a TimeoutError", err)
@@ -240,7 +290,7 @@ func TestWaitFailurePhaseAndTimeout(t *testing.T) {
 func TestWaitConditionByTypeAndGeneration(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// A Knative Service: the kind whose readiness is a Ready condition among others.
 	job := &unstructured.Unstructured{Object: map[string]any{
@@ -261,16 +311,23 @@ func TestWaitConditionByTypeAndGeneration(t *testing.T) {
 	e.SetStatus(t, ref, map[string]any{"observedGeneration": gen - 1, "conditions": []any{
 		map[string]any{"type": "Ready", "status": "True"}, map[string]any{"type": "RoutesReady", "status": "False"},
 	}})
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		e.SetStatus(t, ref, map[string]any{"observedGeneration": gen})
-	}()
-	start := time.Now()
-	if _, err := e.Kube().Wait(ctx, ref, kube.ConditionTrue("Ready")); err != nil {
+	cond := observe(kube.ConditionTrue("Ready"))
+	op := testenv.Background(t, func(bg *testenv.T) {
+		stale := func(o *unstructured.Unstructured) bool {
+			g, _, _ := unstructured.NestedInt64(o.Object, "status", "observedGeneration")
+			return g == gen-1
+		}
+		if cond.await(ctx, stale) {
+			e.SetStatus(bg, ref, map[string]any{"observedGeneration": gen})
+		}
+	})
+	obj, err := e.Kube().Wait(ctx, ref, cond)
+	op.Wait()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Since(start) < 250*time.Millisecond {
-		t.Error("wait returned before observedGeneration caught up")
+	if g, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); g != gen {
+		t.Errorf("wait returned at observedGeneration %d, before it caught up with generation %d", g, gen)
 	}
 	e.SetStatus(t, ref, map[string]any{"conditions": []any{
 		map[string]any{"type": "Ready", "status": "False", "reason": "RevisionFailed", "message": "image pull failed"},

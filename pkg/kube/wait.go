@@ -52,12 +52,14 @@ func (c *Client) Wait(ctx context.Context, ref ObjectRef, cond Condition) (*unst
 	defer stopEvents()
 	if c.Clientset != nil {
 		go c.watchWarnings(evCtx, ref, func(reason, msg string) {
-			rep.Warning(ref, reason, msg)
+			// Kept before it is reported: a wait that ends from then on
+			// carries it.
 			select {
 			case <-lastWarning:
 			default:
 			}
 			lastWarning <- reason + ": " + msg
+			rep.Warning(ref, reason, msg)
 		})
 	}
 
