@@ -58,8 +58,8 @@ apply; --dry-run=client -o yaml prints exactly what would be applied.
 Configuration: flags win over PADDLEX_* environment variables (PADDLEX_NAMESPACE
 for --namespace), which win over the config file
 ($XDG_CONFIG_HOME/paddlex/config.yaml or --config), which wins over defaults.
-The destructive --purge, --force and --force-conflicts come from the command
-line only.
+The destructive --purge, --force, --force-conflicts and --in-cluster-redis come
+from the command line only.
 
 ` + exit.Help,
 		Example: `  # put the platform on a cluster
@@ -165,7 +165,7 @@ func walk(c *cobra.Command, fn func(*cobra.Command)) {
 // them on. A PADDLEX_* variable or config-file key for them is ignored with
 // a warning, so a value left in a shell profile or a team's config file
 // never deletes data or takes over fields.
-var commandLineOnly = map[string]bool{"purge": true, "force": true, "force-conflicts": true}
+var commandLineOnly = map[string]bool{"purge": true, "force": true, "force-conflicts": true, "in-cluster-redis": true}
 
 // bindConfig maps PADDLEX_* variables and the config file onto every flag the
 // user did not set: flag > env > file > default. viper lives here alone;

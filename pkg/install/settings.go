@@ -117,7 +117,7 @@ func generateRedis(s Settings) ([]*unstructured.Unstructured, error) {
 func (s Settings) MetaURLs() (dataCenter, taskCenter string, err error) {
 	if s.RedisURL == "" {
 		pw := url.QueryEscape(s.Secrets[SeedRedisPassword])
-		base := "redis://:" + pw + "@redis." + PlatformNamespace + ":6379/"
+		base := "redis://:" + pw + "@" + inClusterRedisHost + "/"
 		return base + "0", base + "1", nil
 	}
 	dataCenter = s.RedisURL
@@ -150,6 +150,46 @@ func nextDatabase(u string) (string, error) {
 	return "", fmt.Errorf("--redis-url path %q is not a database number: give --task-center-redis-url too", p.Path)
 }
 
+// LabelRedis on the Secrets data-center and task-center records where
+// their JuiceFS metadata lives: RedisInCluster or RedisExternal. The URL
+// itself holds a password and stays in the Secret's data; the mode is what a
+// later install compares against.
+const LabelRedis = "paddlex.io/redis"
+
+// Redis modes.
+const (
+	RedisInCluster = "in-cluster"
+	RedisExternal  = "external"
+)
+
+// inClusterRedisHost is the in-cluster Redis's Service address.
+const inClusterRedisHost = "redis." + PlatformNamespace + ":6379"
+
+// RedisMode returns the Redis mode an installed data-center Secret records:
+// its LabelRedis, or for Secrets written before the label, the host of its
+// metaurl. It returns "" for a Secret that says neither.
+func RedisMode(dataCenter *unstructured.Unstructured) string {
+	if dataCenter == nil {
+		return ""
+	}
+	if m := dataCenter.GetLabels()[LabelRedis]; m == RedisInCluster || m == RedisExternal {
+		return m
+	}
+	v, _, _ := unstructured.NestedString(dataCenter.Object, "data", "metaurl")
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	u, err := url.Parse(string(b))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	if u.Host == inClusterRedisHost {
+		return RedisInCluster
+	}
+	return RedisExternal
+}
+
 // generatePrerequisites renders the JuiceFS Secrets the platform mounts
 // data-center and task-center with.
 func generatePrerequisites(s Settings) ([]*unstructured.Unstructured, error) {
@@ -160,16 +200,24 @@ func generatePrerequisites(s Settings) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
+	mode := RedisInCluster
+	if s.RedisURL != "" {
+		mode = RedisExternal
+	}
 	var out []*unstructured.Unstructured
 	for _, fs := range []struct{ name, meta string }{{"data-center", dc}, {"task-center", tc}} {
-		out = append(out, secret(PlatformNamespace, fs.name, map[string]string{
+		sec := secret(PlatformNamespace, fs.name, map[string]string{
 			"name":       fs.name,
 			"metaurl":    fs.meta,
 			"storage":    "minio",
 			"bucket":     "http://minio-service." + PlatformNamespace + ":9000/" + fs.name,
 			"access-key": s.Secrets[SeedMinIOAccessKey],
 			"secret-key": s.Secrets[SeedMinIOSecretKey],
-		}, true))
+		}, true)
+		labels := sec.GetLabels()
+		labels[LabelRedis] = mode
+		sec.SetLabels(labels)
+		out = append(out, sec)
 	}
 	return out, nil
 }

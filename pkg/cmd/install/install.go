@@ -126,12 +126,15 @@ type InstallOptions struct {
 	Networking         string
 	RedisURL           string
 	TaskCenterRedisURL string
-	MinIOAccessKey     string
-	MinIOSecretKey     string
-	Domain             string
-	Source             SourceFlags
-	Apply              cmdutil.ApplyFlags
-	Output             cmdutil.OutputFlags
+	// InClusterRedis allows moving JuiceFS metadata from an external Redis
+	// (an earlier --redis-url) to the in-cluster one.
+	InClusterRedis bool
+	MinIOAccessKey string
+	MinIOSecretKey string
+	Domain         string
+	Source         SourceFlags
+	Apply          cmdutil.ApplyFlags
+	Output         cmdutil.OutputFlags
 
 	Streams cmdutil.IOStreams
 	Catalog *install.Catalog
@@ -212,6 +215,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
 	fs.StringVar(&o.Networking, "networking", "", "Knative networking layer: kourier or istio (default kourier for standalone, istio for full)")
 	fs.StringVar(&o.RedisURL, "redis-url", "", "external Redis for JuiceFS metadata, e.g. redis://:PASSWORD@HOST:6379/0, used as given (skips the in-cluster Redis)")
 	fs.StringVar(&o.TaskCenterRedisURL, "task-center-redis-url", "", "Redis for task-center's metadata (default: --redis-url with the next database number)")
+	fs.BoolVar(&o.InClusterRedis, "in-cluster-redis", false, "after an install with --redis-url, point JuiceFS at the in-cluster Redis instead (the metadata already in the external Redis is not moved)")
 	fs.StringVar(&o.Domain, "domain", "", "host name users reach the platform at over https (the full profile's sign-in through dex and oauth2-proxy); required with the auth component")
 	fs.StringVar(&o.MinIOAccessKey, "minio-access-key", "", "MinIO access key (default: the installed one, else random); prefer PADDLEX_MINIO_ACCESS_KEY")
 	fs.StringVar(&o.MinIOSecretKey, "minio-secret-key", "", "MinIO secret key (default: the installed one, else random); prefer PADDLEX_MINIO_SECRET_KEY")
@@ -256,6 +260,9 @@ func (o *InstallOptions) Validate() error {
 	}
 	if o.TaskCenterRedisURL != "" && o.RedisURL == "" {
 		return exit.UsageErrorf("--task-center-redis-url needs --redis-url")
+	}
+	if o.InClusterRedis && o.RedisURL != "" {
+		return exit.UsageErrorf("--in-cluster-redis and --redis-url are exclusive")
 	}
 	if (o.MinIOAccessKey == "") != (o.MinIOSecretKey == "") {
 		return exit.UsageErrorf("give both --minio-access-key and --minio-secret-key, or neither")
@@ -343,6 +350,9 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fetchError(err)
 	}
+	if err := o.checkRedisMode(ctx, progress.Print); err != nil {
+		return err
+	}
 	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL, Domain: o.Domain}
 	if settings.Secrets, err = o.seeds(ctx); err != nil {
 		return err
@@ -393,6 +403,41 @@ func (o *InstallOptions) networking() string {
 	return install.NetworkingKourier
 }
 
+// checkRedisMode compares the Redis mode the cluster records with this
+// run's: re-running without --redis-url after an install with one would
+// point JuiceFS at an empty in-cluster Redis, so that takes
+// --in-cluster-redis. A client dry run does not read the cluster.
+func (o *InstallOptions) checkRedisMode(ctx context.Context, say func(string)) error {
+	if o.Kube == nil || (!o.planned("prerequisites") && !o.planned("redis")) {
+		return nil
+	}
+	dc, err := o.Kube.Get(ctx, kube.ObjectRef{GVK: secretGVK, Namespace: install.PlatformNamespace, Name: "data-center"})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the installed Redis mode: %w", err)
+	}
+	switch mode := install.RedisMode(dc); {
+	case mode == install.RedisExternal && o.RedisURL == "" && !o.InClusterRedis:
+		return exit.UsageErrorf("the installed platform keeps JuiceFS metadata in an external Redis: pass --redis-url with it again, or --in-cluster-redis to switch to the in-cluster Redis (the metadata in the external Redis is not moved); nothing was applied")
+	case mode == install.RedisExternal && o.InClusterRedis:
+		say("switching JuiceFS metadata from the external Redis to the in-cluster Redis (--in-cluster-redis)")
+	case mode == install.RedisInCluster && o.RedisURL != "":
+		say("switching JuiceFS metadata from the in-cluster Redis to the one given with --redis-url")
+	}
+	return nil
+}
+
+func (o *InstallOptions) planned(name string) bool {
+	for _, c := range o.Plan {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // seeds fills every generated value: the flags first, then what the
 // cluster already stores (so a re-run keeps working credentials), then new
 // random values. A client dry run does not read the cluster.
@@ -430,6 +475,11 @@ func (o *InstallOptions) seeds(ctx context.Context) (map[string]string, error) {
 					continue
 				}
 				val := string(b)
+				if s.URLPassword && install.RedisMode(obj) == install.RedisExternal {
+					// The password of an external Redis is not the
+					// in-cluster Redis's to reuse.
+					continue
+				}
 				if s.URLPassword {
 					u, err := url.Parse(val)
 					if err != nil || u.User == nil {

@@ -262,3 +262,70 @@ func TestInstallInterruptedThenResumed(t *testing.T) {
 		t.Fatalf("status after resume: %s", st)
 	}
 }
+
+// TestInstallKeepsTheRedisMode: after an install with an external Redis, a
+// re-run without --redis-url must not point JuiceFS at an empty in-cluster
+// Redis, and switching takes --in-cluster-redis and a new password.
+func TestInstallKeepsTheRedisMode(t *testing.T) {
+	e := testenv.Get(t)
+	t.Cleanup(func() { purge(t, e) })
+	ctx := context.Background()
+	const external = "redis://:ext-hunter2@redis.example:6379/4"
+
+	r := paddlex(t, e, ctx, "install", "--components", "namespaces,prerequisites", "--redis-url", external, "--timeout", "1m")
+	if r.Code != 0 {
+		t.Fatalf("install with --redis-url: %s", r)
+	}
+	metaURL := func() (string, *unstructured.Unstructured) {
+		dc := mustGet(t, e, secretGVK, "kubeflow", "data-center")
+		v, _, _ := unstructured.NestedString(dc.Object, "data", "metaurl")
+		b, _ := base64.StdEncoding.DecodeString(v)
+		return string(b), dc
+	}
+	got, dc := metaURL()
+	if got != external || dc.GetLabels()["paddlex.io/redis"] != "external" {
+		t.Fatalf("data-center after --redis-url: metaurl is the given URL %v, labels %v", got == external, dc.GetLabels())
+	}
+	if strings.Contains(r.Stdout+r.Stderr, "ext-hunter2") {
+		t.Errorf("the external Redis password was printed")
+	}
+
+	// The same command without --redis-url: refused before anything is applied.
+	again := paddlex(t, e, ctx, "install", "--components", "namespaces,prerequisites", "--timeout", "1m")
+	if again.Code != 2 {
+		t.Fatalf("re-run without --redis-url: want exit 2: %s", again)
+	}
+	for _, want := range []string{"external Redis", "--redis-url", "--in-cluster-redis", "nothing was applied"} {
+		if !strings.Contains(again.Stderr, want) {
+			t.Errorf("refusal lacks %q: %s", want, again.Stderr)
+		}
+	}
+	if _, now := metaURL(); now.GetResourceVersion() != dc.GetResourceVersion() {
+		t.Errorf("the refused re-run changed Secret data-center")
+	}
+	// Profiles refuse too: the in-cluster Redis is in them.
+	if p := paddlex(t, e, ctx, "install-standalone", "--timeout", "1m"); p.Code != 2 {
+		t.Errorf("install-standalone without --redis-url: want exit 2: %s", p)
+	}
+
+	// The same --redis-url again: nothing changes.
+	same := paddlex(t, e, ctx, "install", "--components", "namespaces,prerequisites", "--redis-url", external, "--timeout", "1m")
+	if same.Code != 0 || !strings.Contains(same.Stdout, "nothing changed") {
+		t.Fatalf("re-run with the same --redis-url: %s", same)
+	}
+
+	// An explicit switch: the in-cluster Redis with a password of its own.
+	sw := paddlex(t, e, ctx, "install", "--components", "namespaces,prerequisites", "--in-cluster-redis", "--timeout", "1m")
+	if sw.Code != 0 || !strings.Contains(sw.Stderr, "switching JuiceFS metadata") {
+		t.Fatalf("--in-cluster-redis: %s", sw)
+	}
+	got, dc = metaURL()
+	if !strings.Contains(got, "@redis.kubeflow:6379/0") || strings.Contains(got, "ext-hunter2") || dc.GetLabels()["paddlex.io/redis"] != "in-cluster" {
+		t.Errorf("after --in-cluster-redis: metaurl points in the cluster %v, reuses the external password %v, labels %v",
+			strings.Contains(got, "@redis.kubeflow:6379/0"), strings.Contains(got, "ext-hunter2"), dc.GetLabels())
+	}
+	// From now on the in-cluster mode is the one a plain re-run keeps.
+	if r := paddlex(t, e, ctx, "install", "--components", "namespaces,prerequisites", "--timeout", "1m"); r.Code != 0 || !strings.Contains(r.Stdout, "nothing changed") {
+		t.Errorf("plain re-run after the switch: %s", r)
+	}
+}

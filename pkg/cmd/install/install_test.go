@@ -48,6 +48,7 @@ func TestInstallFlagValidation(t *testing.T) {
 	}{
 		{[]string{"install", "--networking", "linkerd"}, "--networking must be kourier or istio"},
 		{[]string{"install", "--redis-url", "http://user:hunter2@redis:6379"}, "--redis-url must be a redis://"},
+		{[]string{"install", "--redis-url", "redis://:hunter2@redis:6379/0", "--in-cluster-redis"}, "--in-cluster-redis and --redis-url are exclusive"},
 		{[]string{"install", "--minio-access-key", "admin"}, "give both --minio-access-key and --minio-secret-key"},
 		{[]string{"install", "--minio-access-key", "admin", "--minio-secret-key", "short"}, "--minio-secret-key must be at least 8"},
 		{[]string{"install", "--components", "nope"}, `unknown component "nope"`},
