@@ -14,8 +14,9 @@ import (
 )
 
 // Fake is an in-memory Interface for unit tests. Applied objects are stored
-// as given; Wait checks the stored object once and, when the condition is not
-// met, calls OnWait (a test playing a controller) or reports a timeout.
+// as given; Wait checks the stored object, then each state queued in Changes
+// in turn, and, when the condition is still not met, calls OnWait (a test
+// playing a controller) or reports a timeout.
 type Fake struct {
 	mu      sync.Mutex
 	objects map[ObjectRef]*unstructured.Unstructured
@@ -24,6 +25,11 @@ type Fake struct {
 	// OnWait, when set, may change the object (through Set) before the
 	// condition is checked again; it is called once per Wait.
 	OnWait func(ref ObjectRef)
+	// Changes queues, per object, the successive states a controller writes
+	// while a Wait watches it (nil: the object is deleted). Wait stores and
+	// checks them one by one, as a watch delivers them, and stops at the
+	// first that ends the wait; the rest stay queued.
+	Changes map[ObjectRef][]*unstructured.Unstructured
 	// Err, when set, is returned by every call: a cluster that refuses all.
 	Err error
 	// EventList is returned by Events for every ref.
@@ -196,7 +202,8 @@ func (f *Fake) Wait(_ context.Context, ref ObjectRef, cond Condition) (*unstruct
 	if rep == nil {
 		rep = NopReporter{}
 	}
-	for attempt := 0; attempt < 2; attempt++ {
+	onWait := f.OnWait
+	for {
 		obj := f.Object(ref)
 		done, status, err := cond.Check(obj)
 		if status != "" {
@@ -206,15 +213,36 @@ func (f *Fake) Wait(_ context.Context, ref ObjectRef, cond Condition) (*unstruct
 			rep.Done(ref, status, err)
 			return obj, err
 		}
-		if attempt == 0 && f.OnWait != nil {
-			f.OnWait(ref)
+		if f.nextChange(ref) {
+			continue
+		}
+		if onWait != nil {
+			onWait(ref)
+			onWait = nil
 			continue
 		}
 		err = &TimeoutError{Ref: ref, Waiting: cond.String(), LastStatus: status}
 		rep.Done(ref, status, err)
 		return obj, err
 	}
-	return nil, nil
+}
+
+// nextChange stores the next queued state of ref, and says whether there
+// was one.
+func (f *Fake) nextChange(ref ObjectRef) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.Changes[ref]
+	if len(q) == 0 {
+		return false
+	}
+	f.Changes[ref] = q[1:]
+	if q[0] == nil {
+		delete(f.objects, ref)
+	} else {
+		f.objects[ref] = q[0].DeepCopy()
+	}
+	return true
 }
 
 // Events implements Interface.

@@ -9,6 +9,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/validate"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
@@ -82,8 +83,10 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	refs := make([]kube.ObjectRef, len(o.Names))
 	for i, n := range o.Names {
 		refs[i] = wfRef(o.Namespace, n)
-		if _, err := o.Kube.Get(ctx, refs[i]); err != nil {
-			return explain(err, "delete", refs[i])
+		if _, err := o.Kube.Get(ctx, refs[i]); apierrors.IsNotFound(err) {
+			return notFound(refs[i])
+		} else if err != nil {
+			return err
 		}
 	}
 	if err := o.Kube.Delete(ctx, refs, kube.DeleteOptions{DryRun: o.Apply.EngineDryRun(), Wait: o.Apply.Wait}); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
 	"github.com/paddleflow/paddlex/pkg/validate"
 )
@@ -19,9 +20,9 @@ import (
 type GetOptions struct {
 	cmdutil.ListFlags
 
-	Streams   cmdutil.IOStreams
-	Workflows *workflows
-	Now       func() time.Time
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+	Now     func() time.Time
 }
 
 // NewCmdGet returns `pipeline get`.
@@ -58,7 +59,7 @@ all namespaces); -o yaml or -o json then prints every run's Workflow.`,
 				return runF(o)
 			}
 			var err error
-			if o.Workflows, err = newWorkflows(f); err != nil {
+			if o.Kube, err = f.Kube(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -78,7 +79,7 @@ func (o *GetOptions) Run(ctx context.Context) error {
 	}
 	var objs []*unstructured.Unstructured
 	for i, name := range o.Names {
-		wf, obj, err := o.Workflows.Get(ctx, o.Namespace, name)
+		wf, obj, err := getWorkflow(ctx, o.Kube, o.Namespace, name)
 		if err != nil {
 			return err
 		}
@@ -107,10 +108,10 @@ func (o *GetOptions) Run(ctx context.Context) error {
 func (o *GetOptions) list(ctx context.Context) error {
 	if o.Output.Table() || o.Output.Output == "name" {
 		l := &ListOptions{Namespace: o.Namespace, AllNamespaces: o.AllNamespaces, Output: o.Output,
-			Streams: o.Streams, Workflows: o.Workflows, Now: o.Now}
+			Streams: o.Streams, Kube: o.Kube, Now: o.Now}
 		return l.Run(ctx)
 	}
-	objs, err := o.Workflows.ListObjects(ctx, o.ListNamespace())
+	objs, err := listWorkflows(ctx, o.Kube, o.ListNamespace())
 	if err != nil {
 		return err
 	}

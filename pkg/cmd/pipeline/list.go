@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
 )
 
@@ -20,9 +21,9 @@ type ListOptions struct {
 	AllNamespaces bool
 	Output        cmdutil.OutputFlags
 
-	Streams   cmdutil.IOStreams
-	Workflows *workflows
-	Now       func() time.Time
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+	Now     func() time.Time
 }
 
 // NewCmdList returns `pipeline list`.
@@ -50,7 +51,7 @@ the run a retry resubmits, and the message. -A lists every namespace.`,
 				return runF(o)
 			}
 			var err error
-			if o.Workflows, err = newWorkflows(f); err != nil {
+			if o.Kube, err = f.Kube(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -70,7 +71,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if o.AllNamespaces {
 		ns = ""
 	}
-	wfs, err := o.Workflows.List(ctx, ns)
+	wfs, err := listRuns(ctx, o.Kube, ns)
 	if err != nil {
 		return err
 	}

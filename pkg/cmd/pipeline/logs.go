@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
 	"github.com/paddleflow/paddlex/pkg/podlogs"
@@ -36,7 +37,7 @@ type LogsOptions struct {
 	Tail       int64
 
 	Streams   cmdutil.IOStreams
-	Workflows *workflows
+	Kube      kube.Interface
 	Clientset kubernetes.Interface
 }
 
@@ -68,7 +69,7 @@ upload Jobs, serving revisions). Each line is prefixed with [STEP/POD].`,
 				return runF(o)
 			}
 			var err error
-			if o.Workflows, err = newWorkflows(f); err != nil {
+			if o.Kube, err = f.Kube(); err != nil {
 				return err
 			}
 			if o.Clientset, err = f.Clientset(); err != nil {
@@ -87,7 +88,7 @@ func (o *LogsOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	wf, _, err := o.Workflows.Get(ctx, o.Namespace, o.Name)
+	wf, _, err := getWorkflow(ctx, o.Kube, o.Namespace, o.Name)
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
 )
 
@@ -29,8 +27,7 @@ func TestLogsSelectsAStepsPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{workflowGVR: "WorkflowList"}, obj)
+	k := kube.NewFake(obj)
 	argo := func(node string) map[string]string {
 		return map[string]string{argoNodeAnnotation: "ppocr-det." + node}
 	}
@@ -45,7 +42,7 @@ func TestLogsSelectsAStepsPods(t *testing.T) {
 	)
 	f, out, _ := testFactory()
 	o := &LogsOptions{Name: "ppocr-det", Step: "train", Namespace: "kubeflow", Tail: -1, Streams: f.Streams,
-		Workflows: &workflows{dyn: dyn}, Clientset: cs}
+		Kube: k, Clientset: cs}
 	if err := o.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

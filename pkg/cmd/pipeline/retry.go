@@ -24,10 +24,9 @@ type RetryOptions struct {
 	Apply     cmdutil.ApplyFlags
 	Output    cmdutil.OutputFlags
 
-	Streams   cmdutil.IOStreams
-	Kube      kube.Interface
-	Workflows *workflows
-	Now       func() time.Time
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+	Now     func() time.Time
 }
 
 // NewCmdRetry returns `pipeline retry`.
@@ -68,9 +67,6 @@ run until the retry finishes: deleting it deletes its volume.`,
 			if o.Kube, err = f.Kube(); err != nil {
 				return err
 			}
-			if o.Workflows, err = newWorkflows(f); err != nil {
-				return err
-			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -87,7 +83,7 @@ func (o *RetryOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	old, _, err := o.Workflows.Get(ctx, o.Namespace, o.Name)
+	old, _, err := getWorkflow(ctx, o.Kube, o.Namespace, o.Name)
 	if err != nil {
 		return err
 	}
@@ -110,7 +106,7 @@ func (o *RetryOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("remove what the failed run left behind: %w", err)
 		}
 	}
-	created, err := o.Workflows.Create(ctx, obj, o.Apply.FieldManager, dry)
+	created, err := createWorkflow(ctx, o.Kube, obj, kube.CreateOptions{FieldManager: o.Apply.FieldManager, DryRun: o.Apply.EngineDryRun()})
 	if err != nil {
 		return err
 	}
@@ -121,7 +117,7 @@ func (o *RetryOptions) Run(ctx context.Context) error {
 		return printRun(o.Output, o.Streams, created, "submitted")
 	}
 	v := newView(o.Streams.Out, o.Streams.OutTTY, o.Output.Output == "json", o.Now)
-	return follow(ctx, o.Workflows, created.GetNamespace(), created.GetName(), v, o.Streams.ErrOut, o.Apply.Timeout)
+	return follow(ctx, o.Kube, kube.RefOf(created), v, o.Streams.ErrOut, o.Apply.Timeout)
 }
 
 func orNone(s []string) string {

@@ -37,10 +37,9 @@ type RunOptions struct {
 	// Pipeline is the loaded, completed and validated pipeline.
 	Pipeline *pipeline.Pipeline
 
-	Streams   cmdutil.IOStreams
-	Kube      kube.Interface
-	Workflows *workflows
-	Now       func() time.Time
+	Streams cmdutil.IOStreams
+	Kube    kube.Interface
+	Now     func() time.Time
 }
 
 // NewCmdRun returns `pipeline run`; runF replaces Run in tests.
@@ -181,10 +180,7 @@ func (o *RunOptions) Connect(f *cmdutil.Factory) error {
 		return nil
 	}
 	var err error
-	if o.Kube, err = f.Kube(); err != nil {
-		return err
-	}
-	o.Workflows, err = newWorkflows(f)
+	o.Kube, err = f.Kube()
 	return err
 }
 
@@ -212,13 +208,14 @@ func (o *RunOptions) Run(ctx context.Context) error {
 
 	dry := o.Apply.DryRun == cmdutil.DryRunServer
 	opts := o.Apply.ApplyOptions()
+	create := kube.CreateOptions{FieldManager: opts.FieldManager, DryRun: opts.DryRun}
 	if len(compiled.RBAC) > 0 {
 		if _, err := o.Kube.Apply(ctx, compiled.RBAC, opts); err != nil {
 			return fmt.Errorf("apply the pipeline runner's RBAC (or pass --service-account): %w", err)
 		}
 	}
 	wf := objs[len(objs)-1]
-	created, err := o.Workflows.Create(ctx, wf, o.Apply.FieldManager, dry)
+	created, err := createWorkflow(ctx, o.Kube, wf, create)
 	if err != nil {
 		return err
 	}
@@ -241,7 +238,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Streams.ErrOut, "workflow.argoproj.io/%s submitted\n", created.GetName())
 	}
 	v := newView(o.Streams.Out, o.Streams.OutTTY, o.Output.Output == "json", o.Now)
-	return follow(ctx, o.Workflows, created.GetNamespace(), created.GetName(), v, o.Streams.ErrOut, o.Apply.Timeout)
+	return follow(ctx, o.Kube, kube.RefOf(created), v, o.Streams.ErrOut, o.Apply.Timeout)
 }
 
 // dryRunSteps sends every object the steps create or apply to the API

@@ -13,9 +13,11 @@ import (
 	"github.com/paddleflow/paddlex/pkg/exit"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
 )
 
@@ -238,6 +240,21 @@ func (v *view) redraw() {
 	io.WriteString(v.out, b.String())
 }
 
+// aside prints line on w. On a terminal the live tree is taken off the
+// screen first and drawn again below the line, so the two do not tear.
+func (v *view) aside(w io.Writer, line string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.tty && v.drawn > 0 {
+		fmt.Fprintf(v.out, "\x1b[%dA\x1b[J", v.drawn)
+		v.drawn = 0
+	}
+	fmt.Fprintln(w, line)
+	if v.tty {
+		v.redraw()
+	}
+}
+
 // close stops redrawing, leaving the last frame on screen.
 func (v *view) close() {
 	v.mu.Lock()
@@ -254,36 +271,71 @@ func (v *view) close() {
 
 // follow watches the Workflow until it finishes and returns its outcome:
 // nil when it succeeded, exit 1 with the failing step and its message when
-// it failed, exit 3 when ctx's deadline (--timeout) passed first.
-func follow(ctx context.Context, w *workflows, ns, name string, v *view, errOut io.Writer, timeout time.Duration) error {
+// it failed, exit 3 when ctx's deadline (--timeout) passed first. The
+// engine's wait drives it: the view draws each state the watch delivers,
+// and the run's Warning events are printed on errOut.
+func follow(ctx context.Context, k kube.Interface, ref kube.ObjectRef, v *view, errOut io.Writer, timeout time.Duration) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	var last *wfv1.Workflow
-	err := w.Watch(ctx, ns, name, func(wf *wfv1.Workflow) (bool, error) {
-		last = wf
-		v.update(wf)
-		switch wf.Status.Phase {
-		case wfv1.WorkflowSucceeded, wfv1.WorkflowFailed, wfv1.WorkflowError:
-			return true, nil
-		}
-		return false, nil
-	})
+	obj, err := k.WithReporter(&followReporter{v: v, errOut: errOut}).Wait(ctx, ref, &finished{ref: ref, v: v})
 	v.close()
-	if errors.Is(err, context.DeadlineExceeded) {
-		status := "not started"
-		if last != nil {
-			done, total := pipeline.Progress(pipeline.Tree(last))
-			status = fmt.Sprintf("%s, %d/%d steps done", workflowPhase(last), done, total)
-		}
-		return exit.TimeoutErrorf("timed out after %s waiting for workflow %s/%s (%s); it keeps running: follow it with `paddlex pipeline get %s -n %s`", timeout, ns, name, status, name, ns)
+	var te *kube.TimeoutError
+	if errors.As(err, &te) {
+		return fmt.Errorf("%w; it keeps running: follow it with `paddlex pipeline get %s -n %s`", te, ref.Name, ref.Namespace)
 	}
 	if err != nil {
 		return err
 	}
-	return outcome(last, errOut)
+	wf, err := pipeline.FromObject(obj)
+	if err != nil {
+		return err
+	}
+	return outcome(wf, errOut)
+}
+
+// finished is the condition of follow: the Workflow reached a final phase.
+// It shows every state it is checked on.
+type finished struct {
+	ref kube.ObjectRef
+	v   *view
+}
+
+func (c *finished) String() string { return "phase Succeeded, Failed or Error" }
+
+// Check implements kube.Condition. A failed run ends the wait without an
+// error: outcome explains it, naming the failing step.
+func (c *finished) Check(obj *unstructured.Unstructured) (bool, string, error) {
+	if obj == nil {
+		return false, "", exit.FailedErrorf("%s was deleted while being watched", c.ref)
+	}
+	wf, err := pipeline.FromObject(obj)
+	if err != nil {
+		return false, "", err
+	}
+	c.v.update(wf)
+	done, total := pipeline.Progress(pipeline.Tree(wf))
+	status := fmt.Sprintf("%s, %d/%d steps done", workflowPhase(wf), done, total)
+	switch wf.Status.Phase {
+	case wfv1.WorkflowSucceeded, wfv1.WorkflowFailed, wfv1.WorkflowError:
+		return true, status, nil
+	}
+	return false, status, nil
+}
+
+// followReporter takes the engine's progress during follow: the view shows
+// the statuses, so only the run's Warning events are printed.
+type followReporter struct {
+	kube.NopReporter
+	v      *view
+	errOut io.Writer
+}
+
+// Warning implements kube.Reporter.
+func (r *followReporter) Warning(ref kube.ObjectRef, reason, message string) {
+	r.v.aside(r.errOut, fmt.Sprintf("warning: %s %s: %s: %s", strings.ToLower(ref.GVK.Kind), ref.Name, reason, message))
 }
 
 // outcome maps a finished Workflow to the command's result.
