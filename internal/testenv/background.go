@@ -1,8 +1,10 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -84,4 +86,52 @@ func (bg *T) Failed() bool {
 	bg.mu.Lock()
 	defer bg.mu.Unlock()
 	return len(bg.failures) > 0
+}
+
+// Output is a writer a test reads while a command writes to it, to act
+// only once the command has printed a line (typically with RunWith
+// teeing the command's stdout or stderr into it).
+type Output struct {
+	mu      sync.Mutex
+	buf     []byte
+	changed chan struct{}
+}
+
+// NewOutput returns an empty Output.
+func NewOutput() *Output { return &Output{changed: make(chan struct{})} }
+
+// Write appends p and wakes Await.
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf = append(o.buf, p...)
+	close(o.changed)
+	o.changed = make(chan struct{})
+	return len(p), nil
+}
+
+// String returns what was written so far.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return string(o.buf)
+}
+
+// Await reports whether s was written before ctx or stop ended.
+func (o *Output) Await(ctx context.Context, stop <-chan struct{}, s string) bool {
+	for {
+		o.mu.Lock()
+		found, changed := strings.Contains(string(o.buf), s), o.changed
+		o.mu.Unlock()
+		if found {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-stop:
+			return strings.Contains(o.String(), s)
+		case <-ctx.Done():
+			return false
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/paddleflow/paddlex/internal/testenv"
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
@@ -231,15 +233,20 @@ var succeedAll = []map[string]string{
 }
 
 // play advances the workflow through states, then sets its final phase.
-func play(t *testing.T, e *testenv.Env, ns, name string, states []map[string]string, final string, finalNodes map[string]string) {
+// After state i it calls shown(i), when set, to return once the command
+// under test has shown that state: a watch may legitimately miss a state
+// replaced before it looked, so a test that asserts on one waits for it.
+func play(t *testing.T, e *testenv.Env, ns, name string, states []map[string]string, final string, finalNodes map[string]string, shown func(i int)) {
 	t.Helper()
 	acc := map[string]string{}
-	for _, s := range states {
+	for i, s := range states {
 		for k, v := range s {
 			acc[k] = v
 		}
 		setStatus(t, e, ns, name, "Running", acc)
-		time.Sleep(100 * time.Millisecond)
+		if shown != nil {
+			shown(i)
+		}
 	}
 	for k, v := range finalNodes {
 		acc[k] = v
@@ -250,18 +257,27 @@ func play(t *testing.T, e *testenv.Env, ns, name string, states []map[string]str
 func TestWatchSucceeded(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
-	done := make(chan testenv.Result)
-	go func() {
-		done <- e.RunContext(context.Background(), t, "pipeline", "run", "--builtin", "ppocr-det", "-n", ns, "--generate-name", "--watch", "--timeout", "60s")
-	}()
+	out := testenv.NewOutput()
+	var r testenv.Result
+	run := testenv.Background(t, func(bg *testenv.T) {
+		r = e.RunWith(context.Background(), bg, func(f *cmdutil.Factory) { f.Streams.Out = io.MultiWriter(f.Streams.Out, out) },
+			"pipeline", "run", "--builtin", "ppocr-det", "-n", ns, "--generate-name", "--watch", "--timeout", "60s")
+	})
 	name := waitForWorkflow(t, e, ns, pipeline.LabelPipeline+"=ppocr-det")
 	all := map[string]string{}
 	for _, p := range []string{"train", "train.paddlejob", "train.export", "train.convert", "train.visualdl-deployment", "train.visualdl-service",
 		"modelhub", "modelhub.upload", "modelhub-latest", "modelhub-latest.upload", "serve", "serve.service"} {
 		all[p] = "Succeeded"
 	}
-	play(t, e, ns, name, succeedAll, "Succeeded", all)
-	r := <-done
+	// The Running states are asserted below: the next state is written
+	// only once the watch has shown the one before.
+	shown := []string{"dataset/sampleset: Running", "train/paddlejob: Running"}
+	play(t, e, ns, name, succeedAll, "Succeeded", all, func(i int) {
+		if !out.Await(context.Background(), run.Done(), shown[i]) {
+			t.Fatalf("the watch ended without showing %q:\n%s", shown[i], out)
+		}
+	})
+	run.Wait()
 	if r.Code != 0 {
 		t.Fatal(r)
 	}
@@ -279,13 +295,13 @@ func TestWatchSucceeded(t *testing.T) {
 func TestWatchFailedExits1(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
-	done := make(chan testenv.Result)
-	go func() {
-		done <- e.RunContext(context.Background(), t, "pipeline", "run", "--builtin", "ppocr-det", "-n", ns, "--watch", "-o", "json")
-	}()
+	var r testenv.Result
+	run := testenv.Background(t, func(bg *testenv.T) {
+		r = e.RunContext(context.Background(), bg, "pipeline", "run", "--builtin", "ppocr-det", "-n", ns, "--watch", "-o", "json")
+	})
 	name := waitForWorkflow(t, e, ns, pipeline.LabelPipeline+"=ppocr-det")
-	play(t, e, ns, name, succeedAll, "Failed", map[string]string{"train": "Failed", "train.paddlejob": "Failed"})
-	r := <-done
+	play(t, e, ns, name, succeedAll, "Failed", map[string]string{"train": "Failed", "train.paddlejob": "Failed"}, nil)
+	run.Wait()
 	if r.Code != 1 {
 		t.Fatal(r)
 	}
@@ -339,7 +355,7 @@ spec:
       spec:
         containers: [{name: paddle, image: paddle:2}]
 `)
-	play(t, e, ns, "ppocr-det", succeedAll, "Failed", map[string]string{"train": "Failed", "train.paddlejob": "Failed", "train.visualdl-deployment": "Succeeded", "train.visualdl-service": "Succeeded"})
+	play(t, e, ns, "ppocr-det", succeedAll, "Failed", map[string]string{"train": "Failed", "train.paddlejob": "Failed", "train.visualdl-deployment": "Succeeded", "train.visualdl-service": "Succeeded"}, nil)
 	r := e.Run(t, "pipeline", "retry", "ppocr-det", "-n", ns, "-o", "name")
 	if r.Code != 0 {
 		t.Fatal(r)
