@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/paddleflow/paddlex/internal/testenv"
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 )
@@ -116,8 +118,12 @@ func TestTrainSucceedsThenExportsAndConverts(t *testing.T) {
 			e := testenv.Get(t)
 			ns := e.Namespace(t)
 			e.Apply(t, ns, fixtures)
-			res := make(chan testenv.Result)
-			go func() { res <- e.Run(t, ppocr(ns, "--backend", tc.backend, "--use-visualdl")...) }()
+			progress := testenv.NewOutput()
+			var r testenv.Result
+			run := testenv.Background(t, func(bg *testenv.T) {
+				r = e.RunWith(context.Background(), bg, func(f *cmdutil.Factory) { f.Streams.ErrOut = io.MultiWriter(f.Streams.ErrOut, progress) },
+					ppocr(ns, "--backend", tc.backend, "--use-visualdl")...)
+			})
 
 			job := e.WaitFor(t, ref(tc.gvk, ns, "ppocr-det"), 20*time.Second)
 			if got := job.GetLabels()[paddle.LabelTrain]; got != "ppocr-det" {
@@ -127,7 +133,11 @@ func TestTrainSucceedsThenExportsAndConverts(t *testing.T) {
 			e.WaitFor(t, ref(depGVK, ns, "ppocr-det-visualdl"), 10*time.Second)
 			e.WaitFor(t, ref(svcGVK, ns, "ppocr-det-visualdl"), 10*time.Second)
 			e.SetStatus(t, ref(tc.gvk, ns, "ppocr-det"), tc.running)
-			time.Sleep(300 * time.Millisecond)
+			// Once the wait has shown the job running (and gone on waiting),
+			// nothing may follow it yet.
+			if !progress.Await(context.Background(), run.Done(), "worker 2/2 running") {
+				t.Fatalf("the wait ended without showing the workers running:\n%s", progress)
+			}
 			assertAbsent(t, e, ref(jobGVK, ns, "ppocr-det-inference-convert"), "while training runs")
 			e.SetStatus(t, ref(tc.gvk, ns, "ppocr-det"), tc.done)
 
@@ -141,7 +151,7 @@ func TestTrainSucceedsThenExportsAndConverts(t *testing.T) {
 			e.WaitFor(t, ref(jobGVK, ns, "ppocr-det-serving-convert"), 20*time.Second)
 			completeJob(t, e, ref(jobGVK, ns, "ppocr-det-serving-convert"))
 
-			r := <-res
+			run.Wait()
 			if r.Code != 0 {
 				t.Fatalf("train create: %s", r)
 			}
@@ -201,8 +211,8 @@ func TestTrainFailureNamesTheFailingRank(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
 	e.Apply(t, ns, fixtures)
-	res := make(chan testenv.Result)
-	go func() { res <- e.Run(t, ppocr(ns)...) }()
+	var r testenv.Result
+	run := testenv.Background(t, func(bg *testenv.T) { r = e.Run(bg, ppocr(ns)...) })
 	jr := ref(paddle.PaddleJobGVK, ns, "ppocr-det")
 	e.WaitFor(t, jr, 20*time.Second)
 
@@ -235,7 +245,7 @@ func TestTrainFailureNamesTheFailingRank(t *testing.T) {
 	e.SetStatus(t, jr, map[string]any{"phase": "Running", "worker": map[string]any{"running": 2}})
 	e.SetStatus(t, jr, map[string]any{"phase": "Failed", "worker": map[string]any{"succeeded": 1, "failed": 1}})
 
-	r := <-res
+	run.Wait()
 	if r.Code != 1 {
 		t.Fatalf("a failed training must exit 1: %s", r)
 	}
