@@ -76,6 +76,26 @@ crds() {
   mv "$dir/crds/$name.tmp" "$dir/crds/$name"
 }
 
+# manifests NAME MODULE@VERSION SUBDIR: copy a module's kustomize tree into
+# $dir/manifests/NAME, as crds does, so a component's own manifests deploy it.
+manifests() {
+  local name=$1 modver=$2 sub=$3
+  if [[ -d "$dir/manifests/$name" && "$(cat "$dir/manifests/$name/.source" 2>/dev/null)" == "$modver/$sub" ]]; then return 0; fi
+  local mdir
+  mdir=$(GOFLAGS=-mod=mod go mod download -json "$modver" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  if [[ -z "$mdir" || ! -d "$mdir/$sub" ]]; then
+    echo "testbin: $modver has no $sub" >&2
+    return 1
+  fi
+  rm -rf "$dir/manifests/$name.tmp"
+  mkdir -p "$dir/manifests"
+  cp -r "$mdir/$sub" "$dir/manifests/$name.tmp"
+  chmod -R u+w "$dir/manifests/$name.tmp"
+  echo "$modver/$sub" >"$dir/manifests/$name.tmp/.source"
+  rm -rf "$dir/manifests/$name"
+  mv "$dir/manifests/$name.tmp" "$dir/manifests/$name"
+}
+
 ARGO_VERSION=v3.7.9
 # knative.dev/serving v0.42.2 is Knative Serving release knative-v1.15.2, the
 # release the install catalog pins (pkg/install/default.go); docs/install.md
@@ -87,6 +107,7 @@ crds knative "knative.dev/serving@$KNATIVE_SERVING_VERSION" config/core/300-reso
 # The training-operator's CRDs serve every set: tests apply its PaddleJob with
 # or without the operator running.
 crds training-operator "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" manifests/base/crds
+manifests training-operator "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" manifests
 
 build etcd etcd go.etcd.io/etcd/server/v3
 build kube-apiserver kubernetes k8s.io/kubernetes/cmd/kube-apiserver

@@ -277,7 +277,10 @@ func startKubelet(e *Cluster, c *simCluster, root string) error {
 	// allowed, no QoS cgroup tree and no allocatable enforcement (the
 	// container cannot manage its parent's cgroups), and every pod's
 	// cgroup under one parent that Isolate removes. Eviction and image
-	// garbage collection stay out of the way of a short-lived node.
+	// garbage collection stay out of the way of a short-lived node. Pods
+	// sync every 10s rather than every minute, so a Secret a controller
+	// fills after its pod started (a webhook's certificate) reaches the
+	// pod's volume while the test waits.
 	cfg := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 containerRuntimeEndpoint: unix://%s
@@ -301,6 +304,7 @@ evictionHard: {memory.available: "1Mi", nodefs.available: "1Mi", nodefs.inodesFr
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 podLogsDir: %s
+syncFrequency: 10s
 `, containerdSocket(root), cgroupParent(root), ClusterDNS, filepath.Join(root, "pod-logs"))
 	if err := writeFile(filepath.Join(root, "kubelet.yaml"), cfg); err != nil {
 		return err

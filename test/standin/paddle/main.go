@@ -1,13 +1,20 @@
 // Command paddle is a stand-in for the Python entry points of the Paddle
-// suites that paddlex's Jobs call, installed as python and python3 in the
+// suites that paddlex's pods call, installed as python and python3 in the
 // stand-in suite image of the real-node tests. The suites need a Python
 // package index to install; this program parses the same arguments, checks
 // them the way the real tools do, fails with their messages, and writes
-// the files they write, so the rendered command lines really run.
+// the files they write, so the rendered command lines really run. It
+// trains nothing: its weights are placeholders.
 //
+//	python tools/train.py -c CONFIG -o K=V K=V ...          (PaddleOCR)
+//	python tools/train.py -c CONFIG -o K=V -o K=V ...       (PaddleClas)
 //	python tools/export_model.py -c CONFIG -o Global.pretrained_model=P Global.save_inference_dir=D
+//	python -m paddle.distributed.launch [--gpus 0,1] [--ips A,B] [--log_dir D] SCRIPT ARGS...
 //	python3 -m paddle_serving_client.convert --dirname D --model_filename F --params_filename P \
 //	    --serving_server S --serving_client C
+//
+// PaddleClas is told from PaddleOCR by the tree in the working directory
+// (ppcls/), as the image's working directory is the suite's checkout.
 package main
 
 import (
@@ -20,24 +27,39 @@ import (
 )
 
 func main() {
-	args := os.Args[1:]
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
 	var err error
 	switch {
+	case len(args) >= 2 && args[0] == "-m" && args[1] == "paddle.distributed.launch":
+		return launch(args[2:])
 	case len(args) >= 2 && args[0] == "-m" && args[1] == "paddle_serving_client.convert":
 		err = convert(args[2:])
+	case len(args) >= 2 && args[0] == "-m":
+		err = fmt.Errorf("/usr/bin/python3: No module named %s", args[1])
 	case len(args) >= 1 && strings.HasSuffix(args[0], "tools/export_model.py"):
 		if err = script(args[0]); err == nil {
 			err = exportModel(args[0], args[1:])
 		}
+	case len(args) >= 1 && strings.HasSuffix(args[0], "tools/train.py"):
+		if err = script(args[0]); err == nil {
+			err = train(args[0], args[1:])
+		}
 	case len(args) == 0:
 		err = fmt.Errorf("interactive Python is not part of this stand-in")
 	default:
-		err = fmt.Errorf("python: can't open file '%s': [Errno 2] No such file or directory", args[0])
+		err = script(args[0])
+		if err == nil {
+			err = fmt.Errorf("%s: this stand-in runs only the suites' entry points", args[0])
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // script checks that the script Python is asked to run exists, as the
@@ -50,55 +72,17 @@ func script(path string) error {
 	return nil
 }
 
-// options parses the suites' ArgsParser: -c CONFIG and -o key=value...
-// (PaddleOCR's tools/program.py).
-func options(script string, args []string) (string, map[string]string, error) {
-	var config string
-	opts := map[string]string{}
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "-c" || a == "--config":
-			if i+1 >= len(args) {
-				return "", nil, fmt.Errorf("%s: error: argument -c/--config: expected one argument", script)
-			}
-			i++
-			config = args[i]
-		case a == "-o" || a == "--opt":
-			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-				i++
-				k, v, ok := strings.Cut(args[i], "=")
-				if !ok {
-					return "", nil, fmt.Errorf("AssertionError: option should be like key=value, got %q", args[i])
-				}
-				opts[k] = v
-			}
-		default:
-			return "", nil, fmt.Errorf("%s: error: unrecognized arguments: %s", script, a)
-		}
-	}
-	if config == "" {
-		return "", nil, fmt.Errorf("AssertionError: Please specify --config=configure_file_path.")
-	}
-	if ext := filepath.Ext(config); ext != ".yml" && ext != ".yaml" {
-		return "", nil, fmt.Errorf("AssertionError: only support yaml files for now")
-	}
-	if _, err := os.Stat(config); err != nil {
-		return "", nil, fmt.Errorf("FileNotFoundError: [Errno 2] No such file or directory: '%s'", config)
-	}
-	return config, opts, nil
-}
-
 // exportModel is PaddleOCR's and PaddleClas's tools/export_model.py: it
 // loads Global.pretrained_model.pdparams and writes the inference model
 // into Global.save_inference_dir.
 func exportModel(script string, args []string) error {
-	_, opts, err := options(script, args)
+	_, cfg, err := loadConfig(script, args)
 	if err != nil {
 		return err
 	}
-	pretrained, dir := opts["Global.pretrained_model"], opts["Global.save_inference_dir"]
+	pretrained, dir := str(lookup(cfg, "Global", "pretrained_model")), str(lookup(cfg, "Global", "save_inference_dir"))
 	params, err := os.ReadFile(pretrained + ".pdparams")
-	if err != nil {
+	if pretrained == "" || err != nil {
 		return fmt.Errorf("ValueError: The %s.pdparams does not exists!", pretrained)
 	}
 	if dir == "" {
