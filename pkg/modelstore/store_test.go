@@ -235,13 +235,9 @@ func TestUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	_, err = st.List(context.Background(), "")
 	if exit.Code(err) != exit.Precondition || !strings.Contains(err.Error(), "cannot reach") {
 		t.Fatalf("unreachable: %v, want exit 4", err)
-	}
-	if time.Since(start) > 10*time.Second {
-		t.Errorf("took %s", time.Since(start))
 	}
 	if err := modelstore.Reachable(context.Background(), "http://"+addr, time.Second); err == nil {
 		t.Error("Reachable on a closed port")
