@@ -97,6 +97,16 @@ func (a *ApplyFlags) ForDelete() DeleteFlags {
 	return DeleteFlags{DryRun: a.DryRun, Wait: a.Wait, Timeout: a.Timeout}
 }
 
+// ValidateDelete checks the flags for an apply command's --action delete:
+// a delete has nothing to print, so it takes no client dry run.
+func (a *ApplyFlags) ValidateDelete() error {
+	if a.ClientDryRun() {
+		return exit.UsageErrorf("--dry-run=client does not apply to action delete: use --dry-run=server")
+	}
+	d := a.ForDelete()
+	return d.Validate()
+}
+
 // DeleteFlags are the flags every delete command shares: --dry-run (none or
 // server: a client dry run has nothing to print), --wait and --timeout. A
 // delete owns no fields, so it has no --field-manager or --force-conflicts.

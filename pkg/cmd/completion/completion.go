@@ -2,6 +2,7 @@
 package completion
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
@@ -19,8 +20,18 @@ const KubectlCompleteScript = `#!/usr/bin/env sh
 exec kubectl paddlex __complete "$@"
 `
 
+// Options are the options of `paddlex completion`.
+type Options struct {
+	Shell string
+	// Root is the command tree the script completes.
+	Root    *cobra.Command
+	Streams cmdutil.IOStreams
+	cmdutil.Offline
+}
+
 // NewCmdCompletion returns the completion command.
 func NewCmdCompletion(f *cmdutil.Factory) *cobra.Command {
+	o := &Options{Streams: f.Streams}
 	cmd := &cobra.Command{
 		Use:   "completion bash|zsh|fish|powershell|kubectl",
 		Short: "Print a shell completion script",
@@ -36,24 +47,39 @@ and "kubectl paddlex <TAB>" completes through kubectl's own completion.`,
   paddlex completion kubectl > ~/bin/kubectl_complete-paddlex && chmod +x ~/bin/kubectl_complete-paddlex`,
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell", "kubectl"},
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			out := f.Streams.Out
-			root := cmd.Root()
-			switch args[0] {
-			case "bash":
-				return root.GenBashCompletionV2(out, true)
-			case "zsh":
-				return root.GenZshCompletion(out)
-			case "fish":
-				return root.GenFishCompletion(out, true)
-			case "powershell":
-				return root.GenPowerShellCompletionWithDesc(out)
-			case "kubectl":
-				_, err := fmt.Fprint(out, KubectlCompleteScript)
-				return err
-			}
-			return exit.UsageErrorf("unknown shell %q", args[0])
-		},
+		RunE:      cmdutil.PhasedRunE(f, o, nil),
 	}
 	return cmd
+}
+
+// Complete takes the shell and the command tree.
+func (o *Options) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Shell, o.Root = args[0], cmd.Root()
+	return nil
+}
+
+// Validate checks the shell.
+func (o *Options) Validate() error {
+	switch o.Shell {
+	case "bash", "zsh", "fish", "powershell", "kubectl":
+		return nil
+	}
+	return exit.UsageErrorf("unknown shell %q: use bash, zsh, fish, powershell or kubectl", o.Shell)
+}
+
+// Run prints the script.
+func (o *Options) Run(context.Context) error {
+	out := o.Streams.Out
+	switch o.Shell {
+	case "bash":
+		return o.Root.GenBashCompletionV2(out, true)
+	case "zsh":
+		return o.Root.GenZshCompletion(out)
+	case "fish":
+		return o.Root.GenFishCompletion(out, true)
+	case "powershell":
+		return o.Root.GenPowerShellCompletionWithDesc(out)
+	}
+	_, err := fmt.Fprint(out, KubectlCompleteScript)
+	return err
 }

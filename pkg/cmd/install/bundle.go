@@ -29,6 +29,9 @@ type BundleOptions struct {
 	Streams cmdutil.IOStreams
 	Catalog *install.Catalog
 	Plan    []*install.Component
+	// requireChecksumsSet says --require-checksums was given.
+	requireChecksumsSet bool
+	cmdutil.Offline
 }
 
 // NewCmdBundle returns `paddlex install bundle`.
@@ -51,36 +54,7 @@ Exit code 4 when the bundle fails the check.`,
   paddlex install bundle --profile standalone --networking istio -o standalone.tgz
   paddlex install bundle --verify -o paddlex-bundle.tgz`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.Catalog, err = o.Source.catalog(); err != nil {
-				return err
-			}
-			if o.Output == "" {
-				return exit.UsageErrorf("-o FILE is required")
-			}
-			if err := o.Source.validate(); err != nil {
-				return err
-			}
-			if o.Verify {
-				if o.Source.FromBundle != "" || o.Source.ManifestsDir != "" {
-					return exit.UsageErrorf("--verify checks the bundle named by -o: drop --from-bundle and --manifests-dir")
-				}
-				if !cmd.Flags().Changed("require-checksums") {
-					o.Source.RequireChecksums = true
-				}
-			}
-			if o.Networking != "" && o.Networking != install.NetworkingKourier && o.Networking != install.NetworkingIstio {
-				return exit.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
-			}
-			if o.Plan, err = o.Catalog.Plan(install.Selection{Profile: o.Profile, Networking: o.Networking, Components: o.Components, Skip: o.Skip}); err != nil {
-				return exit.UsageErrorf("%v", err)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&o.Output, "output", "o", "", "bundle file to write")
@@ -93,11 +67,42 @@ Exit code 4 when the bundle fails the check.`,
 	return cmd
 }
 
+// Complete loads the catalog.
+func (o *BundleOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.requireChecksumsSet = cmdutil.Changed(cmd.Flags(), "require-checksums")
+	var err error
+	o.Catalog, err = o.Source.catalog()
+	return err
+}
+
+// Validate checks the flags and plans the bundle.
+func (o *BundleOptions) Validate() error {
+	if o.Output == "" {
+		return exit.UsageErrorf("-o FILE is required")
+	}
+	if err := o.Source.validate(); err != nil {
+		return err
+	}
+	if o.Verify {
+		if o.Source.FromBundle != "" || o.Source.ManifestsDir != "" {
+			return exit.UsageErrorf("--verify checks the bundle named by -o: drop --from-bundle and --manifests-dir")
+		}
+		if !o.requireChecksumsSet {
+			o.Source.RequireChecksums = true
+		}
+	}
+	if o.Networking != "" && o.Networking != install.NetworkingKourier && o.Networking != install.NetworkingIstio {
+		return exit.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
+	}
+	var err error
+	if o.Plan, err = o.Catalog.Plan(install.Selection{Profile: o.Profile, Networking: o.Networking, Components: o.Components, Skip: o.Skip}); err != nil {
+		return exit.UsageErrorf("%v", err)
+	}
+	return nil
+}
+
 // Run fetches and writes the bundle; the file appears only when complete.
 func (o *BundleOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	say := func(msg string) { fmt.Fprintln(o.Streams.ErrOut, msg) }
 	if o.Verify {
 		return o.verify(ctx, say)

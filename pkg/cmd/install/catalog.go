@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,6 +41,7 @@ type PinOptions struct {
 
 	Streams cmdutil.IOStreams
 	Index   *install.BundleIndex
+	cmdutil.Offline
 }
 
 // NewCmdCatalogPin returns `paddlex install catalog pin`.
@@ -57,29 +59,18 @@ the entries of the checksums table in pkg/install/default.go.`,
 		Example: `  paddlex install bundle -o bundle.tgz && paddlex install catalog pin --from-bundle bundle.tgz
   paddlex install catalog pin --from-bundle ./unpacked-bundle -o go`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return o.Run()
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().StringVar(&o.FromBundle, "from-bundle", "", "bundle file, or a directory holding an unpacked bundle's bundle.yaml")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "yaml", "yaml (a pins: block for --catalog files) or go (entries of the built-in checksums table)")
 	return cmd
 }
 
-// Complete reads the bundle's index (exit 2 for bad flags or a bundle that
-// cannot be read).
-func (o *PinOptions) Complete() error {
+// Complete reads the bundle's index (exit 2 for a bundle that cannot be
+// read).
+func (o *PinOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	if o.FromBundle == "" {
 		return exit.UsageErrorf("--from-bundle is required")
-	}
-	if o.Output != "yaml" && o.Output != "go" {
-		return exit.UsageErrorf("-o must be yaml or go, not %q", o.Output)
 	}
 	st, err := os.Stat(o.FromBundle)
 	if err != nil {
@@ -104,8 +95,16 @@ func (o *PinOptions) Complete() error {
 	return nil
 }
 
+// Validate checks -o.
+func (o *PinOptions) Validate() error {
+	if o.Output != "yaml" && o.Output != "go" {
+		return exit.UsageErrorf("-o must be yaml or go, not %q", o.Output)
+	}
+	return nil
+}
+
 // Run prints the pins, sorted by URL.
-func (o *PinOptions) Run() error {
+func (o *PinOptions) Run(context.Context) error {
 	pins := map[string]string{}
 	for _, c := range o.Index.Components {
 		for _, a := range c.Artifacts {

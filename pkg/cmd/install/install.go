@@ -191,21 +191,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
   paddlex %[1]s --from-bundle paddlex-bundle.tgz
   paddlex %[1]s --verify`, use),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			if err := o.Connect(f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.Profile, "profile", profile, "profile to install: standalone or full")
@@ -226,7 +212,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
 }
 
 // Complete loads the catalog.
-func (o *InstallOptions) Complete(cmd *cobra.Command) error {
+func (o *InstallOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	var err error
 	o.Catalog, err = o.Source.catalog()
 	return err
@@ -320,16 +306,11 @@ func connect(f *cmdutil.Factory) (kube.Interface, error) {
 	return k.WithReporter(kube.NopReporter{}), nil
 }
 
+// RunTimeout is --timeout.
+func (o *InstallOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
+
 // Run fetches, renders, applies and waits.
 func (o *InstallOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
-	}
 	if o.Verify {
 		rep, err := install.Status(ctx, o.Kube, o.Plan)
 		if err != nil {

@@ -41,35 +41,39 @@ Exits 4 when something is not ready.`,
 		Example: `  paddlex status
   paddlex status --component paddle-operator`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.Catalog, err = o.Source.catalog(); err != nil {
-				return err
-			}
-			for _, c := range o.Components {
-				if o.Catalog.Component(c) == nil {
-					return exit.UsageErrorf("--component: unknown component %q: the catalog has %s", c, strings.Join(o.Catalog.Names(), ", "))
-				}
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			if o.Kube, err = connect(f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().StringSliceVar(&o.Components, "component", nil, "only these components (comma-separated)")
 	o.Source.addCatalogFlag(cmd.Flags())
 	return cmd
 }
 
+// Complete loads the catalog.
+func (o *StatusOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	var err error
+	o.Catalog, err = o.Source.catalog()
+	return err
+}
+
+// Validate checks --component against the catalog.
+func (o *StatusOptions) Validate() error {
+	for _, c := range o.Components {
+		if o.Catalog.Component(c) == nil {
+			return exit.UsageErrorf("--component: unknown component %q: the catalog has %s", c, strings.Join(o.Catalog.Names(), ", "))
+		}
+	}
+	return nil
+}
+
+// Connect builds the engine.
+func (o *StatusOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	o.Kube, err = connect(f)
+	return err
+}
+
 // Run reads and prints the status.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	var comps []*install.Component
 	if len(o.Components) > 0 {
 		for _, c := range o.Catalog.Components {

@@ -23,7 +23,9 @@ type UninstallOptions struct {
 	KeepData   bool
 	Purge      bool
 	Source     SourceFlags
-	Apply      cmdutil.ApplyFlags
+	Delete     cmdutil.DeleteFlags
+	// keepDataSet says --keep-data was given on the command line.
+	keepDataSet bool
 
 	Streams cmdutil.IOStreams
 	Catalog *install.Catalog
@@ -49,65 +51,68 @@ hold them, and CRDs that still have objects (your PaddleJobs, SampleSets).
   paddlex uninstall --component jupyterhub
   paddlex uninstall --purge`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.Catalog, err = o.Source.catalog(); err != nil {
-				return err
-			}
-			if o.Purge && cmdutil.Changed(cmd.Flags(), "keep-data") && o.KeepData {
-				return exit.UsageErrorf("--purge and --keep-data are exclusive")
-			}
-			if o.Purge {
-				o.KeepData = false
-			}
-			if err := o.Apply.Validate(); err != nil {
-				return err
-			}
-			if o.Apply.ClientDryRun() {
-				return exit.UsageErrorf("uninstall supports --dry-run=server, not client: it must read what is installed")
-			}
-			for _, c := range o.Components {
-				if o.Catalog.Component(c) == nil {
-					return exit.UsageErrorf("--component: unknown component %q: the catalog has %s", c, strings.Join(o.Catalog.Names(), ", "))
-				}
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			if o.Kube, err = connect(f); err != nil {
-				return err
-			}
-			o.Kinds = func() ([]schema.GroupVersionKind, error) {
-				cs, err := f.Clientset()
-				if err != nil {
-					return nil, err
-				}
-				return deletableKinds(cs.Discovery())
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.StringSliceVar(&o.Components, "component", nil, "remove only these components (comma-separated)")
 	fs.BoolVar(&o.KeepData, "keep-data", true, "keep volumes, credential Secrets, their namespaces and CRDs with objects")
 	fs.BoolVar(&o.Purge, "purge", false, "remove data too (implies --keep-data=false)")
-	fs.StringVar(&o.Apply.DryRun, "dry-run", cmdutil.DryRunNone, `"server" sends the deletions with dry-run`)
-	o.Apply.FieldManager = kube.FieldManager
-	o.Apply.AddWaitFlags(fs, true, 10*time.Minute)
+	o.Delete.AddFlags(fs, true, 10*time.Minute)
 	o.Source.addCatalogFlag(fs)
 	return cmd
 }
 
+// Complete loads the catalog.
+func (o *UninstallOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.keepDataSet = cmdutil.Changed(cmd.Flags(), "keep-data")
+	var err error
+	o.Catalog, err = o.Source.catalog()
+	return err
+}
+
+// Validate checks the flags against the catalog.
+func (o *UninstallOptions) Validate() error {
+	if o.Purge && o.keepDataSet && o.KeepData {
+		return exit.UsageErrorf("--purge and --keep-data are exclusive")
+	}
+	if o.Purge {
+		o.KeepData = false
+	}
+	if o.Delete.DryRun == cmdutil.DryRunClient {
+		return exit.UsageErrorf("uninstall supports --dry-run=server, not client: it must read what is installed")
+	}
+	if err := o.Delete.Validate(); err != nil {
+		return err
+	}
+	for _, c := range o.Components {
+		if o.Catalog.Component(c) == nil {
+			return exit.UsageErrorf("--component: unknown component %q: the catalog has %s", c, strings.Join(o.Catalog.Names(), ", "))
+		}
+	}
+	return nil
+}
+
+// Connect builds the engine and the discovery of deletable kinds.
+func (o *UninstallOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	if o.Kube, err = connect(f); err != nil {
+		return err
+	}
+	o.Kinds = func() ([]schema.GroupVersionKind, error) {
+		cs, err := f.Clientset()
+		if err != nil {
+			return nil, err
+		}
+		return deletableKinds(cs.Discovery())
+	}
+	return nil
+}
+
+// RunTimeout is --timeout.
+func (o *UninstallOptions) RunTimeout() time.Duration { return o.Delete.Timeout }
+
 // Run removes the components.
 func (o *UninstallOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
-	}
 	comps, err := o.Catalog.Plan(install.Selection{Components: o.Catalog.Names()})
 	if err != nil {
 		return err
@@ -129,7 +134,7 @@ func (o *UninstallOptions) Run(ctx context.Context) error {
 	}
 	progress := install.NewProgress(o.Streams.ErrOut, o.Streams.ErrTTY)
 	removed, err := install.Uninstall(ctx, o.Kube, comps, kinds, install.UninstallOptions{
-		KeepData: o.KeepData, DryRun: o.Apply.EngineDryRun(), Wait: o.Apply.Wait,
+		KeepData: o.KeepData, DryRun: o.Delete.EngineDryRun(), Wait: o.Delete.Wait,
 	}, progress)
 	progress.Close()
 	if len(removed) == 0 && err == nil {

@@ -2,6 +2,7 @@
 package version
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -18,6 +19,8 @@ import (
 type Options struct {
 	Output  string
 	Streams cmdutil.IOStreams
+	cmdutil.NoArgs
+	cmdutil.Offline
 }
 
 // NewCmdVersion returns the version command.
@@ -29,12 +32,7 @@ func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
 		Long:    "Print the version, commit and build date of this paddlex binary. It does not contact a cluster.",
 		Example: "  paddlex version\n  paddlex version -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE:    cmdutil.PhasedRunE(f, o, nil),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: json or yaml (default: one line)")
 	return cmd
@@ -50,7 +48,7 @@ func (o *Options) Validate() error {
 }
 
 // Run prints the version.
-func (o *Options) Run() error {
+func (o *Options) Run(context.Context) error {
 	info := buildinfo.Get()
 	switch o.Output {
 	case "json":
