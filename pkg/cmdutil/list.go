@@ -21,14 +21,23 @@ func (l *ListFlags) AddFlags(fs *pflag.FlagSet) {
 	l.Output.AddFlags(fs)
 }
 
-// Complete takes the NAME arguments (argName in messages) and the
-// namespace, and validates them and -o.
-func (l *ListFlags) Complete(f *Factory, args []string, argName string) error {
+// Complete takes the NAME arguments and the namespace.
+func (l *ListFlags) Complete(f *Factory, args []string) {
 	l.Names, l.Namespace = args, f.Namespace()
+}
+
+// Validate checks -o, the namespace and the NAME arguments (argName in
+// messages).
+func (l *ListFlags) Validate(argName string) error {
 	if err := l.Output.Validate(); err != nil {
 		return err
 	}
-	for _, n := range args {
+	if !l.AllNamespaces {
+		if err := validate.Name("--namespace", l.Namespace); err != nil {
+			return err
+		}
+	}
+	for _, n := range l.Names {
 		if err := validate.Name(argName, n); err != nil {
 			return err
 		}

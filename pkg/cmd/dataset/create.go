@@ -132,8 +132,16 @@ func (o *CreateOptions) Validate() error {
 	if err := o.Output.Validate(); err != nil {
 		return err
 	}
+	if o.Spec.Action == paddle.ActionDelete {
+		if err := o.Apply.ValidateDelete(); err != nil {
+			return err
+		}
+	}
 	return o.Spec.Validate()
 }
+
+// RunTimeout is --timeout.
+func (o *CreateOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
 
 // Connect builds the clients; nothing is needed for a client dry run.
 func (o *CreateOptions) Connect(f *cmdutil.Factory) error {
@@ -147,22 +155,14 @@ func (o *CreateOptions) Connect(f *cmdutil.Factory) error {
 
 // Run renders, applies and waits.
 func (o *CreateOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if o.Spec.Action == paddle.ActionDelete {
 		d := &DeleteOptions{Name: o.Spec.Name, Namespace: o.Spec.Namespace, SampleSet: o.Spec.SampleSet,
-			Apply: o.Apply, Streams: o.Streams, Kube: o.Kube}
+			Delete: o.Apply.ForDelete(), Streams: o.Streams, Engine: cmdutil.Engine{Kube: o.Kube}}
 		return d.Run(ctx)
 	}
 	objs := dataset.Render(o.Spec)
 	if o.Apply.ClientDryRun() {
 		return o.print(objs, "(dry run)")
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
 	}
 	if err := o.preflight(ctx); err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
 	"github.com/spf13/cobra"
@@ -25,10 +24,10 @@ type DeleteOptions struct {
 	SampleSet string
 	// KeepData leaves the files in the cache and removes only the SampleJobs.
 	KeepData bool
-	Apply    cmdutil.ApplyFlags
+	Delete   cmdutil.DeleteFlags
+	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
-	Kube    kube.Interface
 }
 
 // NewCmdDelete returns `dataset delete`.
@@ -44,30 +43,22 @@ stays: other data sets share it. --keep-data removes only the SampleJobs.`,
   paddlex dataset delete icdar2015 --keep-data`,
 		ValidArgsFunction: cmdutil.CompleteLabelValues(f, paddle.LabelDataset, paddle.SampleJobGVK),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			o.Namespace = f.Namespace()
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().StringVar(&o.SampleSet, "sampleset", paddle.DefaultSampleSet, "SampleSet cache that holds the data set")
 	cmd.Flags().BoolVar(&o.KeepData, "keep-data", false, "keep the data set's files in the cache; remove only its SampleJobs")
-	o.Apply.DryRun = cmdutil.DryRunNone
-	o.Apply.FieldManager = kube.FieldManager
-	cmd.Flags().StringVar(&o.Apply.DryRun, "dry-run", cmdutil.DryRunNone, `"server" asks the API server what would be deleted; "none" deletes`)
-	o.Apply.AddWaitFlags(cmd.Flags(), true, 10*time.Minute)
+	o.Delete.AddFlags(cmd.Flags(), true, 10*time.Minute)
 	return cmd
 }
+
+// Complete takes NAME and the namespace.
+func (o *DeleteOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	return nil
+}
+
+// RunTimeout is --timeout.
+func (o *DeleteOptions) RunTimeout() time.Duration { return o.Delete.Timeout }
 
 // Validate checks the arguments.
 func (o *DeleteOptions) Validate() error {
@@ -77,24 +68,16 @@ func (o *DeleteOptions) Validate() error {
 	if err := validate.Name("--sampleset", o.SampleSet); err != nil {
 		return err
 	}
-	if o.Apply.DryRun != cmdutil.DryRunNone && o.Apply.DryRun != cmdutil.DryRunServer {
-		return exit.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
+	if err := validate.Name("--namespace", o.Namespace); err != nil {
+		return err
 	}
-	return o.Apply.Validate()
+	return o.Delete.Validate()
 }
 
 // Run deletes the data set's SampleJobs and, unless KeepData, its files.
 func (o *DeleteOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
-	}
 	spec := dataset.Spec{Name: o.Name, Namespace: o.Namespace, SampleSet: o.SampleSet}
-	dry := o.Apply.EngineDryRun()
+	dry := o.Delete.EngineDryRun()
 	jobs, err := o.Kube.List(ctx, paddle.SampleJobGVK, kube.ListOptions{Namespace: o.Namespace, LabelSelector: paddle.LabelDataset + "=" + o.Name})
 	if err != nil {
 		return err
@@ -103,11 +86,11 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	for i := range jobs {
 		refs[i] = kube.RefOf(&jobs[i])
 	}
-	if err := o.Kube.Delete(ctx, refs, kube.DeleteOptions{DryRun: dry, Wait: o.Apply.Wait, IgnoreNotFound: true}); err != nil {
+	if err := o.Kube.Delete(ctx, refs, o.Delete.Options(true)); err != nil {
 		return err
 	}
 	for _, r := range refs {
-		fmt.Fprintf(o.Streams.Out, "samplejob/%s deleted%s\n", r.Name, dryNote(dry))
+		fmt.Fprintf(o.Streams.Out, "samplejob/%s deleted%s\n", r.Name, o.Delete.Note())
 	}
 	if o.KeepData {
 		return nil
@@ -123,8 +106,8 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	if _, err := o.Kube.Apply(ctx, []*unstructured.Unstructured{rmr}, kube.ApplyOptions{FieldManager: kube.FieldManager, DryRun: dry}); err != nil {
 		return err
 	}
-	if dry == kube.DryRunServer || !o.Apply.Wait {
-		fmt.Fprintf(o.Streams.Out, "samplejob/%s created%s: it removes %s from SampleSet %s\n", rmr.GetName(), dryNote(dry), o.Name, o.SampleSet)
+	if dry == kube.DryRunServer || !o.Delete.Wait {
+		fmt.Fprintf(o.Streams.Out, "samplejob/%s created%s: it removes %s from SampleSet %s\n", rmr.GetName(), o.Delete.Note(), o.Name, o.SampleSet)
 		return nil
 	}
 	if _, err := o.Kube.Wait(ctx, kube.RefOf(rmr), dataset.SampleJobCondition()); err != nil {
@@ -136,11 +119,4 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	}
 	_, err = fmt.Fprintf(o.Streams.Out, "dataset %s removed from SampleSet %s/%s\n", o.Name, o.Namespace, o.SampleSet)
 	return err
-}
-
-func dryNote(d kube.DryRun) string {
-	if d == kube.DryRunServer {
-		return " (server dry run)"
-	}
-	return ""
 }

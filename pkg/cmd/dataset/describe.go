@@ -21,9 +21,9 @@ import (
 type DescribeOptions struct {
 	Name      string
 	Namespace string
+	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
-	Kube    kube.Interface
 	Now     func() time.Time
 }
 
@@ -37,28 +37,26 @@ func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobr
 		Example:           "  paddlex dataset describe data-center",
 		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.SampleSetGVK, ""),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name, o.Namespace = args[0], f.Namespace()
-			if err := validate.Name("SAMPLESET", o.Name); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
+}
+
+// Complete takes SAMPLESET and the namespace.
+func (o *DescribeOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	return nil
+}
+
+// Validate checks the names.
+func (o *DescribeOptions) Validate() error {
+	if err := validate.Name("SAMPLESET", o.Name); err != nil {
+		return err
+	}
+	return validate.Name("--namespace", o.Namespace)
 }
 
 // Run prints the description.
 func (o *DescribeOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ref := kube.ObjectRef{GVK: paddle.SampleSetGVK, Namespace: o.Namespace, Name: o.Name}
 	s, err := o.Kube.Get(ctx, ref)
 	if apierrors.IsNotFound(err) {

@@ -20,9 +20,9 @@ import (
 // GetOptions are the options of `dataset get` and `dataset list`.
 type GetOptions struct {
 	cmdutil.ListFlags
+	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
-	Kube    kube.Interface
 	Now     func() time.Time
 }
 
@@ -38,29 +38,23 @@ cache progress, plus the data sets being synced or warmed up into them.`,
   paddlex dataset %[1]s data-center -o yaml
   paddlex dataset %[1]s -A`, use),
 		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.SampleSetGVK, ""),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.ListFlags.Complete(f, args, "SAMPLESET"); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	o.ListFlags.AddFlags(cmd.Flags())
 	return cmd
 }
 
+// Complete takes the SAMPLESET arguments and the namespace.
+func (o *GetOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.ListFlags.Complete(f, args)
+	return nil
+}
+
+// Validate checks the arguments and -o.
+func (o *GetOptions) Validate() error { return o.ListFlags.Validate("SAMPLESET") }
+
 // Run lists and prints.
 func (o *GetOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ns := o.ListNamespace()
 	sets, err := o.Kube.List(ctx, paddle.SampleSetGVK, kube.ListOptions{Namespace: ns})
 	if err != nil {

@@ -170,15 +170,20 @@ func (o *CreateOptions) Validate() error {
 	if err := o.Output.Validate(); err != nil {
 		return err
 	}
-	if o.Spec.Action == paddle.ActionDelete && o.Apply.ClientDryRun() {
-		return exit.UsageErrorf("--dry-run=client does not apply to action delete: use --dry-run=server")
+	if o.Spec.Action == paddle.ActionDelete {
+		if err := o.Apply.ValidateDelete(); err != nil {
+			return err
+		}
 	}
 	return o.Spec.Validate()
 }
 
+// RunTimeout is --timeout.
+func (o *CreateOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
+
 // Connect builds the clients; nothing is needed for a client dry run.
 func (o *CreateOptions) Connect(f *cmdutil.Factory) error {
-	if o.Apply.ClientDryRun() && o.Spec.Action != paddle.ActionDelete {
+	if o.Apply.ClientDryRun() {
 		return nil
 	}
 	var err error
@@ -188,11 +193,8 @@ func (o *CreateOptions) Connect(f *cmdutil.Factory) error {
 
 // Run renders, applies and waits.
 func (o *CreateOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if o.Spec.Action == paddle.ActionDelete {
-		d := &DeleteOptions{Name: o.Spec.Name, Namespace: o.Spec.Namespace, Apply: o.Apply, Streams: o.Streams, Kube: o.Kube}
+		d := &DeleteOptions{Name: o.Spec.Name, Namespace: o.Spec.Namespace, Delete: o.Apply.ForDelete(), Streams: o.Streams, Engine: cmdutil.Engine{Kube: o.Kube}}
 		return d.Run(ctx)
 	}
 	for _, w := range o.Spec.Warnings() {
@@ -201,11 +203,6 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	objs := serve.Render(o.Spec)
 	if o.Apply.ClientDryRun() {
 		return o.print(objs, "(dry run)")
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
 	}
 	if err := o.preflight(ctx); err != nil {
 		return err

@@ -22,10 +22,10 @@ type DeleteOptions struct {
 	Namespace string
 	// IgnoreNotFound succeeds when the service is already gone.
 	IgnoreNotFound bool
-	Apply          cmdutil.ApplyFlags
+	Delete         cmdutil.DeleteFlags
+	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
-	Kube    kube.Interface
 }
 
 // NewCmdDelete returns `serve delete`.
@@ -40,28 +40,21 @@ routes and pods with it. The model stays in the model center.`,
   paddlex serve delete ppocr-det --dry-run=server`,
 		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name, o.Namespace = args[0], f.Namespace()
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
-	o.Apply.DryRun = cmdutil.DryRunNone
-	o.Apply.FieldManager = kube.FieldManager
-	cmd.Flags().StringVar(&o.Apply.DryRun, "dry-run", cmdutil.DryRunNone, `"server" asks the API server what would be deleted; "none" deletes`)
 	cmd.Flags().BoolVar(&o.IgnoreNotFound, "ignore-not-found", false, "succeed when the service does not exist")
-	o.Apply.AddWaitFlags(cmd.Flags(), true, 5*time.Minute)
+	o.Delete.AddFlags(cmd.Flags(), true, 5*time.Minute)
 	return cmd
 }
+
+// Complete takes NAME and the namespace.
+func (o *DeleteOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	return nil
+}
+
+// RunTimeout is --timeout.
+func (o *DeleteOptions) RunTimeout() time.Duration { return o.Delete.Timeout }
 
 // Validate checks the arguments.
 func (o *DeleteOptions) Validate() error {
@@ -71,22 +64,11 @@ func (o *DeleteOptions) Validate() error {
 	if err := validate.Name("--namespace", o.Namespace); err != nil {
 		return err
 	}
-	if o.Apply.DryRun != cmdutil.DryRunNone && o.Apply.DryRun != cmdutil.DryRunServer {
-		return exit.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
-	}
-	return o.Apply.Validate()
+	return o.Delete.Validate()
 }
 
 // Run deletes the Service and, with --wait, waits until it is gone.
 func (o *DeleteOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
-	}
 	ref := serviceRef(o.Namespace, o.Name)
 	if _, err := o.Kube.Get(ctx, ref); apierrors.IsNotFound(err) {
 		if o.IgnoreNotFound {
@@ -96,14 +78,9 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
-	dry := o.Apply.EngineDryRun()
-	if err := o.Kube.Delete(ctx, []kube.ObjectRef{ref}, kube.DeleteOptions{DryRun: dry, Wait: o.Apply.Wait && dry == kube.DryRunNone, IgnoreNotFound: true}); err != nil {
+	if err := o.Kube.Delete(ctx, []kube.ObjectRef{ref}, o.Delete.Options(true)); err != nil {
 		return err
 	}
-	note := ""
-	if dry == kube.DryRunServer {
-		note = " (server dry run)"
-	}
-	_, err := fmt.Fprintf(o.Streams.Out, "service.serving.knative.dev/%s deleted%s\n", o.Name, note)
+	_, err := fmt.Fprintf(o.Streams.Out, "service.serving.knative.dev/%s deleted%s\n", o.Name, o.Delete.Note())
 	return err
 }

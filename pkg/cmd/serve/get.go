@@ -21,9 +21,9 @@ import (
 // GetOptions are the options of `serve get` and `serve list`.
 type GetOptions struct {
 	cmdutil.ListFlags
+	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
-	Kube    kube.Interface
 	Now     func() time.Time
 }
 
@@ -41,29 +41,23 @@ service is not ready.`,
   paddlex serve %[1]s ppocr-det -o yaml
   paddlex serve %[1]s -A -o wide`, use),
 		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.ListFlags.Complete(f, args, "NAME"); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	o.ListFlags.AddFlags(cmd.Flags())
 	return cmd
 }
 
+// Complete takes the NAME arguments and the namespace.
+func (o *GetOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.ListFlags.Complete(f, args)
+	return nil
+}
+
+// Validate checks the arguments and -o.
+func (o *GetOptions) Validate() error { return o.ListFlags.Validate("NAME") }
+
 // Run lists and prints.
 func (o *GetOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ns := o.ListNamespace()
 	var selected []*unstructured.Unstructured
 	if len(o.Names) > 0 && !o.AllNamespaces {

@@ -103,7 +103,7 @@ func TestBadInputExits2BeforeAnyRequest(t *testing.T) {
 		{[]string{"serve", "rollout", "ppocr-det", "--model-version", "v2", "--image", "serving"}, "has no tag"},
 		{[]string{"serve", "promote", "Bad"}, "NAME \"Bad\""},
 		{[]string{"serve", "rollback"}, "accepts 1 arg"},
-		{[]string{"serve", "delete", "ppocr-det", "--dry-run=client"}, "--dry-run for delete"},
+		{[]string{"serve", "delete", "ppocr-det", "--dry-run=client"}, "--dry-run of a delete must be none or server"},
 		{[]string{"serve", "get", "x", "-o", "toml"}, "--output"},
 	} {
 		r := run(t, nil, c.args...)

@@ -37,9 +37,9 @@ type TrafficOptions struct {
 	Percent      int64
 	Apply        cmdutil.ApplyFlags
 	Output       cmdutil.OutputFlags
+	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
-	Kube    kube.Interface
 }
 
 // NewCmdTraffic returns `serve rollout`, `promote` or `rollback`.
@@ -48,20 +48,7 @@ func NewCmdTraffic(f *cmdutil.Factory, mode string, runF func(*TrafficOptions) e
 	cmd := &cobra.Command{
 		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name, o.Namespace = args[0], f.Namespace()
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	switch mode {
 	case ModeRollout:
@@ -128,16 +115,17 @@ func (o *TrafficOptions) Validate() error {
 	return nil
 }
 
+// Complete takes NAME and the namespace.
+func (o *TrafficOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	return nil
+}
+
+// RunTimeout is --timeout.
+func (o *TrafficOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
+
 // Run reads the Service, computes the new traffic, applies it and waits.
 func (o *TrafficOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
-	}
 	ref := serviceRef(o.Namespace, o.Name)
 	live, err := o.Kube.Get(ctx, ref)
 	if apierrors.IsNotFound(err) {

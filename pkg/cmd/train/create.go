@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/validate"
@@ -277,13 +278,20 @@ func (o *CreateOptions) Validate() error {
 	if err := o.Spec.Validate(); err != nil {
 		return err
 	}
-	if o.Spec.Action != paddle.ActionDelete {
+	if o.Spec.Action == paddle.ActionDelete {
+		if err := o.Apply.ValidateDelete(); err != nil {
+			return err
+		}
+	} else {
 		for _, w := range o.Spec.Warnings() {
 			fmt.Fprintln(o.Streams.ErrOut, "warning:", w)
 		}
 	}
 	return nil
 }
+
+// RunTimeout is --timeout.
+func (o *CreateOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
 
 // Connect builds the clients; nothing is needed for a client dry run.
 func (o *CreateOptions) Connect(f *cmdutil.Factory) error {
@@ -300,21 +308,13 @@ func (o *CreateOptions) Connect(f *cmdutil.Factory) error {
 
 // Run renders, applies and waits.
 func (o *CreateOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	s := o.Spec
 	if s.Action == paddle.ActionDelete {
-		d := &DeleteOptions{Name: s.Name, Namespace: s.Namespace, Apply: o.Apply, Streams: o.Streams, Kube: o.Kube}
+		d := &DeleteOptions{Name: s.Name, Namespace: s.Namespace, Delete: o.Apply.ForDelete(), Streams: o.Streams, Engine: cmdutil.Engine{Kube: o.Kube}}
 		return d.Run(ctx)
 	}
 	if o.Apply.ClientDryRun() {
 		return o.print(train.RenderAll(s), "(dry run)")
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
 	}
 	if err := o.preflight(ctx); err != nil {
 		return err

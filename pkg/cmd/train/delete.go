@@ -20,10 +20,10 @@ import (
 type DeleteOptions struct {
 	Name      string
 	Namespace string
-	Apply     cmdutil.ApplyFlags
+	Delete    cmdutil.DeleteFlags
+	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
-	Kube    kube.Interface
 }
 
 // NewCmdDelete returns `train delete`.
@@ -40,26 +40,16 @@ to it stay.`,
   paddlex train delete ppocr-det --wait=false`,
 		ValidArgsFunction: completeTrainings(f),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			o.Namespace = f.Namespace()
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
-	o.Apply.FieldManager = kube.FieldManager
-	cmd.Flags().StringVar(&o.Apply.DryRun, "dry-run", cmdutil.DryRunNone, `"server" asks the API server what would be deleted; "none" deletes`)
-	o.Apply.AddWaitFlags(cmd.Flags(), true, 5*time.Minute)
+	o.Delete.AddFlags(cmd.Flags(), true, 5*time.Minute)
 	return cmd
+}
+
+// Complete takes NAME and the namespace.
+func (o *DeleteOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	return nil
 }
 
 // Validate checks the arguments.
@@ -67,11 +57,14 @@ func (o *DeleteOptions) Validate() error {
 	if err := validate.Name("NAME", o.Name); err != nil {
 		return err
 	}
-	if o.Apply.DryRun != cmdutil.DryRunNone && o.Apply.DryRun != cmdutil.DryRunServer {
-		return exit.UsageErrorf("--dry-run for delete must be none or server, not %q", o.Apply.DryRun)
+	if err := validate.Name("--namespace", o.Namespace); err != nil {
+		return err
 	}
-	return o.Apply.Validate()
+	return o.Delete.Validate()
 }
+
+// RunTimeout is --timeout.
+func (o *DeleteOptions) RunTimeout() time.Duration { return o.Delete.Timeout }
 
 // Find lists the objects of training name, in apply order; kinds the
 // cluster does not serve are skipped.
@@ -101,14 +94,6 @@ func Find(ctx context.Context, k kube.Interface, namespace, name string) ([]kube
 
 // Run deletes the training's objects.
 func (o *DeleteOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
-	}
 	refs, err := Find(ctx, o.Kube, o.Namespace, o.Name)
 	if err != nil {
 		return err
@@ -116,16 +101,11 @@ func (o *DeleteOptions) Run(ctx context.Context) error {
 	if len(refs) == 0 {
 		return exit.FailedErrorf("no training %s in namespace %s", o.Name, o.Namespace)
 	}
-	dry := o.Apply.EngineDryRun()
-	if err := o.Kube.Delete(ctx, refs, kube.DeleteOptions{DryRun: dry, Wait: o.Apply.Wait, IgnoreNotFound: true}); err != nil {
+	if err := o.Kube.Delete(ctx, refs, o.Delete.Options(true)); err != nil {
 		return err
 	}
-	note := ""
-	if dry == kube.DryRunServer {
-		note = " (server dry run)"
-	}
 	for _, r := range refs {
-		fmt.Fprintf(o.Streams.Out, "%s/%s deleted%s\n", strings.ToLower(r.GVK.Kind), r.Name, note)
+		fmt.Fprintf(o.Streams.Out, "%s/%s deleted%s\n", strings.ToLower(r.GVK.Kind), r.Name, o.Delete.Note())
 	}
 	return nil
 }

@@ -45,24 +45,7 @@ Jobs; and the VisualDL board's address when it has one.`,
 		Example:           `  paddlex train describe ppocr-det`,
 		ValidArgsFunction: completeTrainings(f),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			o.Namespace = f.Namespace()
-			if err := validate.Name("NAME", o.Name); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			if o.Clientset, err = f.Clientset(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	return cmd
 }
@@ -81,11 +64,32 @@ func FindJob(ctx context.Context, k kube.Interface, namespace, name string) (*un
 	return nil, exit.FailedErrorf("training %s not found in namespace %s", name, namespace)
 }
 
+// Complete takes NAME and the namespace.
+func (o *DescribeOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	return nil
+}
+
+// Validate checks the names.
+func (o *DescribeOptions) Validate() error {
+	if err := validate.Name("NAME", o.Name); err != nil {
+		return err
+	}
+	return validate.Name("--namespace", o.Namespace)
+}
+
+// Connect builds the engine and the typed client for pods.
+func (o *DescribeOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	if o.Kube, err = f.Kube(); err != nil {
+		return err
+	}
+	o.Clientset, err = f.Clientset()
+	return err
+}
+
 // Run prints the description.
 func (o *DescribeOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	job, err := FindJob(ctx, o.Kube, o.Namespace, o.Name)
 	if err != nil {
 		return err

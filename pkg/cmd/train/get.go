@@ -20,9 +20,9 @@ import (
 // GetOptions are the options of `train get` and `train list`.
 type GetOptions struct {
 	cmdutil.ListFlags
+	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
-	Kube    kube.Interface
 	Now     func() time.Time
 }
 
@@ -39,19 +39,7 @@ func NewCmdGet(f *cmdutil.Factory, use string, runF func(*GetOptions) error) *co
   paddlex train %[1]s ppocr-det -o yaml
   paddlex train %[1]s -A -o wide`, use),
 		ValidArgsFunction: completeTrainings(f),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.ListFlags.Complete(f, args, "NAME"); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	o.ListFlags.AddFlags(cmd.Flags())
 	return cmd
@@ -82,11 +70,17 @@ func ListJobs(ctx context.Context, k kube.Interface, namespace string) ([]*unstr
 	return out, nil
 }
 
+// Complete takes the NAME arguments and the namespace.
+func (o *GetOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.ListFlags.Complete(f, args)
+	return nil
+}
+
+// Validate checks the arguments and -o.
+func (o *GetOptions) Validate() error { return o.ListFlags.Validate("NAME") }
+
 // Run lists and prints.
 func (o *GetOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ns := o.ListNamespace()
 	jobs, err := ListJobs(ctx, o.Kube, ns)
 	if err != nil {

@@ -22,10 +22,12 @@ type LogsOptions struct {
 	Namespace string
 	Role      string
 	// Rank selects one index of the role; negative means every rank.
-	Rank   int
-	Follow bool
-	Since  time.Duration
-	Tail   int64
+	Rank int
+	// RankSet says --rank was given: an explicit negative rank is an error.
+	RankSet bool
+	Follow  bool
+	Since   time.Duration
+	Tail    int64
 
 	Streams   cmdutil.IOStreams
 	Clientset kubernetes.Interface
@@ -47,21 +49,7 @@ failing rank and its exit reason follow the logs on stderr.`,
   paddlex train logs wide-deep --role ps --since 10m`,
 		ValidArgsFunction: completeTrainings(f),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			o.Namespace = f.Namespace()
-			if err := o.Validate(cmd); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Clientset, err = f.Clientset(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.BoolVarP(&o.Follow, "follow", "f", false, "stream new lines until the pods stop")
@@ -73,7 +61,7 @@ failing rank and its exit reason follow the logs on stderr.`,
 }
 
 // Validate checks the flags.
-func (o *LogsOptions) Validate(cmd *cobra.Command) error {
+func (o *LogsOptions) Validate() error {
 	if err := validate.Name("NAME", o.Name); err != nil {
 		return err
 	}
@@ -85,7 +73,7 @@ func (o *LogsOptions) Validate(cmd *cobra.Command) error {
 	if o.Rank >= 0 && o.Role == "" {
 		o.Role = "worker"
 	}
-	if cmd != nil && cmdutil.Changed(cmd.Flags(), "rank") && o.Rank < 0 {
+	if o.RankSet && o.Rank < 0 {
 		return exit.UsageErrorf("--rank must not be negative")
 	}
 	if o.Since < 0 {
@@ -97,11 +85,22 @@ func (o *LogsOptions) Validate(cmd *cobra.Command) error {
 	return nil
 }
 
+// Complete takes NAME, the namespace, and whether --rank was given.
+func (o *LogsOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	o.RankSet = cmdutil.Changed(cmd.Flags(), "rank")
+	return nil
+}
+
+// Connect builds the typed client for pods and logs.
+func (o *LogsOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	o.Clientset, err = f.Clientset()
+	return err
+}
+
 // Run streams the logs.
 func (o *LogsOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	pods, err := podlogs.List(ctx, o.Clientset, o.Namespace, TrainingPodSelector(o.Name, o.Role))
 	if err != nil {
 		return err

@@ -44,38 +44,45 @@ keep forwarding until interrupted. The training must have been created with
   paddlex train visualdl ppocr-det --port 8040`,
 		ValidArgsFunction: completeTrainings(f),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			o.Namespace = f.Namespace()
-			if err := validate.Name("NAME", o.Name); err != nil {
-				return err
-			}
-			if o.Port < 0 || o.Port > 65535 {
-				return exit.UsageErrorf("--port must be between 0 and 65535")
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Config, err = f.RESTConfig(); err != nil {
-				return err
-			}
-			if o.Clientset, err = f.Clientset(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().IntVar(&o.Port, "port", 0, "local port (0 picks a free one)")
 	cmd.Flags().StringVar(&o.Address, "address", "127.0.0.1", "local address to listen on")
 	return cmd
 }
 
+// Complete takes NAME and the namespace.
+func (o *VisualDLOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	return nil
+}
+
+// Validate checks the name and --port.
+func (o *VisualDLOptions) Validate() error {
+	if err := validate.Name("NAME", o.Name); err != nil {
+		return err
+	}
+	if err := validate.Name("--namespace", o.Namespace); err != nil {
+		return err
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return exit.UsageErrorf("--port must be between 0 and 65535")
+	}
+	return nil
+}
+
+// Connect builds the clients a port-forward needs.
+func (o *VisualDLOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	if o.Config, err = f.RESTConfig(); err != nil {
+		return err
+	}
+	o.Clientset, err = f.Clientset()
+	return err
+}
+
 // Run forwards until ctx ends or the connection breaks.
 func (o *VisualDLOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	opts := o.Forward
 	opts.LocalPort, opts.Address, opts.ErrOut = o.Port, o.Address, o.Streams.ErrOut
 	target := portforward.Target{Namespace: o.Namespace, Service: o.Name + "-visualdl", Port: train.VisualDLPort}
