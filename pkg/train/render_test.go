@@ -48,6 +48,17 @@ func examples() map[string]Spec {
 			TrainLabel:    "train.tsv", TestLabel: "dev.tsv", SaveInference: Bool(true), NeedConvert: Bool(false),
 			Env: map[string]string{"FLAGS_eager_delete_tensor_gb": "0.0", "HF_ENDPOINT": "https://mirror.example/a,b"},
 		},
+		"det": {
+			Name: "layout", Namespace: "kubeflow", Project: "PaddleDetection",
+			Image:      "registry.baidubce.com/paddleflow-public/paddledetection:2.6-gpu",
+			ConfigPath: "configs/picodet/legacy_model/application/layout_analysis/picodet_lcnet_x1_0_layout.yml", Dataset: "publaynet", PVCName: "task-center",
+			WorkerReplicas: 1, GPUPerNode: 2,
+			ConfigChanges: ConfigChanges{
+				"TrainDataset=!COCODataSet {dataset_dir: /mnt/data-center/publaynet/, image_dir: train, anno_path: train.json, data_fields: [image, gt_bbox, gt_class, is_crowd]}",
+				"epoch=10",
+			},
+			PretrainModel: "https://paddledet.bj.bcebos.com/models/pretrained/LCNet_x1_0_pretrained.pdparams",
+		},
 		"rec": {
 			Name: "wide-deep", Namespace: "kubeflow", Project: "PaddleRec",
 			Image:      "registry.baidubce.com/paddleflow-public/paddlerec:2.1.0",
@@ -261,7 +272,7 @@ func TestWarnings(t *testing.T) {
 }
 
 func TestExportUsesTrainedWeights(t *testing.T) {
-	for name, want := range map[string]string{"ocr": "best_accuracy", "clas": "best_model", "nlp": "model_state", "rec": "rec_inference"} {
+	for name, want := range map[string]string{"ocr": "best_accuracy", "clas": "best_model", "nlp": "model_state", "rec": "rec_inference", "det": "model_final"} {
 		s := examples()[name]
 		s.Defaults()
 		cmd := strings.Join(exportCommand(s), " ")
@@ -285,4 +296,81 @@ func exportCommand(s Spec) []string {
 		out = append(out, a.(string))
 	}
 	return out
+}
+
+// TestNLPScriptFlags: the checkpoint directory reaches the flag each
+// example takes, and an empty value is a bare switch.
+func TestNLPScriptFlags(t *testing.T) {
+	for script, want := range map[string]string{
+		"examples/text_classification/pretrained_models/train.py":   "--save_dir",
+		"examples/machine_reading_comprehension/SQuAD/run_squad.py": "--output_dir",
+		"examples/machine_translation/seq2seq/train.py":             "--model_path",
+	} {
+		s := examples()["nlp"]
+		s.ConfigPath = script
+		s.ConfigChanges = ConfigChanges{"do_train=", "batch_size=12"}
+		s.Defaults()
+		argv := TrainCommand(s)
+		cmd := strings.Join(argv, " ")
+		if !strings.Contains(cmd, want+" "+ModelsDir) {
+			t.Errorf("%s: checkpoints not passed as %s: %s", script, want, cmd)
+		}
+		if want != "--save_dir" && strings.Contains(cmd, "--save_dir") {
+			t.Errorf("%s: takes no --save_dir: %s", script, cmd)
+		}
+		if !strings.Contains(cmd, "--do_train --batch_size 12") {
+			t.Errorf("%s: do_train= is not a bare switch: %s", script, cmd)
+		}
+	}
+}
+
+// TestDetectionReaderIsOneWord: a reader object given as a config change
+// reaches tools/train.py and the export as one argument, after paddlex's
+// settings.
+func TestDetectionReaderIsOneWord(t *testing.T) {
+	s := examples()["det"]
+	s.Defaults()
+	reader := s.ConfigChanges[0]
+	argv := TrainCommand(s)
+	if argv[0] != "sh" {
+		t.Fatalf("weights are downloaded first: %q", argv)
+	}
+	out, err := exec.Command("sh", "-c", "printf '%s\\n' "+Join(trainArgsOf(s))).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	found := false
+	for _, l := range lines {
+		if l == reader {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the reader is split or changed: %q", lines)
+	}
+	if i, j := indexOf(lines, "save_dir="+ModelsDir), indexOf(lines, reader); i < 0 || j < i {
+		t.Errorf("settings do not come before the user's changes: %q", lines)
+	}
+	exp := strings.Join(exportCommand(s), " ")
+	if !strings.Contains(exp, "picodet_lcnet_x1_0_layout/model_final") || !strings.Contains(exp, "--output_dir="+InferenceDir) ||
+		!strings.Contains(exp, "mv "+InferenceDir+"picodet_lcnet_x1_0_layout/* "+InferenceDir) {
+		t.Errorf("export = %s", exp)
+	}
+}
+
+// trainArgsOf returns the training arguments without the download.
+func trainArgsOf(s Spec) []string {
+	suite, _ := Lookup(s.Project)
+	in := s.inputs()
+	return suite.TrainArgs(&s, in, append(suite.Settings(in), s.ConfigChanges.Pairs()...))
+}
+
+func indexOf(list []string, s string) int {
+	for i, l := range list {
+		if l == s {
+			return i
+		}
+	}
+	return -1
 }
