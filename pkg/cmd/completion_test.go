@@ -148,7 +148,7 @@ func TestCompletionFromCluster(t *testing.T) {
 		{nil, []string{"pipeline", "logs", "ppocr-det-x7k2p", "t"}},
 		{nil, []string{"pipeline", "logs", "ppocr-det", "train", ""}},
 		{nil, []string{"pipeline", "run", "--builtin", ""}},
-		{nil, []string{"pipeline", "init", "--suite", ""}},
+		{nil, []string{"pipeline", "init", "--builtin", "ppocr-"}},
 		{nil, []string{"dataset", "get", "-n", ""}},
 		{nil, []string{"serve", "describe", "--namespace", "te"}},
 	}

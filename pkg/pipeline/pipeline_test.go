@@ -54,10 +54,24 @@ func objectsYAML(t testing.TB, c *Compiled) []byte {
 	return golden.YAML(t, objs)
 }
 
+// thirteen are the built-in pipelines, sorted: the workflows the product
+// promises per suite.
+var thirteen = []string{
+	"paddleclas-cls", "paddleclas-shitu",
+	"paddlenlp-dialogue", "paddlenlp-mrc", "paddlenlp-mt", "paddlenlp-senti",
+	"paddlerec-content", "paddlerec-match", "paddlerec-rank", "paddlerec-recall",
+	"ppocr-det", "ppocr-layout-table", "ppocr-rec",
+}
+
 func TestBuiltinGoldens(t *testing.T) {
 	bs := builtins(t)
-	if len(bs) != 4 {
-		t.Fatalf("want one built-in per suite, got %d", len(bs))
+	if len(bs) != len(thirteen) {
+		t.Fatalf("want the %d workflows, got %d built-ins", len(thirteen), len(bs))
+	}
+	for i, b := range bs {
+		if b.Name != thirteen[i] {
+			t.Errorf("built-in %d is %s, want %s", i, b.Name, thirteen[i])
+		}
 	}
 	suites := map[string]bool{}
 	for _, b := range bs {
@@ -599,6 +613,29 @@ func BenchmarkCompile100(b *testing.B) {
 	t10, t100 := meanCompile(b, chain(10), 20), meanCompile(b, chain(100), 5)
 	b.ReportMetric(float64(t100)/float64(t10), "x-of-10-steps")
 	b.ReportMetric(float64(t100.Microseconds())/1000, "ms-per-100-steps")
+}
+
+// BenchmarkCompileBuiltins loads, validates and compiles every built-in
+// pipeline, with their RBAC and objects; `make bench` prints the time all of
+// them take together, measured over rounds of its own.
+func BenchmarkCompileBuiltins(b *testing.B) {
+	bs := builtins(b)
+	all := func() {
+		for _, bi := range bs {
+			compileOnce(b, bi.Data)
+		}
+	}
+	for b.Loop() {
+		all()
+	}
+	b.StopTimer()
+	const rounds = 5
+	start := time.Now()
+	for range rounds {
+		all()
+	}
+	b.ReportMetric(float64(len(bs)), "pipelines")
+	b.ReportMetric(float64((time.Since(start)/rounds).Microseconds())/1000, "ms-all-builtins")
 }
 
 // TestCompile100Steps checks that a long chain compiles whole; how fast is

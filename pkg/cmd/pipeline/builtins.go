@@ -24,9 +24,11 @@ func NewCmdBuiltins(f *cmdutil.Factory, runF func(*BuiltinsOptions) error) *cobr
 	cmd := &cobra.Command{
 		Use:   "builtins",
 		Short: "List the built-in pipelines",
-		Long: `List the pipelines that ship with paddlex, one per suite, with their suite
-and what they do. Run one with 'paddlex pipeline run --builtin NAME', or write
-an editable copy with 'paddlex pipeline init --suite SUITE'.`,
+		Long: `List the pipelines that ship with paddlex, the common workflows of each
+suite, with the suite they train and what they do. Run one with
+'paddlex pipeline run --builtin NAME' (--set STEP.KEY=VALUE changes a value
+without a file), or write an editable copy with
+'paddlex pipeline init --builtin NAME'.`,
 		Example: `  paddlex pipeline builtins
   paddlex pipeline builtins -o name`,
 		Args: cobra.NoArgs,

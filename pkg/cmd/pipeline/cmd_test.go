@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/paddleflow/paddlex/manifests"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
 )
@@ -71,32 +72,103 @@ func TestRunReadsFileAndNamespaceFlagWins(t *testing.T) {
 
 func TestInitAndBuiltins(t *testing.T) {
 	f, out, errOut := testFactory()
-	file := filepath.Join(t.TempDir(), "ocr.yaml")
-	cmd := NewCmdInit(f, nil)
-	cmd.SetArgs([]string{"--suite", "PaddleOCR", "-o", file})
-	if err := cmd.Execute(); err != nil {
+	bs, err := pipeline.Builtins(manifests.Pipelines, "pipelines")
+	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(file)
-	p, err := pipeline.Load(data, file, nil)
-	if err != nil || p.Suite() != "PaddleOCR" || !strings.HasPrefix(string(data), "# Starter pipeline") {
-		t.Fatalf("starter: %v %+v", err, p)
+	dir := t.TempDir()
+	// Every built-in is written as an editable file that loads back as the
+	// same pipeline.
+	for _, b := range bs {
+		file := filepath.Join(dir, b.Name+".yaml")
+		cmd := NewCmdInit(f, nil)
+		cmd.SetArgs([]string{"--builtin", b.Name, "-o", file})
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(file)
+		p, err := pipeline.Load(data, file, nil)
+		if err != nil || p.Name != b.Name || p.Suite() != b.Suite || !strings.HasPrefix(string(data), "# Written by `paddlex pipeline init --builtin "+b.Name+"`") {
+			t.Fatalf("%s: %v %+v", b.Name, err, p)
+		}
+		if !strings.Contains(errOut.String(), "wrote "+file) {
+			t.Errorf("stderr = %q", errOut)
+		}
 	}
-	if !strings.Contains(errOut.String(), "wrote "+file) {
-		t.Errorf("stderr = %q", errOut)
+	file := filepath.Join(dir, "ppocr-det.yaml")
+	for _, args := range [][]string{
+		{"--builtin", "ppocr-det", "-o", file},             // exists, no --force
+		{"--builtin", "nope"},                              // no such built-in
+		{"--suite", "paddleocr"},                           // several: choose one
+		{"--suite", "paddlex"},                             // no such suite
+		{"--builtin", "ppocr-det", "--suite", "paddleocr"}, // exclusive
+		{},
+	} {
+		cmd := NewCmdInit(f, nil)
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		cmd.SetArgs(args)
+		if err := cmd.Execute(); exit.Code(err) != 2 {
+			t.Errorf("init %q: %v, want exit 2", args, err)
+		}
 	}
-	cmd = NewCmdInit(f, nil)
-	cmd.SetArgs([]string{"--suite", "paddleocr", "-o", file})
-	if err := cmd.Execute(); exit.Code(err) != 2 || !strings.Contains(err.Error(), "--force") {
-		t.Errorf("overwrite without --force: %v", err)
+	cmd := NewCmdInit(f, nil)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs([]string{"--suite", "paddleocr"})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "ppocr-det, ppocr-layout-table, ppocr-rec") {
+		t.Errorf("--suite with several built-ins: %v", err)
 	}
+	out.Reset()
 	cmd = NewCmdBuiltins(f, nil)
 	cmd.SetArgs([]string{"-o", "name"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "paddleclas-flowers\npaddlenlp-senti\npaddlerec-wide-deep\nppocr-det\n" {
+	want := "paddleclas-cls\npaddleclas-shitu\npaddlenlp-dialogue\npaddlenlp-mrc\npaddlenlp-mt\npaddlenlp-senti\n" +
+		"paddlerec-content\npaddlerec-match\npaddlerec-rank\npaddlerec-recall\nppocr-det\nppocr-layout-table\nppocr-rec\n"
+	if out.String() != want {
 		t.Errorf("builtins -o name = %q", out)
+	}
+}
+
+// TestSetOnEveryBuiltin: --set changes a built-in without a file, and a key
+// the step does not have is refused (exit 2) by name.
+func TestSetOnEveryBuiltin(t *testing.T) {
+	bs, err := pipeline.Builtins(manifests.Pipelines, "pipelines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		p, err := readPipeline("", b.Name, []string{"params.version=v9", "volume.size=77Gi"}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", b.Name, err)
+		}
+		pushed := 0
+		for _, s := range p.Steps {
+			if s.ModelHub != nil {
+				pushed++
+				if s.ModelHub.ModelVersion != "v9" && s.ModelHub.ModelVersion != "latest" {
+					t.Errorf("%s: step %s pushes %s", b.Name, s.Name, s.ModelHub.ModelVersion)
+				}
+			}
+			if s.Serve != nil && s.Serve.ModelVersion != "v9" {
+				t.Errorf("%s: step %s serves %s", b.Name, s.Name, s.Serve.ModelVersion)
+			}
+		}
+		// Every workflow keeps what it trained beyond its run's volume.
+		if pushed == 0 || p.Volume.Size != "77Gi" {
+			t.Errorf("%s: %d modelhub steps, volume %s", b.Name, pushed, p.Volume.Size)
+		}
+		var train string
+		for _, s := range p.Steps {
+			if s.Train != nil {
+				train = s.Name
+				break
+			}
+		}
+		_, err = readPipeline("", b.Name, []string{train + ".no_such_key=1"}, nil)
+		if exit.Code(err) != 2 || !strings.Contains(err.Error(), "no_such_key") {
+			t.Errorf("%s: unknown key: %v", b.Name, err)
+		}
 	}
 }
 

@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"strings"
-
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -58,17 +56,4 @@ func completeBuiltins(cmd *cobra.Command, args []string, toComplete string) ([]c
 		names = append(names, b.Name)
 	}
 	return cmdutil.FilterCompletions(names, nil, toComplete), cobra.ShellCompDirectiveNoFileComp
-}
-
-// completeSuites completes init's --suite from the built-ins' suites.
-func completeSuites(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	bs, err := pipeline.Builtins(manifests.Pipelines, "pipelines")
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var suites []string
-	for _, b := range bs {
-		suites = append(suites, strings.ToLower(b.Suite))
-	}
-	return cmdutil.FilterCompletions(suites, nil, toComplete), cobra.ShellCompDirectiveNoFileComp
 }

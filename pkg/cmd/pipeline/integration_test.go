@@ -30,7 +30,12 @@ type schemaGVK = schema.GroupVersionKind
 
 var workflowGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "workflows"}
 
-var builtinNames = []string{"paddleclas-flowers", "paddlenlp-senti", "paddlerec-wide-deep", "ppocr-det"}
+var builtinNames = []string{
+	"paddleclas-cls", "paddleclas-shitu",
+	"paddlenlp-dialogue", "paddlenlp-mrc", "paddlenlp-mt", "paddlenlp-senti",
+	"paddlerec-content", "paddlerec-match", "paddlerec-rank", "paddlerec-recall",
+	"ppocr-det", "ppocr-layout-table", "ppocr-rec",
+}
 
 func wfRef(ns, name string) kube.ObjectRef {
 	return kube.ObjectRef{GVK: paddle.WorkflowGVK, Namespace: ns, Name: name}
@@ -327,7 +332,7 @@ func TestWatchFailedExits1(t *testing.T) {
 func TestWatchTimeoutExits3(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
-	r := e.Run(t, "pipeline", "run", "--builtin", "paddlerec-wide-deep", "-n", ns, "--watch", "--timeout", "1s")
+	r := e.Run(t, "pipeline", "run", "--builtin", "paddlerec-rank", "-n", ns, "--watch", "--timeout", "1s")
 	if r.Code != 3 || !strings.Contains(r.Stderr, "timed out after 1s") {
 		t.Fatal(r)
 	}

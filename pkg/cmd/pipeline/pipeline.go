@@ -20,13 +20,13 @@ to one Argo Workflow.
 
 A pipeline is a YAML file (apiVersion: paddlex.io/v1alpha1, kind: Pipeline)
 whose steps use the same keys as the dataset, train, modelhub and serve
-commands' spec files; ` + "`paddlex pipeline init`" + ` writes a commented one. Every suite
-has a built-in pipeline ready to run (` + "`paddlex pipeline builtins`" + `).`,
+commands' spec files; ` + "`paddlex pipeline init`" + ` writes a commented one. The
+suites' common workflows are built in, ready to run (` + "`paddlex pipeline builtins`" + `).`,
 		Example: `  paddlex pipeline run --builtin ppocr-det --watch
   paddlex pipeline get ppocr-det
   paddlex pipeline logs ppocr-det train -f
   paddlex pipeline retry ppocr-det
-  paddlex pipeline init --suite paddleclas -o my-pipeline.yaml`,
+  paddlex pipeline init --builtin paddleclas-cls -o my-pipeline.yaml`,
 	}
 	cmd.AddCommand(
 		NewCmdRun(f, nil),
