@@ -2,6 +2,7 @@ package install_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -133,6 +134,60 @@ func TestSignInStandalone(t *testing.T) {
 	for _, o := range install.Objects(rs) {
 		if o.GetNamespace() == "auth" || o.GetName() == "argo-server-sso" {
 			t.Errorf("standalone renders %s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName())
+		}
+	}
+}
+
+// TestNoWorkloadAccountGetsSecretsOrPods: no Role or ClusterRole of
+// paddlex's own manifests, bound to a ServiceAccount, grants reading
+// Secrets or creating pods (the upstream controllers' own roles are theirs).
+func TestNoWorkloadAccountGetsSecretsOrPods(t *testing.T) {
+	for _, profile := range []string{install.ProfileStandalone, install.ProfileFull} {
+		rs := renderReal(t, install.Default(), install.Selection{Profile: profile}, "")
+		roles := map[string][]any{}
+		for _, r := range rs {
+			if len(r.Component.Sources) > 0 {
+				continue
+			}
+			for _, o := range r.Objects {
+				if o.GetKind() == "ClusterRole" || o.GetKind() == "Role" {
+					rules, _, _ := unstructured.NestedSlice(o.Object, "rules")
+					roles[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = rules
+				}
+			}
+		}
+		for _, r := range rs {
+			if len(r.Component.Sources) > 0 {
+				continue
+			}
+			for _, o := range r.Objects {
+				if o.GetKind() != "ClusterRoleBinding" && o.GetKind() != "RoleBinding" {
+					continue
+				}
+				subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+				toSA := false
+				for _, s := range subjects {
+					toSA = toSA || s.(map[string]any)["kind"] == "ServiceAccount"
+				}
+				kind, _, _ := unstructured.NestedString(o.Object, "roleRef", "kind")
+				name, _, _ := unstructured.NestedString(o.Object, "roleRef", "name")
+				ns := o.GetNamespace()
+				if kind == "ClusterRole" {
+					ns = ""
+				}
+				rules, known := roles[kind+"/"+ns+"/"+name]
+				if toSA && !known {
+					t.Errorf("%s: %s binds a service account to %s %s, which is not paddlex's", profile, o.GetName(), kind, name)
+				}
+				for _, rule := range rules {
+					m := rule.(map[string]any)
+					res := fmt.Sprint(m["resources"])
+					verbs := fmt.Sprint(m["verbs"])
+					if toSA && (strings.Contains(res, "secrets") || (strings.Contains(res, "pods") && (strings.Contains(verbs, "create") || strings.Contains(verbs, "*")))) {
+						t.Errorf("%s: %s grants %s %s to a service account", profile, o.GetName(), verbs, res)
+					}
+				}
+			}
 		}
 	}
 }

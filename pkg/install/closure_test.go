@@ -114,6 +114,9 @@ func renderReal(t *testing.T, cat *install.Catalog, sel install.Selection, netwo
 	if err != nil {
 		t.Fatalf("fetch from the manifests directory: %v", err)
 	}
+	if networking == "" {
+		networking = cat.DefaultNetworking[sel.Profile]
+	}
 	rs, err := install.Render(plan, arts, fixedSettings(sel.Profile, networking))
 	if err != nil {
 		t.Fatal(err)

@@ -194,7 +194,7 @@ func Default() *Catalog {
 			},
 			{
 				Name: "prerequisites", Version: "v1", Manifests: "prerequisites",
-				Description: "Secrets data-center and task-center, StorageClass task-center, pipeline-runner RBAC",
+				Description: "Secrets data-center and task-center, StorageClass task-center",
 				Namespaces:  []string{ns},
 				DependsOn:   []string{"namespaces", "minio", "redis", "juicefs-csi"},
 				Ready:       Readiness{},
@@ -222,7 +222,7 @@ func Default() *Catalog {
 			},
 			{
 				Name: "user-namespace", Version: "v1", Manifests: "user-namespace",
-				Description: "a per-user namespace (user@example.com) with RBAC and pipeline-runner",
+				Description: "a per-user namespace (user@example.com) with its RBAC",
 				Namespaces:  []string{"kubeflow-user-example-com"},
 				DependsOn:   []string{"prerequisites", "auth"},
 			},

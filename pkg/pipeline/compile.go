@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/yaml"
 
 	"github.com/paddleflow/paddlex/pkg/dataset"
@@ -25,18 +26,28 @@ import (
 // Options tune Compile.
 type Options struct {
 	// ServiceAccount runs the workflow as an existing account; empty runs it
-	// as pipeline-runner, whose ServiceAccount, Role and RoleBinding Compile
-	// renders.
+	// as the run's own account (Runner), whose ServiceAccount, token Secret,
+	// Role and RoleBinding Compile renders.
 	ServiceAccount string
-	// GenerateName names the Workflow NAME-xxxxx, so runs do not collide.
+	// Name names the run; empty means the pipeline's name. Commands pick
+	// NAME-xxxxx themselves (RunName) rather than leave it to the API
+	// server, so the run's account can be named after it.
+	Name string
+	// GenerateName, without Name, leaves the Workflow's name to the API
+	// server (NAME-xxxxx); the account is then named after the pipeline.
 	GenerateName bool
 }
+
+// RunName returns a run name NAME-xxxxx with a random suffix drawn as the
+// API server draws generateName's.
+func RunName(pipeline string) string { return pipeline + "-" + utilrand.String(5) }
 
 // Compiled is a compiled pipeline.
 type Compiled struct {
 	Workflow *wfv1.Workflow
-	// RBAC are the runner's ServiceAccount, Role and RoleBinding, in apply
-	// order; empty when Options.ServiceAccount names an account.
+	// RBAC are the run's ServiceAccount, token Secret, Role and
+	// RoleBinding, in apply order; empty when Options.ServiceAccount names
+	// an account. Once the Workflow exists, OwnedBy hands them to it.
 	RBAC []*unstructured.Unstructured
 }
 
@@ -89,9 +100,12 @@ func Compile(p *Pipeline, opts Options) (*Compiled, error) {
 			Labels:    map[string]string{kube.LabelManagedBy: kube.ManagedByValue, LabelPipeline: p.Name},
 		},
 	}
-	if opts.GenerateName {
+	switch {
+	case opts.Name != "":
+		wf.Name = opts.Name
+	case opts.GenerateName:
 		wf.GenerateName = p.Name + "-"
-	} else {
+	default:
 		wf.Name = p.Name
 	}
 	if p.Description != "" {
@@ -103,8 +117,7 @@ func Compile(p *Pipeline, opts Options) (*Compiled, error) {
 	}
 	sc := p.Volume.StorageClass
 	wf.Spec = wfv1.WorkflowSpec{
-		Entrypoint:         EntrypointName,
-		ServiceAccountName: RunnerName,
+		Entrypoint: EntrypointName,
 		VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
 			ObjectMeta: metav1.ObjectMeta{Name: p.Volume.Name},
 			Spec: corev1.PersistentVolumeClaimSpec{
@@ -152,7 +165,12 @@ func Compile(p *Pipeline, opts Options) (*Compiled, error) {
 
 	out := &Compiled{Workflow: wf}
 	if opts.ServiceAccount == "" {
-		rbac, err := RBAC(p.Name, p.Namespace, wf)
+		run := wf.Name
+		if run == "" {
+			run = p.Name
+		}
+		SetRunner(wf, Runner(run))
+		rbac, err := RBAC(Runner(run), p.Name, p.Namespace, wf)
 		if err != nil {
 			return nil, err
 		}
@@ -279,7 +297,14 @@ func (c *compiler) container(s *Step) ([]part, error) {
 			c.claims[m.Name] = true
 		}
 	}
-	return []part{{tmpl: wfv1.Template{Container: container}}}, nil
+	t := wfv1.Template{Container: container}
+	if ct.ServiceAccountToken {
+		// The workflow mounts no token (SetRunner); this step asked for
+		// the run's.
+		on := true
+		t.AutomountServiceAccountToken = &on
+	}
+	return []part{{tmpl: t}}, nil
 }
 
 func (c *compiler) resource(s *Step) ([]part, error) {

@@ -31,7 +31,7 @@ const (
 	DefaultMountPath = "/mnt/task-center"
 )
 
-// RunnerName is the ServiceAccount workflows run as unless
+// RunnerName prefixes the ServiceAccount each run has (Runner) unless
 // --service-account names another.
 const RunnerName = "pipeline-runner"
 
@@ -106,6 +106,10 @@ type Container struct {
 	Env     []corev1.EnvVar `json:"env,omitempty"`
 	// VolumeMounts default to the task volume at /mnt/task-center.
 	VolumeMounts []VolumeMount `json:"volume_mounts,omitempty"`
+	// ServiceAccountToken mounts the run's service account token, for a
+	// step that calls the Kubernetes API itself; by default a container
+	// step has none.
+	ServiceAccountToken bool `json:"service_account_token,omitempty"`
 }
 
 // VolumeMount mounts the task volume (its name) or an existing claim, such

@@ -13,6 +13,7 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/paddleflow/paddlex/internal/golden"
@@ -207,14 +208,29 @@ func TestConditionsAndOwnership(t *testing.T) {
 func TestRBACHasExactlyTheVerbs(t *testing.T) {
 	b, _ := FindBuiltin(builtins(t), "ppocr-det")
 	_, c := compileData(t, b.Data, nil, Options{})
-	if len(c.RBAC) != 3 {
+	if len(c.RBAC) != 4 {
 		t.Fatalf("RBAC objects = %d", len(c.RBAC))
 	}
-	if c.RBAC[0].GetKind() != "ServiceAccount" || c.RBAC[0].GetName() != RunnerName || c.Workflow.Spec.ServiceAccountName != RunnerName {
-		t.Errorf("runner = %s %s, workflow runs as %s", c.RBAC[0].GetKind(), c.RBAC[0].GetName(), c.Workflow.Spec.ServiceAccountName)
+	// The run has an account of its own, named after it; its pods mount no
+	// token, and Argo's executor gets the account's from its token Secret.
+	runner := "pipeline-runner-ppocr-det"
+	var kinds []string
+	for _, o := range c.RBAC {
+		kinds = append(kinds, o.GetKind()+" "+o.GetName())
+	}
+	if got := strings.Join(kinds, ", "); got != "ServiceAccount "+runner+", Secret "+runner+".service-account-token, Role "+runner+", RoleBinding "+runner {
+		t.Errorf("RBAC objects: %s", got)
+	}
+	spec := c.Workflow.Spec
+	if spec.ServiceAccountName != runner || spec.Executor == nil || spec.Executor.ServiceAccountName != runner ||
+		spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		t.Errorf("workflow runs as %s, executor %v, automount %v", spec.ServiceAccountName, spec.Executor, spec.AutomountServiceAccountToken)
+	}
+	if ann := c.RBAC[1].GetAnnotations()["kubernetes.io/service-account.name"]; ann != runner {
+		t.Errorf("token Secret for %q", ann)
 	}
 	got := map[string]string{}
-	for _, r := range c.RBAC[1].Object["rules"].([]any) {
+	for _, r := range c.RBAC[2].Object["rules"].([]any) {
 		m := r.(map[string]any)
 		got[fmt.Sprintf("%s/%s", m["apiGroups"].([]any)[0], m["resources"].([]any)[0])] = fmt.Sprint(m["verbs"])
 	}
@@ -497,6 +513,19 @@ func TestRetrySkipsSucceededSteps(t *testing.T) {
 	if templateNamed(old, EntrypointName).DAG.Tasks[0].When != "" || len(old.Spec.VolumeClaimTemplates) != 1 {
 		t.Error("Retry changed the old workflow")
 	}
+	// Named, the retry gets an account of its own with the rights of what
+	// it runs; the failed run's account goes with the failed run.
+	rbac, err := plan.Named("ppocr-det-retry-fghij")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wf.Name != "ppocr-det-retry-fghij" || wf.GenerateName != "" || wf.Spec.ServiceAccountName != "pipeline-runner-ppocr-det-retry-fghij" ||
+		wf.Spec.Executor.ServiceAccountName != wf.Spec.ServiceAccountName || len(rbac) != 4 || rbac[2].GetName() != wf.Spec.ServiceAccountName {
+		t.Errorf("retry %s runs as %s with %d objects", wf.Name, wf.Spec.ServiceAccountName, len(rbac))
+	}
+	if old.Spec.ServiceAccountName != "pipeline-runner-ppocr-det" {
+		t.Errorf("Named changed the old workflow's account: %s", old.Spec.ServiceAccountName)
+	}
 
 	for _, phase := range []wfv1.WorkflowPhase{wfv1.WorkflowRunning, wfv1.WorkflowSucceeded, ""} {
 		_, err := Retry(withStatus(c.Workflow, "x", phase, nil))
@@ -659,5 +688,44 @@ func TestExamplesMatchBuiltins(t *testing.T) {
 		if !bytes.Equal(got, b.Data) {
 			t.Errorf("examples/pipelines/%s.yaml differs from manifests/pipelines/%s.yaml: copy it again", b.Name, b.Name)
 		}
+	}
+}
+
+func TestContainerStepTokenOnlyWhenAsked(t *testing.T) {
+	file := `apiVersion: paddlex.io/v1alpha1
+kind: Pipeline
+name: token
+namespace: team
+steps:
+- name: plain
+  container: {image: busybox:1.37}
+- name: api
+  container: {image: bitnami/kubectl:1.31, service_account_token: true}
+`
+	_, c := compileData(t, []byte(file), nil, Options{Name: "token-abcde"})
+	wf := c.Workflow
+	if wf.Name != "token-abcde" || wf.Spec.ServiceAccountName != "pipeline-runner-token-abcde" || c.RBAC[0].GetName() != "pipeline-runner-token-abcde" {
+		t.Errorf("run %s runs as %s; account %s", wf.Name, wf.Spec.ServiceAccountName, c.RBAC[0].GetName())
+	}
+	if *wf.Spec.AutomountServiceAccountToken {
+		t.Error("the workflow mounts the token into every step")
+	}
+	if a := templateNamed(wf, "plain").AutomountServiceAccountToken; a != nil {
+		t.Errorf("plain step: automount %v", *a)
+	}
+	if a := templateNamed(wf, "api").AutomountServiceAccountToken; a == nil || !*a {
+		t.Error("the step that asked has no token")
+	}
+	owned := OwnedBy(c.RBAC, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": map[string]any{"name": "token-abcde", "uid": "u-1"},
+	}})
+	for _, o := range owned {
+		refs := o.GetOwnerReferences()
+		if len(refs) != 1 || refs[0].Kind != "Workflow" || refs[0].Name != "token-abcde" || refs[0].UID != "u-1" {
+			t.Errorf("%s %s owner references %v", o.GetKind(), o.GetName(), refs)
+		}
+	}
+	if len(c.RBAC[0].GetOwnerReferences()) != 0 {
+		t.Error("OwnedBy changed its input")
 	}
 }

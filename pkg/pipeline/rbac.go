@@ -8,15 +8,33 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
 )
 
-// RoleName is the runner's Role and RoleBinding for one pipeline. Each
-// pipeline has its own, so applying one pipeline's rules never takes away
-// those another run in the namespace needs.
-func RoleName(pipeline string) string { return RunnerName + "-" + pipeline }
+// Runner names the ServiceAccount, Role and RoleBinding of one run (the
+// Workflow named run). Each run has its own, granting exactly what its
+// steps need, so no run holds another's rights and none outlives its run:
+// they are owned by the Workflow (see OwnedBy).
+func Runner(run string) string { return RunnerName + "-" + run }
+
+// tokenSecret is the runner's token Secret: Argo mounts it into its
+// executor's containers only (see SetRunner), since the Pod itself mounts
+// no token.
+func tokenSecret(runner string) string { return runner + ".service-account-token" }
+
+// SetRunner makes wf run as the account runner, with no token mounted into
+// the step containers: Argo's executor (which reports step results and runs
+// the resource steps) gets the runner's token from its token Secret, and a
+// container step gets one only when it asks (service_account_token).
+func SetRunner(wf *wfv1.Workflow, runner string) {
+	off := false
+	wf.Spec.ServiceAccountName = runner
+	wf.Spec.Executor = &wfv1.ExecutorConfig{ServiceAccountName: runner}
+	wf.Spec.AutomountServiceAccountToken = &off
+}
 
 // verbsFor are the verbs Argo's executor uses for a resource action: it
 // runs kubectl (apply reads, then creates or patches; delete waits for the
@@ -97,36 +115,52 @@ func Rules(wf *wfv1.Workflow) ([]any, error) {
 	return rules, nil
 }
 
-// RBAC renders the pipeline-runner ServiceAccount and the pipeline's Role
-// and RoleBinding granting it exactly what wf's templates need.
-func RBAC(pipeline, namespace string, wf *wfv1.Workflow) ([]*unstructured.Unstructured, error) {
+// RBAC renders the run's ServiceAccount, its token Secret, and the Role and
+// RoleBinding granting it exactly what wf's templates need, all named
+// runner in namespace.
+func RBAC(runner, pipeline, namespace string, wf *wfv1.Workflow) ([]*unstructured.Unstructured, error) {
 	rules, err := Rules(wf)
 	if err != nil {
 		return nil, err
 	}
-	labels := func(withPipeline bool) map[string]any {
-		l := map[string]any{kube.LabelManagedBy: kube.ManagedByValue}
-		if withPipeline {
-			l[LabelPipeline] = pipeline
-		}
-		return l
-	}
-	md := func(name string, withPipeline bool) map[string]any {
-		return map[string]any{"name": name, "namespace": namespace, "labels": labels(withPipeline)}
+	md := func(name string) map[string]any {
+		return map[string]any{"name": name, "namespace": namespace, "labels": map[string]any{
+			kube.LabelManagedBy: kube.ManagedByValue, LabelPipeline: pipeline,
+		}}
 	}
 	sa := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "ServiceAccount", "metadata": md(RunnerName, false),
+		"apiVersion": "v1", "kind": "ServiceAccount", "metadata": md(runner),
+	}}
+	tokenMD := md(tokenSecret(runner))
+	tokenMD["annotations"] = map[string]any{"kubernetes.io/service-account.name": runner}
+	token := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "metadata": tokenMD,
+		"type": "kubernetes.io/service-account-token",
 	}}
 	role := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": md(RoleName(pipeline), true),
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": md(runner),
 		"rules": rules,
 	}}
 	binding := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": md(RoleName(pipeline), true),
-		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": RoleName(pipeline)},
-		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": RunnerName, "namespace": namespace}},
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": md(runner),
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": runner},
+		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": runner, "namespace": namespace}},
 	}}
-	return []*unstructured.Unstructured{sa, role, binding}, nil
+	return []*unstructured.Unstructured{sa, token, role, binding}, nil
+}
+
+// OwnedBy returns copies of objs owned by the submitted Workflow wf, so
+// deleting the run deletes its account and rights with it.
+func OwnedBy(objs []*unstructured.Unstructured, wf *unstructured.Unstructured) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		cp := o.DeepCopy()
+		cp.SetOwnerReferences([]metav1.OwnerReference{{
+			APIVersion: wf.GetAPIVersion(), Kind: wf.GetKind(), Name: wf.GetName(), UID: wf.GetUID(),
+		}})
+		out[i] = cp
+	}
+	return out
 }
 
 func toAny(ss []string) []any {

@@ -10,6 +10,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
@@ -187,4 +188,23 @@ func Retry(old *wfv1.Workflow) (*RetryPlan, error) {
 		return nil, exit.PreconditionErrorf("workflow %s/%s failed but every step succeeded: nothing to retry", old.Namespace, old.Name)
 	}
 	return plan, nil
+}
+
+// Named names the retry run and, when the failed run had an account of its
+// own (Runner), gives the retry its own with the rights the retry's
+// templates need: the objects to apply before submitting. A run made with
+// --service-account keeps that account and needs none.
+func (p *RetryPlan) Named(name string) ([]*unstructured.Unstructured, error) {
+	wf := p.Workflow
+	wf.Name, wf.GenerateName = name, ""
+	sa := wf.Spec.ServiceAccountName
+	if sa != RunnerName && !strings.HasPrefix(sa, RunnerName+"-") {
+		return nil, nil
+	}
+	SetRunner(wf, Runner(name))
+	pipeline := wf.Labels[LabelPipeline]
+	if pipeline == "" {
+		pipeline = name
+	}
+	return RBAC(Runner(name), pipeline, wf.Namespace, wf)
 }

@@ -176,7 +176,8 @@ stderr; --require-checksums refuses them.
 
 The prerequisites component creates what the platform needs: Secrets
 data-center and task-center (JuiceFS metadata in Redis, data in MinIO),
-StorageClass task-center and the pipeline-runner RBAC. MinIO keys are
+and StorageClass task-center. No account is granted rights for pipelines:
+each pipeline run brings its own, owned by the run. MinIO keys are
 generated when not given and kept only in Secrets; a re-run reuses them.
 
 Re-running changes nothing on an installed cluster and says so; an

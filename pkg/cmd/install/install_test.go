@@ -170,10 +170,14 @@ func TestInstallClientDryRunPrintsTheStack(t *testing.T) {
 	if crd < 0 || deploy < 0 || crd > deploy {
 		t.Errorf("CRDs must come first and workloads follow:\n%s", stdout)
 	}
-	for _, want := range []string{"name: task-center", "provisioner: csi.juicefs.com", "name: pipeline-runner", "REDACTED", "app.kubernetes.io/part-of: paddlex"} {
+	for _, want := range []string{"name: task-center", "provisioner: csi.juicefs.com", "REDACTED", "app.kubernetes.io/part-of: paddlex"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q", want)
 		}
+	}
+	// Pipelines bring their own accounts: the install grants none.
+	if strings.Contains(stdout, "pipeline-runner") {
+		t.Error("the install creates a shared pipeline-runner account")
 	}
 	if strings.Contains(stdout+stderr, "visible-secret") || strings.Contains(stdout, "dmlzaWJsZS1zZWNyZXQ=") {
 		t.Error("the MinIO secret key was printed")

@@ -89,11 +89,21 @@ func TestRunGetListDelete(t *testing.T) {
 	if r.Code != 0 || r.Stdout != "workflow.argoproj.io/ppocr-det submitted\n" {
 		t.Fatal(r)
 	}
-	// The runner's RBAC is applied alongside.
-	role := e.Get(t, kube.ObjectRef{GVK: rbacGVK("Role"), Namespace: ns, Name: "pipeline-runner-ppocr-det"})
-	sa := e.Get(t, kube.ObjectRef{GVK: coreGVK("ServiceAccount"), Namespace: ns, Name: "pipeline-runner"})
+	// The run's own account and rights are applied alongside, owned by the
+	// run.
+	roleRef := kube.ObjectRef{GVK: rbacGVK("Role"), Namespace: ns, Name: "pipeline-runner-ppocr-det"}
+	saRef := kube.ObjectRef{GVK: coreGVK("ServiceAccount"), Namespace: ns, Name: "pipeline-runner-ppocr-det"}
+	role, sa, run := e.Get(t, roleRef), e.Get(t, saRef), e.Get(t, wfRef(ns, "ppocr-det"))
 	if role == nil || sa == nil {
 		t.Fatalf("RBAC not applied: role %v, sa %v", role != nil, sa != nil)
+	}
+	for _, o := range []*unstructured.Unstructured{role, sa} {
+		if refs := o.GetOwnerReferences(); len(refs) != 1 || refs[0].Kind != "Workflow" || refs[0].UID != run.GetUID() {
+			t.Errorf("%s %s is not owned by the run: %v", o.GetKind(), o.GetName(), refs)
+		}
+	}
+	if e.Get(t, kube.ObjectRef{GVK: coreGVK("ServiceAccount"), Namespace: ns, Name: "pipeline-runner"}) != nil {
+		t.Error("a shared pipeline-runner account was created")
 	}
 	// Running it again under the same name is refused with a way out.
 	r = e.Run(t, "pipeline", "run", "--builtin", "ppocr-det", "-n", ns)
@@ -158,6 +168,14 @@ func TestRunGetListDelete(t *testing.T) {
 	}
 	if e.Get(t, wfRef(ns, "ppocr-det")) != nil || e.Get(t, wfRef(ns, generated)) != nil {
 		t.Error("workflows still there")
+	}
+	// The garbage collector takes the run's account and rights with it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, ref := range []kube.ObjectRef{roleRef, saRef} {
+		if _, err := e.Kube().Wait(ctx, ref, kube.Gone()); err != nil {
+			t.Errorf("%s outlives its run: %v", ref, err)
+		}
 	}
 	r = e.Run(t, "pipeline", "get", "ppocr-det", "-n", ns)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "not found") {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/validate"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/spf13/cobra"
 
@@ -91,6 +92,12 @@ func (o *RetryOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var rbac []*unstructured.Unstructured
+	if !o.Apply.ClientDryRun() {
+		if rbac, err = plan.Named(pipeline.RunName(strings.TrimSuffix(plan.Workflow.GenerateName, "-"))); err != nil {
+			return err
+		}
+	}
 	obj, err := pipeline.WorkflowObject(plan.Workflow)
 	if err != nil {
 		return err
@@ -106,7 +113,7 @@ func (o *RetryOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("remove what the failed run left behind: %w", err)
 		}
 	}
-	created, err := createWorkflow(ctx, o.Kube, obj, kube.CreateOptions{FieldManager: o.Apply.FieldManager, DryRun: o.Apply.EngineDryRun()})
+	created, err := submit(ctx, o.Kube, o.Apply, rbac, obj)
 	if err != nil {
 		return err
 	}

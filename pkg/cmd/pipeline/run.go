@@ -53,9 +53,11 @@ submit it. Each step creates the same objects its command would (dataset,
 train, modelhub, serve), or runs a container, or manages one object; Argo
 waits on each until its phase says done.
 
-The workflow runs as the pipeline-runner ServiceAccount, with a Role granting
-exactly what its steps need, both applied first; --service-account runs it as
-an existing account instead and applies no RBAC. The task volume is a
+Each run has its own ServiceAccount, pipeline-runner-RUN, with a Role
+granting exactly what its steps need: both are applied first and then owned
+by the Workflow, so deleting the run deletes them. The steps' pods mount no
+token (a container step asks for one with service_account_token: true).
+--service-account runs it as an existing account instead and applies no RBAC. The task volume is a
 volumeClaimTemplate: the claim is WORKFLOW-NAME-task-center.
 
 --set overrides a key of a step's spec (STEP.KEY=VALUE, nested keys with
@@ -191,7 +193,12 @@ func (o *RunOptions) Run(ctx context.Context) error {
 		ctx = context.Background()
 	}
 	p := o.Pipeline
-	compiled, err := pipeline.Compile(p, pipeline.Options{ServiceAccount: o.ServiceAccount, GenerateName: o.GenerateName})
+	opts := pipeline.Options{ServiceAccount: o.ServiceAccount, GenerateName: o.GenerateName}
+	if o.GenerateName && !o.Apply.ClientDryRun() {
+		// The run's own account is named after the run.
+		opts.Name = pipeline.RunName(p.Name)
+	}
+	compiled, err := pipeline.Compile(p, opts)
 	if err != nil {
 		return err
 	}
@@ -207,15 +214,8 @@ func (o *RunOptions) Run(ctx context.Context) error {
 	}
 
 	dry := o.Apply.DryRun == cmdutil.DryRunServer
-	opts := o.Apply.ApplyOptions()
-	create := kube.CreateOptions{FieldManager: opts.FieldManager, DryRun: opts.DryRun}
-	if len(compiled.RBAC) > 0 {
-		if _, err := o.Kube.Apply(ctx, compiled.RBAC, opts); err != nil {
-			return fmt.Errorf("apply the pipeline runner's RBAC (or pass --service-account): %w", err)
-		}
-	}
 	wf := objs[len(objs)-1]
-	created, err := createWorkflow(ctx, o.Kube, wf, create)
+	created, err := submit(ctx, o.Kube, o.Apply, compiled.RBAC, wf)
 	if err != nil {
 		return err
 	}
