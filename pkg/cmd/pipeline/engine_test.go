@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -87,14 +89,32 @@ func TestRunCreatesTheWorkflowThroughTheEngine(t *testing.T) {
 		t.Errorf("second run: %v (exit %d)", err, exit.Code(err))
 	}
 
-	// With --generate-name the server names it.
+	// With --generate-name the run is named NAME-xxxxx before it is
+	// submitted, so its own account can be named after it.
 	o, out, _ = runOptions(t, k, true, false)
 	o.Output.Output = "name"
 	if err := o.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "workflow.argoproj.io/ppocr-det-0000") {
-		t.Errorf("generated name: %q", out)
+	name := strings.TrimSpace(strings.TrimPrefix(out.String(), "workflow.argoproj.io/"))
+	if !regexp.MustCompile(`^ppocr-det-[a-z0-9]{5}$`).MatchString(name) {
+		t.Fatalf("generated name: %q", out)
+	}
+	// The account and its rights go first, then the run, then the run
+	// takes ownership of them.
+	var order []string
+	for _, c := range k.Calls {
+		if strings.Contains(c, "pipeline-runner-"+name) || strings.Contains(c, "Workflow kubeflow/"+name) {
+			order = append(order, c)
+		}
+	}
+	if len(order) < 3 || !strings.HasPrefix(order[0], "apply ") || !strings.HasPrefix(order[len(order)-1], "apply ") ||
+		!hasCall(order, "create Workflow kubeflow/"+name) || strings.HasPrefix(order[0], "create") {
+		t.Errorf("calls for the run: %q", order)
+	}
+	if role := k.Object(kube.ObjectRef{GVK: schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"}, Namespace: "kubeflow", Name: "pipeline-runner-" + name}); role == nil ||
+		len(role.GetOwnerReferences()) != 1 || role.GetOwnerReferences()[0].Name != name {
+		t.Errorf("the run's Role is not owned by the run: %v", role)
 	}
 }
 
