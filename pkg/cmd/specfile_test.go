@@ -22,9 +22,12 @@ var specNouns = []struct {
 	unknown string
 }{
 	{"dataset", []string{"dataset", "create"}, "name: icdar2015\nsource_uri: s3://b/icdar2015/\n", "sorce_secret"},
+	{"dataset apply", []string{"dataset", "apply"}, "name: icdar2015\nsource_uri: s3://b/icdar2015/\n", "sorce_secret"},
 	{"train", []string{"train", "create"}, "name: ppocr-det\nproject: PaddleOCR\nimage: paddleocr:2.1.3\nconfig_path: c.yml\npvc_name: task\n", "epochs"},
+	{"train apply", []string{"train", "apply"}, "name: ppocr-det\nproject: PaddleOCR\nimage: paddleocr:2.1.3\nconfig_path: c.yml\npvc_name: task\n", "epochs"},
 	{"modelhub", []string{"modelhub", "push"}, "name: ppocr-det\nmodel_name: ppocr-det\nmodel_version: v1\npvc_name: task\n", "model"},
 	{"serve", []string{"serve", "create"}, "name: ppocr-det\nmodel_version: v1\n", "replicas"},
+	{"serve apply", []string{"serve", "apply"}, "name: ppocr-det\nmodel_version: v1\n", "replicas"},
 	{"pipeline", []string{"pipeline", "run"}, "apiVersion: paddlex.io/v1alpha1\nkind: Pipeline\nname: p\nsteps:\n- name: a\n  container: {image: busybox:1.36}\n", "stepz"},
 }
 
