@@ -191,3 +191,29 @@ func TestNoWorkloadAccountGetsSecretsOrPods(t *testing.T) {
 		}
 	}
 }
+
+// TestNamespacesIsolate: the namespaces the install creates carry Pod
+// Security labels, a tenant namespace denies ingress but for the platform,
+// and MinIO and Redis answer only the namespaces that use them.
+func TestNamespacesIsolate(t *testing.T) {
+	rs := renderReal(t, install.Default(), install.Selection{Profile: install.ProfileFull}, "")
+	for ns, level := range map[string]string{"kubeflow": "baseline", "argo": "baseline", "jhub": "baseline", "auth": "restricted", "kubeflow-user-example-com": "baseline"} {
+		if got := find(t, rs, "Namespace", "", ns).GetLabels()["pod-security.kubernetes.io/enforce"]; got != level {
+			t.Errorf("namespace %s enforces %q, want %s", ns, got, level)
+		}
+	}
+	deny := find(t, rs, "NetworkPolicy", "kubeflow-user-example-com", "default-deny-ingress")
+	if sel, _, _ := unstructured.NestedMap(deny.Object, "spec", "podSelector"); len(sel) != 0 {
+		t.Errorf("default-deny selects %v, want every pod", sel)
+	}
+	if _, found, _ := unstructured.NestedSlice(deny.Object, "spec", "ingress"); found {
+		t.Error("default-deny allows some ingress")
+	}
+	for _, name := range []string{"minio", "redis"} {
+		np := find(t, rs, "NetworkPolicy", "kubeflow", name)
+		from, _, _ := unstructured.NestedSlice(np.Object, "spec", "ingress")
+		if len(from) != 1 || !strings.Contains(fmt.Sprint(from), "kube-system") || strings.Contains(fmt.Sprint(from), "knative-serving") {
+			t.Errorf("%s accepts %v", name, from)
+		}
+	}
+}
