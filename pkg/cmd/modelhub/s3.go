@@ -14,10 +14,11 @@ import (
 	"github.com/paddleflow/paddlex/pkg/validate"
 
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 	"github.com/paddleflow/paddlex/pkg/modelstore"
 	"github.com/paddleflow/paddlex/pkg/paddle"
@@ -34,10 +35,12 @@ type S3Options struct {
 	Namespace string
 
 	Streams cmdutil.IOStreams
-	// ReadSecret reads a Secret's data; Forward port-forwards to a Service.
-	// Complete sets both from the Factory; tests replace them.
-	ReadSecret func(ctx context.Context, namespace, name string) (map[string][]byte, error)
-	Forward    func(ctx context.Context, t portforward.Target) (*portforward.Forward, error)
+	// Kube returns the engine, through which the Secret is read; Forward
+	// port-forwards to a Service. Complete sets both from the Factory, which
+	// builds clients only when they are called (keys given as flags need no
+	// cluster); tests replace them.
+	Kube    func() (kube.Interface, error)
+	Forward func(ctx context.Context, t portforward.Target) (*portforward.Forward, error)
 	// DialTimeout bounds the reachability probe (default 2s).
 	DialTimeout time.Duration
 }
@@ -72,18 +75,8 @@ func normalizeKeyFlags(fs *pflag.FlagSet) {
 func (o *S3Options) Complete(f *cmdutil.Factory) {
 	o.Streams = f.Streams
 	o.Namespace = f.Namespace()
-	if o.ReadSecret == nil {
-		o.ReadSecret = func(ctx context.Context, ns, name string) (map[string][]byte, error) {
-			cs, err := f.Clientset()
-			if err != nil {
-				return nil, err
-			}
-			s, err := cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return s.Data, nil
-		}
+	if o.Kube == nil {
+		o.Kube = f.Kube
 	}
 	if o.Forward == nil {
 		o.Forward = func(ctx context.Context, t portforward.Target) (*portforward.Forward, error) {
@@ -117,17 +110,9 @@ func (o *S3Options) Validate() error {
 func (o *S3Options) Connect(ctx context.Context) (*modelstore.Store, func(), error) {
 	access, secret := o.AccessKey, o.SecretKey
 	if access == "" {
-		data, err := o.ReadSecret(ctx, o.Namespace, o.Secret)
-		if err != nil {
-			hint := "set --s3-access-key and --s3-secret-key, or PADDLEX_S3_ACCESS_KEY and PADDLEX_S3_SECRET_KEY"
-			if apierrors.IsNotFound(err) {
-				return nil, nil, exit.PreconditionErrorf("no S3 keys: Secret %s/%s does not exist: %s", o.Namespace, o.Secret, hint)
-			}
-			return nil, nil, exit.PreconditionErrorf("no S3 keys: reading Secret %s/%s: %v: %s", o.Namespace, o.Secret, err, hint)
-		}
-		access, secret = string(data["access-key"]), string(data["secret-key"])
-		if access == "" || secret == "" {
-			return nil, nil, exit.PreconditionErrorf("no S3 keys: Secret %s/%s lacks access-key or secret-key", o.Namespace, o.Secret)
+		var err error
+		if access, secret, err = o.readKeys(ctx); err != nil {
+			return nil, nil, err
 		}
 	}
 	endpoint, stop := o.Endpoint, func() {}
@@ -164,6 +149,35 @@ func (o *S3Options) Connect(ctx context.Context) (*modelstore.Store, func(), err
 		return nil, nil, err
 	}
 	return st, stop, nil
+}
+
+// readKeys reads the S3 keys from the cluster Secret through the engine.
+// The keys are returned, never printed: errors name the Secret, not its data.
+func (o *S3Options) readKeys(ctx context.Context) (access, secret string, err error) {
+	const hint = "set --s3-access-key and --s3-secret-key, or PADDLEX_S3_ACCESS_KEY and PADDLEX_S3_SECRET_KEY"
+	ref := kube.ObjectRef{GVK: corev1.SchemeGroupVersion.WithKind("Secret"), Namespace: o.Namespace, Name: o.Secret}
+	k, err := o.Kube()
+	if err != nil {
+		return "", "", fmt.Errorf("no S3 keys: %w; or %s", err, hint)
+	}
+	obj, err := k.Get(ctx, ref)
+	if apierrors.IsNotFound(err) {
+		return "", "", exit.PreconditionErrorf("no S3 keys: %s does not exist: %s", ref, hint)
+	}
+	if err != nil {
+		// The engine's error keeps its exit code (4 for RBAC or an
+		// unreachable cluster).
+		return "", "", fmt.Errorf("no S3 keys: %w; or %s", err, hint)
+	}
+	var s corev1.Secret
+	if err := kube.FromUnstructured(obj, &s); err != nil {
+		return "", "", err
+	}
+	access, secret = string(s.Data["access-key"]), string(s.Data["secret-key"])
+	if access == "" || secret == "" {
+		return "", "", exit.PreconditionErrorf("no S3 keys: %s lacks access-key or secret-key", ref)
+	}
+	return access, secret, nil
 }
 
 // ClusterService reports whether endpoint names a Service by its cluster

@@ -3,6 +3,7 @@ package modelhub
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,9 +16,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/exit"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/httpstream/spdy"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -28,6 +27,7 @@ import (
 	streamhttp "k8s.io/streaming/pkg/httpstream"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/modelstore/s3test"
 	"github.com/paddleflow/paddlex/pkg/portforward"
 )
@@ -115,22 +115,18 @@ func TestConnectPortForwardsToTheClusterService(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: "minio-service", Namespace: "kubeflow"},
 			Spec:       corev1.ServiceSpec{Selector: app, Ports: []corev1.ServicePort{{Port: 9000, TargetPort: intstr.FromString("s3")}}},
 		},
-		&corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "data-center", Namespace: "kubeflow"},
-			Data:       map[string][]byte{"access-key": []byte(s3.AccessKey), "secret-key": []byte(s3.SecretKey)},
-		},
 	)
+	// The Secret is read through the engine.
+	k := kube.NewFake(kube.ToUnstructured(&corev1.Secret{
+		TypeMeta:   kube.TypeMeta(corev1.SchemeGroupVersion.WithKind("Secret")),
+		ObjectMeta: metav1.ObjectMeta{Name: "data-center", Namespace: "kubeflow"},
+		Data:       map[string][]byte{"access-key": []byte(s3.AccessKey), "secret-key": []byte(s3.SecretKey)},
+	}))
 	var errOut bytes.Buffer
 	o := &S3Options{
 		Endpoint: "http://minio-service.kubeflow:9000", Secret: "data-center", Namespace: "kubeflow",
 		Streams: cmdutil.IOStreams{IOStreams: genericiooptions.IOStreams{Out: io.Discard, ErrOut: &errOut}},
-		ReadSecret: func(ctx context.Context, ns, name string) (map[string][]byte, error) {
-			s, err := cs.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return s.Data, nil
-		},
+		Kube:    func() (kube.Interface, error) { return k, nil },
 		Forward: func(ctx context.Context, tg portforward.Target) (*portforward.Forward, error) {
 			return portforward.Start(ctx, nil, cs, tg, portforward.Options{Dialer: func(ns, pod string) (streamhttp.Dialer, error) {
 				u, _ := url.Parse(kubelet.URL + "/api/v1/namespaces/" + ns + "/pods/" + pod + "/portforward")
@@ -161,11 +157,47 @@ func TestConnectPortForwardsToTheClusterService(t *testing.T) {
 	}
 
 	// Without the Secret, the missing keys are a precondition, named.
-	o.ReadSecret = func(context.Context, string, string) (map[string][]byte, error) {
-		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, "data-center")
-	}
+	empty := kube.NewFake()
+	o.Kube = func() (kube.Interface, error) { return empty, nil }
 	_, _, err = o.Connect(ctx)
-	if exit.Code(err) != exit.Precondition || !strings.Contains(err.Error(), "PADDLEX_S3_ACCESS_KEY") {
+	if exit.Code(err) != exit.Precondition || !strings.Contains(err.Error(), "Secret kubeflow/data-center does not exist") || !strings.Contains(err.Error(), "PADDLEX_S3_ACCESS_KEY") {
 		t.Errorf("no keys: %v", err)
+	}
+}
+
+// TestKeysFromTheSecretThroughTheEngine: the Secret's keys are read through
+// the engine; a Secret without them, or an engine refusal, is a
+// precondition that names the Secret and never its data.
+func TestKeysFromTheSecretThroughTheEngine(t *testing.T) {
+	secret := func(data map[string][]byte) *kube.Fake {
+		return kube.NewFake(kube.ToUnstructured(&corev1.Secret{
+			TypeMeta:   kube.TypeMeta(corev1.SchemeGroupVersion.WithKind("Secret")),
+			ObjectMeta: metav1.ObjectMeta{Name: "keys", Namespace: "team"},
+			Data:       data,
+		}))
+	}
+	o := &S3Options{Secret: "keys", Namespace: "team"}
+	o.Kube = func() (kube.Interface, error) {
+		return secret(map[string][]byte{"access-key": []byte("AKIA-EXAMPLE"), "secret-key": []byte("s3cr3t-value")}), nil
+	}
+	access, sec, err := o.readKeys(context.Background())
+	if err != nil || access != "AKIA-EXAMPLE" || sec != "s3cr3t-value" {
+		t.Errorf("keys = %q %q, %v", access, sec, err)
+	}
+
+	o.Kube = func() (kube.Interface, error) {
+		return secret(map[string][]byte{"access-key": []byte("AKIA-EXAMPLE")}), nil
+	}
+	_, _, err = o.readKeys(context.Background())
+	if exit.Code(err) != exit.Precondition || !strings.Contains(err.Error(), "Secret team/keys lacks access-key or secret-key") || strings.Contains(err.Error(), "AKIA-EXAMPLE") {
+		t.Errorf("incomplete Secret: %v", err)
+	}
+
+	refusing := kube.NewFake()
+	refusing.Err = &kube.PreconditionError{Reason: kube.ReasonForbidden, Err: errors.New("get Secret team/keys: RBAC forbids get on secrets in namespace team")}
+	o.Kube = func() (kube.Interface, error) { return refusing, nil }
+	_, _, err = o.readKeys(context.Background())
+	if exit.Code(err) != exit.Precondition || !kube.IsForbidden(err) || !strings.Contains(err.Error(), "RBAC forbids") || !strings.Contains(err.Error(), "--s3-access-key") {
+		t.Errorf("forbidden: %v", err)
 	}
 }
