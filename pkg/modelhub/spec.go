@@ -9,6 +9,9 @@ import (
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
@@ -176,9 +179,12 @@ func (s *Spec) staticMetadata() string {
 }
 
 // labels are the labels of the Job and its pods.
-func (s *Spec) labels() map[string]any {
-	return map[string]any{kube.LabelManagedBy: kube.ManagedByValue, paddle.LabelModel: s.ModelName}
+func (s *Spec) labels() map[string]string {
+	return map[string]string{kube.LabelManagedBy: kube.ManagedByValue, paddle.LabelModel: s.ModelName}
 }
+
+// jobGVK is the kind of the upload Job.
+var jobGVK = batchv1.SchemeGroupVersion.WithKind("Job")
 
 // RenderJob renders the upload Job NAME-model-hub: it mounts the task PVC
 // and copies the archive and its model.json into the model center with mc.
@@ -187,57 +193,58 @@ func RenderJob(s Spec) *unstructured.Unstructured {
 	if s.Force {
 		force = "true"
 	}
-	env := []any{
-		map[string]any{"name": "ENDPOINT", "value": s.Endpoint},
-		map[string]any{"name": "BUCKET", "value": Bucket},
-		map[string]any{"name": "MODEL_NAME", "value": s.ModelName},
-		map[string]any{"name": "MODEL_VERSION", "value": s.ModelVersion},
-		map[string]any{"name": "PVC_NAME", "value": s.PVCName},
-		map[string]any{"name": "ARCHIVE_PATH", "value": s.ArchivePath},
-		map[string]any{"name": "FORCE", "value": force},
-		map[string]any{"name": "METADATA", "value": s.staticMetadata()},
-		map[string]any{"name": "MC_CONFIG_DIR", "value": "/tmp/.mc"},
+	env := []corev1.EnvVar{
+		{Name: "ENDPOINT", Value: s.Endpoint},
+		{Name: "BUCKET", Value: Bucket},
+		{Name: "MODEL_NAME", Value: s.ModelName},
+		{Name: "MODEL_VERSION", Value: s.ModelVersion},
+		{Name: "PVC_NAME", Value: s.PVCName},
+		{Name: "ARCHIVE_PATH", Value: s.ArchivePath},
+		{Name: "FORCE", Value: force},
+		{Name: "METADATA", Value: s.staticMetadata()},
+		{Name: "MC_CONFIG_DIR", Value: "/tmp/.mc"},
 		secretEnv("ACCESS_KEY", s.Secret, "access-key"),
 		secretEnv("SECRET_KEY", s.Secret, "secret-key"),
 	}
-	container := map[string]any{
-		"name":                     "mc",
-		"image":                    s.Image,
-		"command":                  []any{"/bin/sh", "-c", uploadScript},
-		"env":                      env,
-		"terminationMessagePolicy": "FallbackToLogsOnError",
-		"volumeMounts":             []any{map[string]any{"name": "task-center", "mountPath": TaskMountPath, "readOnly": true}},
-		"securityContext":          map[string]any{"allowPrivilegeEscalation": false},
+	noEscalation := false
+	container := corev1.Container{
+		Name:                     "mc",
+		Image:                    s.Image,
+		Command:                  []string{"/bin/sh", "-c", uploadScript},
+		Env:                      env,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		VolumeMounts:             []corev1.VolumeMount{{Name: "task-center", MountPath: TaskMountPath, ReadOnly: true}},
+		SecurityContext:          &corev1.SecurityContext{AllowPrivilegeEscalation: &noEscalation},
 	}
-	failJob := func(code int64) any {
-		return map[string]any{"action": "FailJob", "onExitCodes": map[string]any{
-			"containerName": "mc", "operator": "In", "values": []any{code}}}
+	failJob := func(code int32) batchv1.PodFailurePolicyRule {
+		return batchv1.PodFailurePolicyRule{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+			ContainerName: &container.Name, Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{code}}}
 	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "batch/v1",
-		"kind":       "Job",
-		"metadata":   map[string]any{"name": s.JobName(), "namespace": s.Namespace, "labels": s.labels()},
-		"spec": map[string]any{
-			"backoffLimit": int64(3),
+	backoff := int32(3)
+	return kube.ToUnstructured(&batchv1.Job{
+		TypeMeta:   kube.TypeMeta(jobGVK),
+		ObjectMeta: metav1.ObjectMeta{Name: s.JobName(), Namespace: s.Namespace, Labels: s.labels()},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: &backoff,
 			// An existing version or a missing archive will not change on
 			// a retry: fail at once.
-			"podFailurePolicy": map[string]any{"rules": []any{failJob(JobExitExists), failJob(JobExitNoArchive)}},
-			"template": map[string]any{
-				"metadata": map[string]any{"labels": s.labels()},
-				"spec": map[string]any{
-					"restartPolicy": "Never",
-					"containers":    []any{container},
-					"volumes": []any{map[string]any{"name": "task-center",
-						"persistentVolumeClaim": map[string]any{"claimName": s.PVCName, "readOnly": true}}},
+			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{failJob(JobExitExists), failJob(JobExitNoArchive)}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: s.labels()},
+				Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyNever,
+					Containers:    []corev1.Container{container},
+					Volumes: []corev1.Volume{{Name: "task-center", VolumeSource: corev1.VolumeSource{
+						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: s.PVCName, ReadOnly: true}}}},
 				},
 			},
 		},
-	}}
+	})
 }
 
-func secretEnv(name, secret, key string) any {
-	return map[string]any{"name": name, "valueFrom": map[string]any{
-		"secretKeyRef": map[string]any{"name": secret, "key": key}}}
+func secretEnv(name, secret, key string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}}
 }
 
 // Render returns the objects a push applies: the upload Job.
