@@ -10,7 +10,11 @@ import (
 	"sort"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/paddleflow/paddlex/pkg/kube"
 )
 
 // Settings are the inputs of rendering besides the catalog and artifacts.
@@ -66,24 +70,28 @@ func RandomSecret(n int) (string, error) {
 	return string(b), nil
 }
 
-// secret builds a Secret. Values are base64-encoded here rather than sent
-// as stringData: stringData is write-only, so every re-apply of it would
-// count as a change.
+// secret builds a Secret. Values go in data (base64-encoded when the typed
+// Secret is converted) rather than stringData: stringData is write-only, so
+// every re-apply of it would count as a change.
 func secret(namespace, name string, data map[string]string, holdsData bool) *unstructured.Unstructured {
-	sd := map[string]any{}
+	return kube.ToUnstructured(secretObject(namespace, name, data, holdsData))
+}
+
+// secretObject is secret, typed, for a generator that adds to it.
+func secretObject(namespace, name string, data map[string]string, holdsData bool) *corev1.Secret {
+	s := &corev1.Secret{
+		TypeMeta:   kube.TypeMeta(secretGVK),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       make(map[string][]byte, len(data)),
+	}
 	for k, v := range data {
-		sd[k] = base64.StdEncoding.EncodeToString([]byte(v))
+		s.Data[k] = []byte(v)
 	}
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Secret",
-		"metadata": map[string]any{"name": name, "namespace": namespace},
-		"type":     "Opaque",
-		"data":     sd,
-	}}
 	if holdsData {
-		u.SetLabels(map[string]string{LabelData: "true"})
+		s.Labels = map[string]string{LabelData: "true"}
 	}
-	return u
+	return s
 }
 
 func (s Settings) need(keys ...string) error {
@@ -206,7 +214,7 @@ func generatePrerequisites(s Settings) ([]*unstructured.Unstructured, error) {
 	}
 	var out []*unstructured.Unstructured
 	for _, fs := range []struct{ name, meta string }{{"data-center", dc}, {"task-center", tc}} {
-		sec := secret(PlatformNamespace, fs.name, map[string]string{
+		sec := secretObject(PlatformNamespace, fs.name, map[string]string{
 			"name":       fs.name,
 			"metaurl":    fs.meta,
 			"storage":    "minio",
@@ -214,10 +222,8 @@ func generatePrerequisites(s Settings) ([]*unstructured.Unstructured, error) {
 			"access-key": s.Secrets[SeedMinIOAccessKey],
 			"secret-key": s.Secrets[SeedMinIOSecretKey],
 		}, true)
-		labels := sec.GetLabels()
-		labels[LabelRedis] = mode
-		sec.SetLabels(labels)
-		out = append(out, sec)
+		sec.Labels[LabelRedis] = mode
+		out = append(out, kube.ToUnstructured(sec))
 	}
 	return out, nil
 }
