@@ -81,7 +81,7 @@ vet:
 	go vet ./...
 
 ## deps-check: the domain packages (renderers, specs, stores) never pull in the command layer
-DOMAIN_PKGS := ./pkg/exit ./pkg/validate ./pkg/paddle ./pkg/train ./pkg/serve ./pkg/dataset ./pkg/modelhub ./pkg/modelstore ./pkg/pipeline ./pkg/kube
+DOMAIN_PKGS := ./pkg/exit ./pkg/image ./pkg/validate ./pkg/paddle ./pkg/train ./pkg/serve ./pkg/dataset ./pkg/modelhub ./pkg/modelstore ./pkg/pipeline ./pkg/kube
 deps-check:
 	@bad=$$(go list -deps $(DOMAIN_PKGS) | grep -E '^(github.com/spf13/(cobra|viper)|k8s.io/cli-runtime|github.com/paddleflow/paddlex/pkg/(cmd|cmdutil)(/|$$))' | sort -u || true); \
 		if [[ -n "$$bad" ]]; then echo "domain packages import the command layer:"; echo "$$bad"; \

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/image"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
 	"github.com/spf13/cobra"
@@ -74,11 +75,15 @@ from the command line only.
 			if err := bindConfig(cmd, configFile, o.Env, f.Streams.ErrOut); err != nil {
 				return err
 			}
+			if err := image.ValidateRegistry("--image-registry", string(f.ImageRegistry)); err != nil {
+				return exit.UsageErrorf("%v", err)
+			}
 			return validateNamespace(f)
 		},
 	}
 	root.PersistentFlags().StringVar(&configFile, "config", "", "config file (default $XDG_CONFIG_HOME/paddlex/config.yaml)")
 	f.ConfigFlags.AddFlags(root.PersistentFlags())
+	root.PersistentFlags().StringVar((*string)(&f.ImageRegistry), "image-registry", "", "run every image from this registry: REGISTRY/PATH:TAG, digests kept (clusters without internet; see 'paddlex install images')")
 	// cli-runtime registers flags paddlex does not use; hide them from help.
 	for _, name := range []string{"as", "as-group", "as-uid", "as-user-extra", "cache-dir", "certificate-authority", "client-certificate", "client-key", "insecure-skip-tls-verify", "server", "tls-server-name", "token", "username", "password", "disable-compression"} {
 		if fl := root.PersistentFlags().Lookup(name); fl != nil {

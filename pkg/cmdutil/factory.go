@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/image"
 
 	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -48,6 +49,9 @@ func isTerminal(w io.Writer) bool {
 type Factory struct {
 	ConfigFlags *genericclioptions.ConfigFlags
 	Streams     IOStreams
+	// ImageRegistry is --image-registry (or the config key image-registry):
+	// the registry every rendered image is moved onto.
+	ImageRegistry image.Registry
 
 	// KubeOverride and ClientsetOverride, when set, are returned instead of
 	// clients built from ConfigFlags: tests pre-set fakes here.

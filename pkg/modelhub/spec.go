@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/image"
+
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
@@ -52,6 +54,9 @@ type Spec struct {
 	// Force overwrites an existing version.
 	Force bool   `json:"force,omitempty"`
 	Image string `json:"image,omitempty"`
+	// ImageRegistry, when set, moves the Job's image onto that registry
+	// (--image-registry); spec files cannot set it.
+	ImageRegistry image.Registry `json:"-"`
 }
 
 // Defaults fills unset fields.
@@ -209,7 +214,7 @@ func RenderJob(s Spec) *unstructured.Unstructured {
 	noEscalation := false
 	container := corev1.Container{
 		Name:                     "mc",
-		Image:                    s.Image,
+		Image:                    s.ImageRegistry.Rewrite(s.Image),
 		Command:                  []string{"/bin/sh", "-c", uploadScript},
 		Env:                      env,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,

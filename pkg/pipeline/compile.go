@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/image"
+
 	"github.com/paddleflow/paddlex/pkg/exit"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -36,6 +38,9 @@ type Options struct {
 	// GenerateName, without Name, leaves the Workflow's name to the API
 	// server (NAME-xxxxx); the account is then named after the pipeline.
 	GenerateName bool
+	// ImageRegistry, when set, moves every image the steps run onto that
+	// registry (--image-registry).
+	ImageRegistry image.Registry
 }
 
 // RunName returns a run name NAME-xxxxx with a random suffix drawn as the
@@ -92,7 +97,7 @@ type part struct {
 
 // Compile compiles a completed and valid pipeline to one Workflow.
 func Compile(p *Pipeline, opts Options) (*Compiled, error) {
-	c := &compiler{p: p}
+	c := &compiler{p: p, reg: opts.ImageRegistry}
 	wf := &wfv1.Workflow{
 		TypeMeta: metav1.TypeMeta{APIVersion: wfv1.SchemeGroupVersion.String(), Kind: "Workflow"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -182,6 +187,7 @@ func Compile(p *Pipeline, opts Options) (*Compiled, error) {
 type compiler struct {
 	p      *Pipeline
 	claims map[string]bool
+	reg    image.Registry
 }
 
 func (c *compiler) volumes() []corev1.Volume {
@@ -240,6 +246,7 @@ func (c *compiler) dataset(s *Step) ([]part, error) {
 // Job, with the VisualDL board alongside the training from its start.
 func (c *compiler) train(s *Step) ([]part, error) {
 	spec := *s.Train
+	spec.ImageRegistry = c.reg
 	job := train.RenderPaddleJob(spec)
 	ok, fail := PhaseCondition(paddle.PaddleJobSuccess), PhaseCondition(paddle.PaddleJobFailure)
 	if spec.Backend == train.BackendTrainingOperator {
@@ -267,14 +274,18 @@ func (c *compiler) train(s *Step) ([]part, error) {
 
 // modelhub: the upload Job.
 func (c *compiler) modelhub(s *Step) ([]part, error) {
-	return c.checked(s, []part{c.res("upload", nil, modelhub.RenderJob(*s.ModelHub), paddle.ActionCreate, true, JobSuccess, JobFailure)})
+	spec := *s.ModelHub
+	spec.ImageRegistry = c.reg
+	return c.checked(s, []part{c.res("upload", nil, modelhub.RenderJob(spec), paddle.ActionCreate, true, JobSuccess, JobFailure)})
 }
 
 // serve: the Knative Service, until Ready. It is the pipeline's product,
 // so it outlives the run.
 func (c *compiler) serve(s *Step) ([]part, error) {
 	var parts []part
-	for _, obj := range serve.Render(*s.Serve) {
+	spec := *s.Serve
+	spec.ImageRegistry = c.reg
+	for _, obj := range serve.Render(spec) {
 		parts = append(parts, c.res("service", nil, obj, durable(s.Serve.Action), false, KnativeSuccess, KnativeFailure))
 	}
 	return c.checked(s, parts)
@@ -283,7 +294,7 @@ func (c *compiler) serve(s *Step) ([]part, error) {
 func (c *compiler) container(s *Step) ([]part, error) {
 	ct := s.Container
 	container := &corev1.Container{
-		Image:   ct.Image,
+		Image:   c.reg.Rewrite(ct.Image),
 		Command: ct.Command,
 		Args:    ct.Args,
 		Env:     ct.Env,

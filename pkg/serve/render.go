@@ -224,7 +224,7 @@ func renderTemplate(s Spec) paddle.RevisionTemplateSpec {
 	)
 	fetch := corev1.Container{
 		Name:                     "fetch-model",
-		Image:                    modelhub.DefaultImage,
+		Image:                    s.ImageRegistry.Rewrite(modelhub.DefaultImage),
 		Command:                  []string{"/bin/sh", "-c", fetchScript},
 		Env:                      fetchEnv,
 		VolumeMounts:             mount,
@@ -232,7 +232,7 @@ func renderTemplate(s Spec) paddle.RevisionTemplateSpec {
 	}
 	verify := corev1.Container{
 		Name:                     "verify-model",
-		Image:                    s.Image,
+		Image:                    s.ImageRegistry.Rewrite(s.Image),
 		Command:                  []string{"python3", "-c", verifyScript},
 		Env:                      modelEnv,
 		VolumeMounts:             mount,
@@ -241,7 +241,7 @@ func renderTemplate(s Spec) paddle.RevisionTemplateSpec {
 
 	server := corev1.Container{
 		Name:  "server",
-		Image: s.Image,
+		Image: s.ImageRegistry.Rewrite(s.Image),
 		Command: []string{"python3", "-m", "paddle_serving_server.serve",
 			"--model", s.ModelName + "/server", "--port", strconv.Itoa(int(s.Port))},
 		WorkingDir: modelDir,

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/image"
+
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
@@ -50,6 +52,10 @@ type Spec struct {
 	Action    string `json:"action,omitempty"`
 	// Image is the Paddle Serving runtime image; it must carry a tag or digest.
 	Image string `json:"image,omitempty"`
+	// ImageRegistry, when set, moves every image the renderers write onto
+	// that registry (--image-registry). It is kept in the Service's spec
+	// annotation, so a rollout or rollback renders the same images.
+	ImageRegistry image.Registry `json:"image_registry,omitempty"`
 	// ModelName is the model in the model center (default: Name).
 	ModelName string `json:"model_name,omitempty"`
 	// ModelVersion is the version served; the revision is named after it.

@@ -293,7 +293,7 @@ func podTemplate(s *Spec, role string) corev1.PodTemplateSpec {
 	pod := corev1.PodSpec{
 		Containers: []corev1.Container{{
 			Name:         ContainerName,
-			Image:        s.Image,
+			Image:        s.ImageRegistry.Rewrite(s.Image),
 			Command:      TrainCommand(*s),
 			Env:          s.env(),
 			VolumeMounts: mounts,
@@ -367,7 +367,7 @@ func jobObject(s *Spec, name, component, image, workdir string, command []string
 		RestartPolicy: corev1.RestartPolicyNever,
 		Containers: []corev1.Container{{
 			Name:         component,
-			Image:        image,
+			Image:        s.ImageRegistry.Rewrite(image),
 			Command:      command,
 			Env:          s.env(),
 			VolumeMounts: mounts,
@@ -422,7 +422,7 @@ func RenderVisualDL(s Spec) []*unstructured.Unstructured {
 	pod := corev1.PodSpec{
 		Containers: []corev1.Container{{
 			Name:         "visualdl",
-			Image:        s.VisualDLImage,
+			Image:        s.ImageRegistry.Rewrite(s.VisualDLImage),
 			Command:      []string{"sh", "-c", script},
 			Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: VisualDLPort}},
 			VolumeMounts: mounts,

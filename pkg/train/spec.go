@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/paddleflow/paddlex/pkg/image"
+
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 	"github.com/paddleflow/paddlex/pkg/validate"
@@ -41,6 +43,9 @@ type Spec struct {
 	// Project is the suite: PaddleOCR, PaddleClas, PaddleNLP or PaddleRec.
 	Project string `json:"project"`
 	Image   string `json:"image"`
+	// ImageRegistry, when set, moves every image the renderers write onto
+	// that registry (--image-registry); spec files cannot set it.
+	ImageRegistry image.Registry `json:"-"`
 	// ConfigPath is the suite's config file (PaddleNLP: the training script).
 	ConfigPath string `json:"config_path"`
 	// Dataset is the data set under /mnt/data-center/ (see `paddlex dataset`).

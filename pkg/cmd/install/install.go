@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/image"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -132,9 +133,12 @@ type InstallOptions struct {
 	MinIOAccessKey string
 	MinIOSecretKey string
 	Domain         string
-	Source         SourceFlags
-	Apply          cmdutil.ApplyFlags
-	Output         cmdutil.OutputFlags
+	// ImageRegistry is the root's --image-registry: every image of the
+	// rendered components is moved onto it.
+	ImageRegistry image.Registry
+	Source        SourceFlags
+	Apply         cmdutil.ApplyFlags
+	Output        cmdutil.OutputFlags
 
 	Streams cmdutil.IOStreams
 	Catalog *install.Catalog
@@ -214,6 +218,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
 
 // Complete loads the catalog.
 func (o *InstallOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.ImageRegistry = f.ImageRegistry
 	var err error
 	o.Catalog, err = o.Source.catalog()
 	return err
@@ -342,6 +347,9 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	rendered, err := install.Render(o.Plan, arts, settings)
 	if err != nil {
 		return err
+	}
+	for _, r := range rendered {
+		o.ImageRegistry.RewriteObjects(r.Objects)
 	}
 	if o.Apply.ClientDryRun() {
 		return o.print(install.Objects(rendered))

@@ -183,6 +183,7 @@ func (o *PushOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []st
 		return exit.UsageErrorf("--model-name is required with --pvc-name (or the spec file's model_name key)")
 	}
 	o.Spec.Defaults()
+	o.Spec.ImageRegistry = f.ImageRegistry
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/image"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,7 @@ type RunOptions struct {
 	GenerateName   bool
 	Watch          bool
 	ServiceAccount string
+	ImageRegistry  image.Registry
 	Apply          cmdutil.ApplyFlags
 	Output         cmdutil.OutputFlags
 
@@ -149,6 +151,7 @@ func (o *RunOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command) error {
 	}
 	p.Complete(ns)
 	o.Pipeline = p
+	o.ImageRegistry = f.ImageRegistry
 	return nil
 }
 
@@ -193,7 +196,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 		ctx = context.Background()
 	}
 	p := o.Pipeline
-	opts := pipeline.Options{ServiceAccount: o.ServiceAccount, GenerateName: o.GenerateName}
+	opts := pipeline.Options{ServiceAccount: o.ServiceAccount, GenerateName: o.GenerateName, ImageRegistry: o.ImageRegistry}
 	if o.GenerateName && !o.Apply.ClientDryRun() {
 		// The run's own account is named after the run.
 		opts.Name = pipeline.RunName(p.Name)

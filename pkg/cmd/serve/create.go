@@ -159,6 +159,9 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 		return exit.UsageErrorf("--port 0 is out of range: use 1-65535 (default %d)", serve.DefaultPort)
 	}
 	o.Spec.Defaults()
+	if f.ImageRegistry != "" {
+		o.Spec.ImageRegistry = f.ImageRegistry
+	}
 	return nil
 }
 

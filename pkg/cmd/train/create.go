@@ -259,6 +259,7 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 		o.Spec.Action = o.Verb
 	}
 	o.Spec.Defaults()
+	o.Spec.ImageRegistry = f.ImageRegistry
 	if changed("worker-replicas") {
 		// An explicit 0 is an error, not the default.
 		o.Spec.WorkerReplicas = flags.WorkerReplicas
