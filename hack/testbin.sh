@@ -8,7 +8,7 @@
 #     cluster   api + kube-controller-manager, kube-scheduler, kwok (simulated cluster)
 #     all       cluster + the Kubeflow training-operator   (end-to-end training)
 #     registry  api + the OCI registry (CNCF distribution)
-#     node      api + registry, kubelet, kube-proxy and CoreDNS (the real node;
+#     node      api + registry, kubelet, kube-proxy, CoreDNS, MinIO and mc (the real node;
 #               its Debian packages come from hack/node-packages.sh)
 set -euo pipefail
 
@@ -22,6 +22,11 @@ KWOK_VERSION=v0.8.0
 TRAINING_OPERATOR_VERSION=v1.9.3
 DISTRIBUTION_VERSION=v3.1.2
 COREDNS_VERSION=v1.15.0
+# MinIO tags its releases RELEASE.<date>, which the module proxy does not
+# serve as versions: the server and mc are pinned by pseudo-version
+# (hack/tools/minio, hack/tools/mc).
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 
 cache=${PADDLEX_TESTBIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paddlex/testbin}
 dir="$cache/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-to-$TRAINING_OPERATOR_VERSION"
@@ -122,6 +127,8 @@ case "$set_" in
     build kubelet kubernetes k8s.io/kubernetes/cmd/kubelet
     build kube-proxy kubernetes k8s.io/kubernetes/cmd/kube-proxy
     buildv coredns "$COREDNS_VERSION" coredns github.com/coredns/coredns
+    buildv minio "$MINIO_VERSION" minio github.com/minio/minio
+    buildv mc "$MC_VERSION" mc github.com/minio/mc
     ;;
   cluster|all)
     build kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager

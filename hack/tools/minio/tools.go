@@ -1,0 +1,10 @@
+//go:build tools
+
+// Package tools pins the MinIO server, the model center's store. MinIO
+// tags releases RELEASE.<date>, which the module proxy does not serve as
+// versions: the module is pinned by pseudo-version.
+package tools
+
+import (
+	_ "github.com/minio/minio"
+)

@@ -1,0 +1,196 @@
+//go:build linux
+
+package realnode
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+
+	"github.com/paddleflow/paddlex/internal/localcluster"
+	"github.com/paddleflow/paddlex/internal/testenv"
+	"github.com/paddleflow/paddlex/manifests"
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
+)
+
+// binaryImage pushes busybox with the testbin binary name at dest as ref.
+func binaryImage(t *testing.T, e *testenv.Env, name, dest, ref string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.Cluster.Bin, name))
+	if err != nil {
+		t.Fatalf("%v (run hack/testbin.sh node)", err)
+	}
+	layer, err := localcluster.Layer([]localcluster.File{{Path: dest, Mode: 0o755, Content: b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := localcluster.BusyboxImage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := localcluster.Image(base, []v1.Layer{layer}, v1.Config{Entrypoint: []string{dest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := localcluster.PushImage(context.Background(), ref, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestModelhubPushRunsMC deploys MinIO from paddlex's own component
+// manifest (its Deployment and Service, the image built from the MinIO
+// module) and pushes a model version with `paddlex modelhub push`: the real
+// mc, in the upload Job paddlex renders, reaches minio-service.kubeflow by
+// name and uploads the archive and its record. Pushing the same version
+// again fails, as versions are immutable.
+func TestModelhubPushRunsMC(t *testing.T) {
+	e := testenv.Get(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	b, err := manifests.FS.ReadFile("components/minio/minio.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []string
+	var image string
+	for _, doc := range strings.Split(string(b), "\n---") {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		switch u.GetKind() {
+		case "PersistentVolumeClaim":
+			continue // bound below to a volume on the node: there is no provisioner
+		case "Deployment":
+			cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+			image, _, _ = unstructured.NestedString(cs[0].(map[string]any), "image")
+		}
+		docs = append(docs, doc)
+	}
+	binaryImage(t, e, "minio", "/usr/bin/minio", image)
+	binaryImage(t, e, "mc", "/usr/bin/mc", modelhub.DefaultImage)
+
+	const access, secret = "paddlex-test", "paddlex-test-secret-key"
+	if _, err := e.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeflow"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "minio-credentials", Namespace: "kubeflow"},
+		StringData: map[string]string{"accesskey": access, "secretkey": secret}}
+	if _, err := e.Clientset.CoreV1().Secrets("kubeflow").Create(ctx, creds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pv, err := localcluster.BoundClaim(ctx, e.Clientset, "kubeflow", "minio-data")
+	if pv != "" {
+		t.Cleanup(func() {
+			_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{})
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Apply(t, "", strings.Join(docs, "\n---\n"))
+	deploy := kube.ObjectRef{GVK: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, Namespace: "kubeflow", Name: "minio"}
+	if _, err := e.Kube().Wait(ctx, deploy, kube.DeploymentAvailable()); err != nil {
+		t.Fatalf("MinIO: %v\nkubelet log:\n%s", err, e.Log("kubelet", 30))
+	}
+
+	ns := namespace(t, e)
+	keys := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "data-center", Namespace: ns},
+		StringData: map[string]string{"access-key": access, "secret-key": secret}}
+	if _, err := e.Clientset.CoreV1().Secrets(ns).Create(ctx, keys, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	task, err := localcluster.BoundClaim(ctx, e.Clientset, ns, "task-center")
+	if task != "" {
+		t.Cleanup(func() {
+			_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), task, metav1.DeleteOptions{})
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := []byte("a serving model archive\n")
+	vol := localcluster.VolumeDir(ns, "task-center")
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "ppocr-det.tar.gz"), archive, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	push := []string{"modelhub", "push", "up", "-n", ns, "--model-name", "ppocr-det", "--model-version", "v1",
+		"--pvc-name", "task-center", "--framework", "PaddleOCR", "--timeout", "5m"}
+	r := e.Run(t, push...)
+	if r.Code != 0 {
+		t.Fatalf("modelhub push: %s\nminio log:\n%s", r, podLog(t, e, "kubeflow", "app=minio"))
+	}
+
+	// What landed in MinIO, read from the test through the S3 API at the
+	// pod's address (the tests run in the node's network namespace).
+	pods, err := e.Clientset.CoreV1().Pods("kubeflow").List(ctx, metav1.ListOptions{LabelSelector: "app=minio"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("MinIO pod: %v", err)
+	}
+	s3, err := minio.New(net.JoinHostPort(pods.Items[0].Status.PodIP, "9000"), &minio.Options{Creds: credentials.NewStaticV4(access, secret, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := s3.GetObject(ctx, modelhub.Bucket, "ppocr-det/v1/ppocr-det.tar.gz", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(obj)
+	if err != nil {
+		t.Fatalf("read the pushed archive: %v", err)
+	}
+	if string(got) != string(archive) {
+		t.Errorf("pushed archive holds %q", got)
+	}
+	rec, err := s3.GetObject(ctx, modelhub.Bucket, "ppocr-det/v1/model.json", minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record, err := io.ReadAll(rec)
+	if err != nil {
+		t.Fatalf("read model.json: %v", err)
+	}
+	sum := sha256.Sum256(archive)
+	if !strings.Contains(string(record), `"sha256":"`+hex.EncodeToString(sum[:])+`"`) || !strings.Contains(string(record), `"framework":"PaddleOCR"`) {
+		t.Errorf("model.json: %s", record)
+	}
+
+	r = e.Run(t, append([]string{"modelhub", "push", "again"}, push[3:]...)...)
+	if r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, "already exists and versions are immutable") {
+		t.Fatalf("pushing v1 again: %s", r)
+	}
+}
+
+// podLog returns the tail of the first matching pod's log.
+func podLog(t *testing.T, e *testenv.Env, ns, selector string) string {
+	t.Helper()
+	ctx := context.Background()
+	pods, err := e.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil || len(pods.Items) == 0 {
+		return "no pod"
+	}
+	b, _ := e.Clientset.CoreV1().Pods(ns).GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+	return tail(string(b), 30)
+}
