@@ -119,6 +119,9 @@ type Component struct {
 	Ready     Readiness `json:"ready,omitempty"`
 	// Seeds are the generated values this component stores.
 	Seeds []Seed `json:"seeds,omitempty"`
+	// Images are images the component runs that its manifests do not name
+	// (a controller's built-in default, such as Argo's executor).
+	Images []string `json:"images,omitempty"`
 	// Omitted says why the component is not part of any profile, for the docs.
 	Omitted string `json:"omitted,omitempty"`
 

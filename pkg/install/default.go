@@ -117,6 +117,8 @@ func Default() *Catalog {
 				Description: "Argo Workflows runs pipelines; its server UI is the pipeline UI",
 				Namespaces:  []string{"argo"},
 				Sources:     []Source{gh("argoproj/argo-workflows", argoVersion, "install.yaml")},
+				// The workflow controller's default executor: every step's pod runs it.
+				Images: []string{"quay.io/argoproj/argoexec:" + argoVersion},
 				Ready: Readiness{
 					Deployments: []string{"argo/workflow-controller", "argo/argo-server"},
 					CRDs:        []string{"workflows.argoproj.io", "workflowtemplates.argoproj.io", "cronworkflows.argoproj.io"},

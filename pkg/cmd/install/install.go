@@ -150,7 +150,7 @@ type InstallOptions struct {
 // subcommand; runF replaces Run in tests.
 func NewCmdInstall(f *cmdutil.Factory, runF func(*InstallOptions) error) *cobra.Command {
 	cmd := newInstallCmd(f, "install", install.ProfileFull, runF)
-	cmd.AddCommand(NewCmdBundle(f, nil), NewCmdCatalog(f))
+	cmd.AddCommand(NewCmdBundle(f, nil), NewCmdCatalog(f), NewCmdImages(f))
 	return cmd
 }
 

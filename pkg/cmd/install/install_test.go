@@ -8,10 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/serve"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -321,5 +324,45 @@ func TestInstallFullDryRunSignsUsersIn(t *testing.T) {
 	_, stderr, code = run(t, k, "install", "--domain", "https://paddlex.example.com/", "--dry-run=client")
 	if code != exit.Usage || !strings.Contains(stderr, "--domain") {
 		t.Errorf("a URL as --domain: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestInstallImagesFromTheRealArtifacts lists the images of the standalone
+// profile from the real Argo and Knative files: upstream controllers,
+// MinIO, Redis, Paddle Serving, the MinIO client and the suites' images.
+func TestInstallImagesFromTheRealArtifacts(t *testing.T) {
+	dir, skip := realManifestsDir(t)
+	args := []string{"install", "images", "--profile", "standalone", "--manifests-dir", dir, "--artifact-cache", t.TempDir()}
+	if len(skip) > 0 {
+		args = append(args, "--skip", strings.Join(skip, ","))
+	}
+	stdout, stderr, code := run(t, kube.NewFake(), args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if !sort.StringsAreSorted(lines) {
+		t.Errorf("not sorted:\n%s", stdout)
+	}
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if seen[l] || strings.ContainsAny(l, " \t") {
+			t.Errorf("line %q repeated or not one image", l)
+		}
+		seen[l] = true
+	}
+	for _, want := range []string{"quay.io/argoproj/workflow-controller:v3.7.9", "quay.io/argoproj/argocli:v3.7.9", "quay.io/argoproj/argoexec:v3.7.9",
+		serve.DefaultImage, modelhub.DefaultImage, "registry.baidubce.com/paddleflow-public/paddleocr:", "minio/minio", "redis"} {
+		found := false
+		for _, l := range lines {
+			found = found || strings.Contains(l, want)
+		}
+		if !found {
+			t.Errorf("no image %s in:\n%s", want, stdout)
+		}
+	}
+	stdout, _, code = run(t, kube.NewFake(), append(args, "--image-registry", "mirror.example:5000")...)
+	if code != 0 || !strings.Contains(stdout, serve.DefaultImage+" mirror.example:5000/paddlepaddle/serving:") {
+		t.Errorf("with --image-registry: exit %d\n%s", code, stdout)
 	}
 }
