@@ -167,12 +167,29 @@ func Render(s Spec) []*unstructured.Unstructured {
 // SampleSetCondition waits for a SampleSet to be Ready; PartialReady and the
 // steps before it are progress, SyncFailed is failure.
 func SampleSetCondition() kube.Condition {
-	return kube.PhaseIn(paddle.SampleSetSuccess, paddle.SampleSetFailure, CacheProgress)
+	return kube.Phases{Success: paddle.SampleSetSuccess, Failure: paddle.SampleSetFailure, Detail: CacheProgress,
+		Message: func(obj *unstructured.Unstructured) string {
+			set, err := SampleSetOf(obj)
+			if err != nil {
+				return ""
+			}
+			return set.Status.CacheStatus.ErrorMessage
+		}}.Condition()
 }
 
 // SampleJobCondition waits for a SampleJob to succeed.
 func SampleJobCondition() kube.Condition {
-	return kube.PhaseIn(paddle.SampleJobSuccess, paddle.SampleJobFailure, nil)
+	return kube.Phases{Success: paddle.SampleJobSuccess, Failure: paddle.SampleJobFailure, Message: SampleJobFailure}.Condition()
+}
+
+// SampleJobFailure says where a failed SampleJob's reason is: the operator
+// reports only the name of the Job that ran it.
+func SampleJobFailure(obj *unstructured.Unstructured) string {
+	sj, err := SampleJobOf(obj)
+	if err != nil || sj.Status.JobName == "" {
+		return ""
+	}
+	return fmt.Sprintf("its Job %s/%s and that Job's pods say why", obj.GetNamespace(), sj.Status.JobName)
 }
 
 // SampleSetOf reads a SampleSet through its type.

@@ -95,8 +95,14 @@ func TestCacheProgress(t *testing.T) {
 		t.Errorf("PartialReady: done=%v err=%v, want in progress", done, err)
 	}
 	ss.Object["status"].(map[string]any)["phase"] = "SyncFailed"
-	if _, _, err := SampleSetCondition().Check(ss); err == nil {
-		t.Error("SyncFailed did not fail the wait")
+	if _, _, err := SampleSetCondition().Check(ss); err == nil || !strings.HasSuffix(err.Error(), "failed: phase SyncFailed: disk full") {
+		t.Errorf("SyncFailed: err %v, want the failure with errorMassage's words", err)
+	}
+	// A SampleJob reports only the Job that ran it: the failure names it.
+	sj := RenderSyncJob(spec())
+	sj.Object["status"] = map[string]any{"phase": "Failed", "jobName": "icdar2015-sync-job"}
+	if _, _, err := SampleJobCondition().Check(sj); err == nil || !strings.Contains(err.Error(), "its Job "+sj.GetNamespace()+"/icdar2015-sync-job") {
+		t.Errorf("failed SampleJob: err %v, want its Job named", err)
 	}
 }
 

@@ -35,7 +35,25 @@ func Phase(obj *unstructured.Unstructured) string {
 // fails the wait. Any other phase, including empty, means in progress.
 // detail, when set, adds a summary of the status to progress lines.
 func PhaseIn(success, failure []string, detail func(obj *unstructured.Unstructured) string) Condition {
-	desc := fmt.Sprintf("phase in (%s)", strings.Join(success, ","))
+	return Phases{Success: success, Failure: failure, Detail: detail}.Condition()
+}
+
+// Phases describes a kind whose status.phase says how it is doing.
+type Phases struct {
+	// Success and Failure are the phases that end the wait.
+	Success, Failure []string
+	// Detail, when set, summarises the status for progress lines.
+	Detail func(obj *unstructured.Unstructured) string
+	// Message, when set, says why a failed object failed, from the status
+	// fields its kind has: phase kinds carry no common message field.
+	Message func(obj *unstructured.Unstructured) string
+}
+
+// Condition waits for status.phase to be one of p.Success; a phase in
+// p.Failure fails the wait with p.Message's words. Any other phase,
+// including empty, means in progress.
+func (p Phases) Condition() Condition {
+	desc := fmt.Sprintf("phase in (%s)", strings.Join(p.Success, ","))
 	return NewCondition(desc, func(obj *unstructured.Unstructured) (bool, string, error) {
 		if obj == nil {
 			return false, "not found yet", nil
@@ -45,33 +63,27 @@ func PhaseIn(success, failure []string, detail func(obj *unstructured.Unstructur
 		if phase == "" {
 			status = "phase not set yet"
 		}
-		if detail != nil {
-			if d := detail(obj); d != "" {
+		if p.Detail != nil {
+			if d := p.Detail(obj); d != "" {
 				status += " (" + d + ")"
 			}
 		}
-		for _, p := range success {
-			if phase == p {
+		for _, s := range p.Success {
+			if phase == s {
 				return true, status, nil
 			}
 		}
-		for _, p := range failure {
-			if phase == p {
-				return false, status, failed(obj, "phase "+phase, statusMessage(obj))
+		for _, f := range p.Failure {
+			if phase == f {
+				msg := ""
+				if p.Message != nil {
+					msg = p.Message(obj)
+				}
+				return false, status, failed(obj, "phase "+phase, msg)
 			}
 		}
 		return false, status, nil
 	})
-}
-
-// statusMessage returns status.message or status.reason when the object has one.
-func statusMessage(obj *unstructured.Unstructured) string {
-	for _, k := range []string{"message", "reason"} {
-		if s, _, _ := unstructured.NestedString(obj.Object, "status", k); s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // Cond is one entry of status.conditions.

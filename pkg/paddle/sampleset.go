@@ -108,4 +108,6 @@ type PathOptions struct {
 type SampleJobStatus struct {
 	// Phase is "", Pending, Running, Succeeded or Failed.
 	Phase string `json:"phase,omitempty"`
+	// JobName is the batch Job that runs the work: its pods say why it failed.
+	JobName string `json:"jobName,omitempty"`
 }

@@ -117,6 +117,18 @@ func Progress(obj *unstructured.Unstructured) string {
 	return strings.Join(parts, ", ")
 }
 
+// FailedPods says which roles' pods failed, from the counts paddle-operator
+// reports (it has no message field): "1 of 2 worker pods failed".
+func FailedPods(obj *unstructured.Unstructured) string {
+	var parts []string
+	for _, r := range Roles(obj) {
+		if r.Failed > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d %s pods failed", r.Failed, r.Replicas, r.Role))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Phase returns the PaddleJob's phase: status.phase for paddle-operator,
 // and for the training-operator its latest true condition among Created,
 // Running, Restarting, Succeeded and Failed.
@@ -187,7 +199,7 @@ func contains(list []string, s string) bool {
 // show the worker and ps counts.
 func Condition(backend string) kube.Condition {
 	if backend != BackendTrainingOperator {
-		return kube.PhaseIn(paddle.PaddleJobSuccess, paddle.PaddleJobFailure, Progress)
+		return kube.Phases{Success: paddle.PaddleJobSuccess, Failure: paddle.PaddleJobFailure, Detail: Progress, Message: FailedPods}.Condition()
 	}
 	return kube.NewCondition("condition Succeeded=True", func(obj *unstructured.Unstructured) (bool, string, error) {
 		if obj == nil {

@@ -2,6 +2,7 @@ package train
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,15 @@ func TestStatusPaddleOperator(t *testing.T) {
 	obj.Object["status"].(map[string]any)["phase"] = "Completed"
 	if !Succeeded(obj) {
 		t.Error("phase Completed is not success")
+	}
+	// paddle-operator has no message field: the failure says which pods failed.
+	failed := reported(t, BackendPaddleOperator, map[string]any{
+		"phase":  "Failed",
+		"worker": map[string]any{"running": int64(1), "failed": int64(1)},
+	})
+	_, _, err := Condition(BackendPaddleOperator).Check(failed)
+	if err == nil || !strings.HasSuffix(err.Error(), "failed: phase Failed: 1 of 2 worker pods failed") {
+		t.Errorf("failed PaddleJob: err %v, want the failed pods counted", err)
 	}
 }
 

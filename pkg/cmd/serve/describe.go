@@ -6,10 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
-	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
 	"github.com/paddleflow/paddlex/pkg/validate"
@@ -71,7 +69,7 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(w, " (%s: %s)", st.Reason, st.Message)
 	}
 	fmt.Fprintf(w, "\nAge:         %s\n", cmdutil.Age(obj.GetCreationTimestamp(), o.Now()))
-	fmt.Fprintf(w, "Template:\n  Revision:  %s\n  Model:     %s:%s\n  Image:     %s\n", cmdutil.OrNone(templateName(obj)), cmdutil.OrNone(st.ModelName), cmdutil.OrNone(st.Version), cmdutil.OrNone(st.Image))
+	fmt.Fprintf(w, "Template:\n  Revision:  %s\n  Model:     %s:%s\n  Image:     %s\n", cmdutil.OrNone(serve.Read(obj).Spec.Template.Name), cmdutil.OrNone(st.ModelName), cmdutil.OrNone(st.Version), cmdutil.OrNone(st.Image))
 	if ok {
 		fmt.Fprintf(w, "  Endpoint:  %s\n  Port:      %d\n", spec.Endpoint, spec.Port)
 		target := "Knative's default"
@@ -99,7 +97,8 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintln(w, "Conditions:")
-	conds := kube.Conditions(obj)
+	svc := serve.Read(obj)
+	conds := svc.Status.Conditions
 	if len(conds) == 0 {
 		fmt.Fprintln(w, "  <none>")
 	} else {
@@ -112,9 +111,4 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		}
 	}
 	return cmdutil.PrintEvents(ctx, w, o.Kube, ref, o.Now())
-}
-
-func templateName(obj *unstructured.Unstructured) string {
-	name, _, _ := unstructured.NestedString(obj.Object, "spec", "template", "metadata", "name")
-	return name
 }

@@ -205,8 +205,7 @@ func (o *TrafficOptions) transition(live *unstructured.Unstructured) (*unstructu
 	traffic := serve.TrafficOf(live, "spec")
 	switch {
 	case err == nil:
-		rev, _, _ := unstructured.NestedString(next.Object, "spec", "template", "metadata", "name")
-		return next, rev, nil
+		return next, serve.Read(next).Spec.Template.Name, nil
 	case errors.Is(err, serve.ErrNotServed):
 		return nil, "", exit.FailedErrorf("%s: %s is %v: serve the model with `paddlex serve apply` first", o.Mode, kube.RefOf(live), err)
 	case errors.Is(err, serve.ErrNoCandidate):
