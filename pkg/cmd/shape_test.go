@@ -67,7 +67,7 @@ func TestDeleteCommandsShareDeleteFlags(t *testing.T) {
 // one driver, so the context default and --timeout are handled once.
 func TestEveryLeafRunsThroughTheDriver(t *testing.T) {
 	// pipeline and modelhub keep their own RunE until they move over.
-	pending := map[string]bool{"pipeline": true, "modelhub": true}
+	pending := map[string]bool{"pipeline": true}
 	root := NewRootCmd(cmdutil.NewFactory(cmdutil.IOStreams{}), Options{})
 	leaves := 0
 	walk(root, func(c *cobra.Command) {

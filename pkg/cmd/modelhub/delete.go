@@ -21,6 +21,7 @@ type DeleteOptions struct {
 
 	Streams cmdutil.IOStreams
 	Store   *modelstore.Store
+	OpensInRun
 }
 
 // NewCmdDelete returns `modelhub delete`.
@@ -34,39 +35,33 @@ tags that point to it; deleting a tag removes only the tag.`,
 		Example:           `  paddlex modelhub delete ppocr-det:v1`,
 		ValidArgsFunction: completeModelRef(f, "required"),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.S3.Complete(f)
-			if !strings.Contains(args[0], ":") {
-				return exit.UsageErrorf("name the version to delete as MODEL:VERSION, not %q", args[0])
-			}
-			var err error
-			if o.Ref, err = modelhub.ParseRef("MODEL:VERSION", args[0]); err != nil {
-				return err
-			}
-			if err := o.S3.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			st, stop, err := o.S3.Connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer stop()
-			o.Store = st
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	o.S3.AddFlags(cmd.Flags())
 	return cmd
 }
 
+// Complete takes MODEL:VERSION and wires the model center's clients.
+func (o *DeleteOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.S3.Complete(f)
+	if !strings.Contains(args[0], ":") {
+		return exit.UsageErrorf("name the version to delete as MODEL:VERSION, not %q", args[0])
+	}
+	var err error
+	o.Ref, err = modelhub.ParseRef("MODEL:VERSION", args[0])
+	return err
+}
+
+// Validate checks the flags.
+func (o *DeleteOptions) Validate() error { return o.S3.Validate() }
+
 // Run deletes.
 func (o *DeleteOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
+	closeStore, err := o.S3.Open(ctx, &o.Store)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
 	tags, err := o.Store.Delete(ctx, o.Ref)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ type ListOptions struct {
 
 	Streams cmdutil.IOStreams
 	Store   *modelstore.Store
+	OpensInRun
 }
 
 // NewCmdList returns `modelhub list [MODEL]`, or with use "versions",
@@ -41,25 +42,7 @@ source; -o wide adds the framework and labels, -o json|yaml prints the records.`
   paddlex modelhub %[1]s ppocr-det -o json`, use),
 		ValidArgsFunction: completeModelRef(f, "none"),
 		Args:              cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.S3.Complete(f)
-			if len(args) == 1 {
-				o.Model = args[0]
-			}
-			if err := o.Validate(use); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			st, stop, err := o.S3.Connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer stop()
-			o.Store = st
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	if use == "versions" {
 		cmd.Short = "List the versions of a model"
@@ -71,8 +54,17 @@ source; -o wide adds the framework and labels, -o json|yaml prints the records.`
 	return cmd
 }
 
+// Complete takes MODEL and wires the model center's clients.
+func (o *ListOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.S3.Complete(f)
+	if len(args) == 1 {
+		o.Model = args[0]
+	}
+	return nil
+}
+
 // Validate checks the arguments.
-func (o *ListOptions) Validate(use string) error {
+func (o *ListOptions) Validate() error {
 	switch o.Output {
 	case "", "wide", "json", "yaml":
 	default:
@@ -88,9 +80,11 @@ func (o *ListOptions) Validate(use string) error {
 
 // Run lists and prints.
 func (o *ListOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
+	closeStore, err := o.S3.Open(ctx, &o.Store)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
 	versions, err := o.Store.List(ctx, o.Model)
 	if err != nil {
 		return err

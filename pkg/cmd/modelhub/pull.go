@@ -21,6 +21,7 @@ type PullOptions struct {
 
 	Streams cmdutil.IOStreams
 	Store   *modelstore.Store
+	OpensInRun
 }
 
 // NewCmdPull returns `modelhub pull`.
@@ -36,40 +37,36 @@ nothing in DIR.`,
   paddlex modelhub pull ppocr-det -o ./models`,
 		ValidArgsFunction: completeModelRef(f, "optional"),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.S3.Complete(f)
-			var err error
-			if o.Ref, err = modelhub.ParseRef("MODEL:VERSION", args[0]); err != nil {
-				return err
-			}
-			if o.Dir == "" {
-				return exit.UsageErrorf("--output-dir must not be empty")
-			}
-			if err := o.S3.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			st, stop, err := o.S3.Connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer stop()
-			o.Store = st
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().StringVarP(&o.Dir, "output-dir", "o", ".", "directory to write MODEL.tar.gz into")
 	o.S3.AddFlags(cmd.Flags())
 	return cmd
 }
 
+// Complete takes MODEL[:VERSION] and wires the model center's clients.
+func (o *PullOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.S3.Complete(f)
+	var err error
+	o.Ref, err = modelhub.ParseRef("MODEL:VERSION", args[0])
+	return err
+}
+
+// Validate checks the flags.
+func (o *PullOptions) Validate() error {
+	if o.Dir == "" {
+		return exit.UsageErrorf("--output-dir must not be empty")
+	}
+	return o.S3.Validate()
+}
+
 // Run downloads.
 func (o *PullOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
+	closeStore, err := o.S3.Open(ctx, &o.Store)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
 	path, m, err := o.Store.Pull(ctx, o.Ref, o.Dir)
 	if err != nil {
 		return err

@@ -39,7 +39,6 @@ type PushOptions struct {
 	Streams cmdutil.IOStreams
 	Kube    kube.Interface
 	Store   *modelstore.Store
-	stop    func()
 }
 
 // NewCmdPush returns `modelhub push`; runF replaces Run in tests.
@@ -69,22 +68,7 @@ endpoint, model_name, model_version, pvc_name); flags override the file.`,
   paddlex modelhub push ppocr-det --model-name ppocr-det --model-version v1 --pvc-name ppocr-det --dry-run=client -o yaml
   paddlex modelhub push ppocr-det:v2 --from-file ./ppocr-det.tar.gz --framework PaddleOCR --label dataset=icdar2015`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			if err := o.Connect(cmd.Context(), f); err != nil {
-				return err
-			}
-			defer o.stop()
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&o.File, "filename", "f", "", "spec file (YAML or JSON, - for stdin) with the ModelHub API's keys")
@@ -201,18 +185,20 @@ func (o *PushOptions) Validate() error {
 	return o.Spec.Validate()
 }
 
-// Connect builds the clients the push needs.
-func (o *PushOptions) Connect(ctx context.Context, f *cmdutil.Factory) error {
-	o.stop = func() {}
+// RunTimeout is --timeout, which bounds the in-cluster push; an upload
+// from this machine takes as long as the archive needs.
+func (o *PushOptions) RunTimeout() time.Duration {
 	if o.Local() {
-		st, stop, err := o.S3.Connect(ctx)
-		if err != nil {
-			return err
-		}
-		o.Store, o.stop = st, stop
-		return nil
+		return 0
 	}
-	if o.Apply.ClientDryRun() {
+	return o.Apply.Timeout
+}
+
+// Connect builds the engine of the in-cluster push; nothing is needed for a
+// client dry run, and an upload from this machine opens the model center
+// in Run.
+func (o *PushOptions) Connect(f *cmdutil.Factory) error {
+	if o.Local() || o.Apply.ClientDryRun() {
 		return nil
 	}
 	var err error
@@ -222,9 +208,6 @@ func (o *PushOptions) Connect(ctx context.Context, f *cmdutil.Factory) error {
 
 // Run pushes.
 func (o *PushOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if o.Local() {
 		return o.runLocal(ctx)
 	}
@@ -232,6 +215,11 @@ func (o *PushOptions) Run(ctx context.Context) error {
 }
 
 func (o *PushOptions) runLocal(ctx context.Context) error {
+	closeStore, err := o.S3.Open(ctx, &o.Store)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	abs, err := filepath.Abs(o.FromFile)
 	if err != nil {
 		abs = o.FromFile
@@ -263,11 +251,6 @@ func (o *PushOptions) runJob(ctx context.Context) error {
 	objs := []*unstructured.Unstructured{job}
 	if o.Apply.ClientDryRun() {
 		return o.print(objs, "(dry run)")
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
 	}
 	if err := o.preflight(ctx, ref); err != nil {
 		return err

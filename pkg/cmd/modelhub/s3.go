@@ -151,6 +151,28 @@ func (o *S3Options) Connect(ctx context.Context) (*modelstore.Store, func(), err
 	return st, stop, nil
 }
 
+// Open sets *st to the model center unless it is set already (tests set
+// it), and returns the function that closes what Open started. Run calls
+// it, so that a port-forward lives under Run's context and ends with Run.
+func (o *S3Options) Open(ctx context.Context, st **modelstore.Store) (func(), error) {
+	if *st != nil {
+		return func() {}, nil
+	}
+	s, stop, err := o.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	*st = s
+	return stop, nil
+}
+
+// OpensInRun is embedded by options whose Run opens the model center
+// itself, through S3Options.Open.
+type OpensInRun struct{}
+
+// Connect builds nothing: the store and its port-forward belong to Run.
+func (OpensInRun) Connect(*cmdutil.Factory) error { return nil }
+
 // readKeys reads the S3 keys from the cluster Secret through the engine.
 // The keys are returned, never printed: errors name the Secret, not its data.
 func (o *S3Options) readKeys(ctx context.Context) (access, secret string, err error) {

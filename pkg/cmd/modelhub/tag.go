@@ -23,6 +23,7 @@ type TagOptions struct {
 
 	Streams cmdutil.IOStreams
 	Store   *modelstore.Store
+	OpensInRun
 }
 
 // NewCmdTag returns `modelhub tag`.
@@ -37,44 +38,43 @@ serving MODEL:TAG serves it. A tag never overwrites a version unless --force.`,
 		Example:           `  paddlex modelhub tag ppocr-det:v2 latest`,
 		ValidArgsFunction: completeModelRef(f, "required"),
 		Args:              cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.S3.Complete(f)
-			if !strings.Contains(args[0], ":") {
-				return exit.UsageErrorf("name the version to tag as MODEL:VERSION, not %q", args[0])
-			}
-			var err error
-			if o.Ref, err = modelhub.ParseRef("MODEL:VERSION", args[0]); err != nil {
-				return err
-			}
-			o.Tag = args[1]
-			if err := modelhub.ValidateVersion("TAG", o.Tag); err != nil {
-				return err
-			}
-			if err := o.S3.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			st, stop, err := o.S3.Connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer stop()
-			o.Store = st
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite TAG even if it is a version")
 	o.S3.AddFlags(cmd.Flags())
 	return cmd
 }
 
+// Complete takes MODEL:VERSION and TAG and wires the model center's
+// clients.
+func (o *TagOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.S3.Complete(f)
+	if !strings.Contains(args[0], ":") {
+		return exit.UsageErrorf("name the version to tag as MODEL:VERSION, not %q", args[0])
+	}
+	var err error
+	if o.Ref, err = modelhub.ParseRef("MODEL:VERSION", args[0]); err != nil {
+		return err
+	}
+	o.Tag = args[1]
+	return nil
+}
+
+// Validate checks TAG and the flags.
+func (o *TagOptions) Validate() error {
+	if err := modelhub.ValidateVersion("TAG", o.Tag); err != nil {
+		return err
+	}
+	return o.S3.Validate()
+}
+
 // Run tags.
 func (o *TagOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
+	closeStore, err := o.S3.Open(ctx, &o.Store)
+	if err != nil {
+		return err
 	}
+	defer closeStore()
 	m, err := o.Store.Tag(ctx, o.Ref, o.Tag, o.Force)
 	if err != nil {
 		return err
