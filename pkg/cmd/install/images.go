@@ -30,6 +30,31 @@ type ImagesOptions struct {
 	Streams cmdutil.IOStreams
 	Catalog *install.Catalog
 	Plan    []*install.Component
+
+	cmdutil.Offline
+}
+
+// Complete takes the registry and reads the catalog.
+func (o *ImagesOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, _ []string) error {
+	o.Registry = f.ImageRegistry
+	var err error
+	o.Catalog, err = o.Source.catalog()
+	return err
+}
+
+// Validate checks the flags and plans the selection.
+func (o *ImagesOptions) Validate() error {
+	if err := o.Source.validate(); err != nil {
+		return err
+	}
+	if o.Networking != "" && o.Networking != install.NetworkingKourier && o.Networking != install.NetworkingIstio {
+		return exit.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
+	}
+	var err error
+	if o.Plan, err = o.Catalog.Plan(install.Selection{Profile: o.Profile, Networking: o.Networking, Components: o.Components, Skip: o.Skip}); err != nil {
+		return exit.UsageErrorf("%v", err)
+	}
+	return nil
 }
 
 // NewCmdImages returns `paddlex install images`.
@@ -48,23 +73,7 @@ pull from.`,
 		Example: `  paddlex install images --profile standalone
   paddlex install images --image-registry mirror.example:5000/paddlex | while read src dst; do crane copy "$src" "$dst"; done`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Registry = f.ImageRegistry
-			var err error
-			if o.Catalog, err = o.Source.catalog(); err != nil {
-				return err
-			}
-			if err := o.Source.validate(); err != nil {
-				return err
-			}
-			if o.Networking != "" && o.Networking != install.NetworkingKourier && o.Networking != install.NetworkingIstio {
-				return exit.UsageErrorf("--networking must be kourier or istio, not %q", o.Networking)
-			}
-			if o.Plan, err = o.Catalog.Plan(install.Selection{Profile: o.Profile, Networking: o.Networking, Components: o.Components, Skip: o.Skip}); err != nil {
-				return exit.UsageErrorf("%v", err)
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, nil),
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.Profile, "profile", install.ProfileFull, "profile whose images to list: standalone or full")
@@ -77,9 +86,6 @@ pull from.`,
 
 // Run prints the images.
 func (o *ImagesOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	imgs, err := planImages(ctx, o.Catalog, o.Plan, &o.Source, o.Networking, func(s string) { fmt.Fprintln(o.Streams.ErrOut, s) })
 	if err != nil {
 		return err
