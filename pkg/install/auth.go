@@ -3,9 +3,13 @@ package install
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/paddleflow/paddlex/pkg/kube"
 )
 
 // How users sign in. The Argo server never acts with its own rights for a
@@ -173,11 +177,11 @@ func generateAuth(s Settings) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	cm := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": "dex", "namespace": "auth"},
-		"data":     map[string]any{"config.yaml": string(cb)},
-	}}
+	cm := kube.ToUnstructured(&corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: "dex", Namespace: "auth"},
+		Data:       map[string]string{"config.yaml": string(cb)},
+	})
 	gw := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "networking.istio.io/v1beta1", "kind": "Gateway",
 		"metadata": map[string]any{"name": "paddlex", "namespace": "auth"},

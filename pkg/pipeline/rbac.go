@@ -7,6 +7,8 @@ import (
 	"github.com/paddleflow/paddlex/pkg/paddle"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -63,7 +65,7 @@ func verbsFor(t wfv1.Template) []string {
 // Rules returns the rules the runner needs for wf: the executor's own
 // (reporting task results), and per kind the verbs its resource templates
 // use, merged and sorted.
-func Rules(wf *wfv1.Workflow) ([]any, error) {
+func Rules(wf *wfv1.Workflow) ([]rbacv1.PolicyRule, error) {
 	type key struct{ group, resource string }
 	need := map[key]map[string]bool{
 		{"argoproj.io", "workflowtaskresults"}: {"create": true, "patch": true},
@@ -103,13 +105,12 @@ func Rules(wf *wfv1.Workflow) ([]any, error) {
 		}
 		return keys[i].resource < keys[j].resource
 	})
-	rules := make([]any, 0, len(keys))
+	rules := make([]rbacv1.PolicyRule, 0, len(keys))
 	for _, k := range keys {
-		verbs := sortedKeys(need[k])
-		rules = append(rules, map[string]any{
-			"apiGroups": []any{k.group},
-			"resources": []any{k.resource},
-			"verbs":     toAny(verbs),
+		rules = append(rules, rbacv1.PolicyRule{
+			APIGroups: []string{k.group},
+			Resources: []string{k.resource},
+			Verbs:     sortedKeys(need[k]),
 		})
 	}
 	return rules, nil
@@ -123,29 +124,30 @@ func RBAC(runner, pipeline, namespace string, wf *wfv1.Workflow) ([]*unstructure
 	if err != nil {
 		return nil, err
 	}
-	md := func(name string) map[string]any {
-		return map[string]any{"name": name, "namespace": namespace, "labels": map[string]any{
+	md := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{
 			kube.LabelManagedBy: kube.ManagedByValue, LabelPipeline: pipeline,
 		}}
 	}
-	sa := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "ServiceAccount", "metadata": md(runner),
-	}}
+	sa := kube.ToUnstructured(&corev1.ServiceAccount{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: md(runner),
+	})
 	tokenMD := md(tokenSecret(runner))
-	tokenMD["annotations"] = map[string]any{"kubernetes.io/service-account.name": runner}
-	token := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Secret", "metadata": tokenMD,
-		"type": "kubernetes.io/service-account-token",
-	}}
-	role := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": md(runner),
-		"rules": rules,
-	}}
-	binding := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": md(runner),
-		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": runner},
-		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": runner, "namespace": namespace}},
-	}}
+	tokenMD.Annotations = map[string]string{corev1.ServiceAccountNameKey: runner}
+	token := kube.ToUnstructured(&corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: tokenMD,
+		Type: corev1.SecretTypeServiceAccountToken,
+	})
+	role := kube.ToUnstructured(&rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "Role"},
+		ObjectMeta: md(runner), Rules: rules,
+	})
+	binding := kube.ToUnstructured(&rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
+		ObjectMeta: md(runner),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: runner},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: runner, Namespace: namespace}},
+	})
 	return []*unstructured.Unstructured{sa, token, role, binding}, nil
 }
 
@@ -159,14 +161,6 @@ func OwnedBy(objs []*unstructured.Unstructured, wf *unstructured.Unstructured) [
 			APIVersion: wf.GetAPIVersion(), Kind: wf.GetKind(), Name: wf.GetName(), UID: wf.GetUID(),
 		}})
 		out[i] = cp
-	}
-	return out
-}
-
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
 	}
 	return out
 }
