@@ -66,8 +66,6 @@ func TestDeleteCommandsShareDeleteFlags(t *testing.T) {
 // Every leaf command runs Complete, Validate, Connect and Run through the
 // one driver, so the context default and --timeout are handled once.
 func TestEveryLeafRunsThroughTheDriver(t *testing.T) {
-	// pipeline and modelhub keep their own RunE until they move over.
-	pending := map[string]bool{"pipeline": true}
 	root := NewRootCmd(cmdutil.NewFactory(cmdutil.IOStreams{}), Options{})
 	leaves := 0
 	walk(root, func(c *cobra.Command) {
@@ -82,9 +80,6 @@ func TestEveryLeafRunsThroughTheDriver(t *testing.T) {
 			return // a group: it prints its help
 		}
 		leaves++
-		if pending[strings.Fields(c.CommandPath())[1]] {
-			return
-		}
 		// The closure is named after the generic driver, inlined or not.
 		if !strings.Contains(name, ".PhasedRunE[") {
 			t.Errorf("%s: RunE is %q, not cmdutil.PhasedRunE", c.CommandPath(), name)

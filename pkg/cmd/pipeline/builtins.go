@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
@@ -16,6 +17,8 @@ import (
 type BuiltinsOptions struct {
 	Output  string
 	Streams cmdutil.IOStreams
+	cmdutil.NoArgs
+	cmdutil.Offline
 }
 
 // NewCmdBuiltins returns `pipeline builtins`.
@@ -32,22 +35,22 @@ without a file), or write an editable copy with
 		Example: `  paddlex pipeline builtins
   paddlex pipeline builtins -o name`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Output != "" && o.Output != "name" {
-				return exit.UsageErrorf("--output must be name, not %q", o.Output)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return o.Run()
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "name: print the names alone")
 	return cmd
 }
 
+// Validate checks -o.
+func (o *BuiltinsOptions) Validate() error {
+	if o.Output != "" && o.Output != "name" {
+		return exit.UsageErrorf("--output must be name, not %q", o.Output)
+	}
+	return nil
+}
+
 // Run prints the table.
-func (o *BuiltinsOptions) Run() error {
+func (o *BuiltinsOptions) Run(context.Context) error {
 	bs, err := pipeline.Builtins(manifests.Pipelines, "pipelines")
 	if err != nil {
 		return err

@@ -39,28 +39,7 @@ volume go with it; the SampleSet cache and the served Knative Service stay.`,
   paddlex pipeline delete ppocr-det --dry-run=server`,
 		ValidArgsFunction: completeRuns(f),
 		Args:              cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Names, o.Namespace = args, f.Namespace()
-			for _, n := range args {
-				if err := validate.Subdomain("NAME", n); err != nil {
-					return err
-				}
-			}
-			if err := o.Apply.Validate(); err != nil {
-				return err
-			}
-			if o.Apply.ClientDryRun() {
-				return exit.UsageErrorf("--dry-run=client does not apply to delete: use --dry-run=server to ask the API server what would be deleted")
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	// A delete applies nothing: it has no field manager or conflicts to
 	// force, and nothing to print for a client dry run.
@@ -70,16 +49,40 @@ volume go with it; the SampleSet cache and the served Knative Service stay.`,
 	return cmd
 }
 
+// Complete takes the NAME arguments and the namespace.
+func (o *DeleteOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.Names, o.Namespace = args, f.Namespace()
+	return nil
+}
+
+// Validate checks the names and the flags.
+func (o *DeleteOptions) Validate() error {
+	for _, n := range o.Names {
+		if err := validate.Subdomain("NAME", n); err != nil {
+			return err
+		}
+	}
+	if err := o.Apply.Validate(); err != nil {
+		return err
+	}
+	if o.Apply.ClientDryRun() {
+		return exit.UsageErrorf("--dry-run=client does not apply to delete: use --dry-run=server to ask the API server what would be deleted")
+	}
+	return nil
+}
+
+// RunTimeout is --timeout.
+func (o *DeleteOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
+
+// Connect takes the engine.
+func (o *DeleteOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	o.Kube, err = f.Kube()
+	return err
+}
+
 // Run deletes with foreground propagation, so owned objects go first.
 func (o *DeleteOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if o.Apply.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Apply.Timeout)
-		defer cancel()
-	}
 	refs := make([]kube.ObjectRef, len(o.Names))
 	for i, n := range o.Names {
 		refs[i] = wfRef(o.Namespace, n)

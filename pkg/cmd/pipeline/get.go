@@ -42,38 +42,43 @@ all namespaces); -o yaml or -o json then prints every run's Workflow.`,
   paddlex pipeline get
   paddlex pipeline get -A -o wide`,
 		ValidArgsFunction: completeRuns(f),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Names, o.Namespace = args, f.Namespace()
-			for _, n := range args {
-				if err := validate.Subdomain("NAME", n); err != nil {
-					return err
-				}
-			}
-			if err := o.Output.Validate(); err != nil {
-				return err
-			}
-			if len(args) > 0 && o.AllNamespaces {
-				return exit.UsageErrorf("-A lists the runs of every namespace: give no NAME with it, or drop -A to show the named runs")
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	o.ListFlags.AddFlags(cmd.Flags())
 	return cmd
 }
 
+// Complete takes the NAME arguments and the namespace.
+func (o *GetOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.ListFlags.Complete(f, args)
+	return nil
+}
+
+// Validate checks the names, -o and -A.
+func (o *GetOptions) Validate() error {
+	for _, n := range o.Names {
+		if err := validate.Subdomain("NAME", n); err != nil {
+			return err
+		}
+	}
+	if err := o.Output.Validate(); err != nil {
+		return err
+	}
+	if len(o.Names) > 0 && o.AllNamespaces {
+		return exit.UsageErrorf("-A lists the runs of every namespace: give no NAME with it, or drop -A to show the named runs")
+	}
+	return nil
+}
+
+// Connect takes the engine.
+func (o *GetOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	o.Kube, err = f.Kube()
+	return err
+}
+
 // Run prints each tree once; without names it lists the runs.
 func (o *GetOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if len(o.Names) == 0 {
 		return o.list(ctx)
 	}

@@ -23,6 +23,8 @@ type InitOptions struct {
 	Force   bool
 
 	Streams cmdutil.IOStreams
+	cmdutil.NoArgs
+	cmdutil.Offline
 }
 
 // NewCmdInit returns `pipeline init`.
@@ -38,18 +40,7 @@ to stdout.`,
 		Example: `  paddlex pipeline init --builtin ppocr-rec -o rec.yaml
   paddlex pipeline init --builtin paddleclas-shitu > shitu.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case o.Builtin != "" && o.Suite != "":
-				return exit.UsageErrorf("--builtin and --suite are exclusive: give one")
-			case o.Builtin == "" && o.Suite == "":
-				return exit.UsageErrorf("--builtin NAME is required (see `paddlex pipeline builtins`)")
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().StringVar(&o.Builtin, "builtin", "", "the built-in pipeline to write (see 'paddlex pipeline builtins')")
 	// --suite wrote a suite's one built-in; every suite now has several.
@@ -59,6 +50,17 @@ to stdout.`,
 	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite the file if it exists")
 	_ = cmd.RegisterFlagCompletionFunc("builtin", completeBuiltins)
 	return cmd
+}
+
+// Validate checks that one of --builtin and --suite is given.
+func (o *InitOptions) Validate() error {
+	switch {
+	case o.Builtin != "" && o.Suite != "":
+		return exit.UsageErrorf("--builtin and --suite are exclusive: give one")
+	case o.Builtin == "" && o.Suite == "":
+		return exit.UsageErrorf("--builtin NAME is required (see `paddlex pipeline builtins`)")
+	}
+	return nil
 }
 
 // Run writes the built-in.

@@ -40,33 +40,37 @@ the run a retry resubmits, and the message. -A lists every namespace.`,
   paddlex pipeline list -A
   paddlex pipeline list -o name`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Namespace = f.Namespace()
-			switch o.Output.Output {
-			case "", "wide", "name":
-			default:
-				return exit.UsageErrorf("--output must be wide or name, not %q (use `pipeline get NAME -o yaml` for one run)", o.Output.Output)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "list across all namespaces")
 	o.Output.AddFlags(cmd.Flags())
 	return cmd
 }
 
+// Complete takes the namespace.
+func (o *ListOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, _ []string) error {
+	o.Namespace = f.Namespace()
+	return nil
+}
+
+// Validate checks -o.
+func (o *ListOptions) Validate() error {
+	switch o.Output.Output {
+	case "", "wide", "name":
+		return nil
+	}
+	return exit.UsageErrorf("--output must be wide or name, not %q (use `pipeline get NAME -o yaml` for one run)", o.Output.Output)
+}
+
+// Connect takes the engine.
+func (o *ListOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	o.Kube, err = f.Kube()
+	return err
+}
+
 // Run lists, newest first.
 func (o *ListOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ns := o.Namespace
 	if o.AllNamespaces {
 		ns = ""

@@ -54,40 +54,45 @@ upload Jobs, serving revisions). Each line is prefixed with [STEP/POD].`,
   paddlex pipeline logs ppocr-det train -f`,
 		ValidArgsFunction: completeRunAndStep(f),
 		Args:              cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name, o.Namespace = args[0], f.Namespace()
-			if len(args) == 2 {
-				o.Step = args[1]
-			}
-			if err := validate.Subdomain("NAME", o.Name); err != nil {
-				return err
-			}
-			if o.Tail < -1 {
-				return exit.UsageErrorf("--tail must be -1 (all lines) or more, not %d", o.Tail)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			if o.Clientset, err = f.Clientset(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep streaming until the containers stop")
 	cmd.Flags().Int64Var(&o.Tail, "tail", -1, "lines of each pod's recent log to show (-1: all)")
 	return cmd
 }
 
+// Complete takes NAME, STEP and the namespace.
+func (o *LogsOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	if len(args) == 2 {
+		o.Step = args[1]
+	}
+	return nil
+}
+
+// Validate checks NAME and --tail.
+func (o *LogsOptions) Validate() error {
+	if err := validate.Subdomain("NAME", o.Name); err != nil {
+		return err
+	}
+	if o.Tail < -1 {
+		return exit.UsageErrorf("--tail must be -1 (all lines) or more, not %d", o.Tail)
+	}
+	return nil
+}
+
+// Connect takes the engine and the clientset the logs are read through.
+func (o *LogsOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	if o.Kube, err = f.Kube(); err != nil {
+		return err
+	}
+	o.Clientset, err = f.Clientset()
+	return err
+}
+
 // Run finds the pods and streams them.
 func (o *LogsOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	wf, _, err := getWorkflow(ctx, o.Kube, o.Namespace, o.Name)
 	if err != nil {
 		return err

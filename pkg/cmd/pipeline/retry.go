@@ -45,31 +45,7 @@ run until the retry finishes: deleting it deletes its volume.`,
   paddlex pipeline retry ppocr-det-x7k2p --watch`,
 		ValidArgsFunction: completeRuns(f),
 		Args:              cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name, o.Namespace = args[0], f.Namespace()
-			if err := validate.Subdomain("NAME", o.Name); err != nil {
-				return err
-			}
-			if err := o.Apply.Validate(); err != nil {
-				return err
-			}
-			switch o.Output.Output {
-			case "", "yaml", "json", "name":
-			default:
-				return exit.UsageErrorf("--output must be yaml, json or name, not %q", o.Output.Output)
-			}
-			if o.Watch && o.Apply.DryRun != cmdutil.DryRunNone {
-				return exit.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			var err error
-			if o.Kube, err = f.Kube(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.BoolVar(&o.Watch, "watch", false, "follow the new run until it finishes")
@@ -79,11 +55,44 @@ run until the retry finishes: deleting it deletes its volume.`,
 	return cmd
 }
 
+// Complete takes NAME and the namespace.
+func (o *RetryOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	return nil
+}
+
+// Validate checks NAME and the flags.
+func (o *RetryOptions) Validate() error {
+	if err := validate.Subdomain("NAME", o.Name); err != nil {
+		return err
+	}
+	if err := o.Apply.Validate(); err != nil {
+		return err
+	}
+	switch o.Output.Output {
+	case "", "yaml", "json", "name":
+	default:
+		return exit.UsageErrorf("--output must be yaml, json or name, not %q", o.Output.Output)
+	}
+	if o.Watch && o.Apply.DryRun != cmdutil.DryRunNone {
+		return exit.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
+	}
+	return nil
+}
+
+// RunTimeout is --timeout.
+func (o *RetryOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
+
+// Connect takes the engine: a retry reads the failed run even for a client
+// dry run.
+func (o *RetryOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	o.Kube, err = f.Kube()
+	return err
+}
+
 // Run plans the retry, removes the leftovers and submits.
 func (o *RetryOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	old, _, err := getWorkflow(ctx, o.Kube, o.Namespace, o.Name)
 	if err != nil {
 		return err

@@ -77,21 +77,7 @@ server with dry-run, so the cluster's schemas check them.`,
   paddlex pipeline run --builtin ppocr-det --dry-run=client -o yaml
   paddlex pipeline run --builtin ppocr-det --dry-run=server`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			if err := o.Connect(f); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	fs := cmd.Flags()
 	fs.StringVarP(&o.File, "filename", "f", "", "pipeline file (YAML or JSON, - for stdin)")
@@ -140,7 +126,7 @@ func readPipeline(file, builtin string, sets []string, stdin io.Reader) (*pipeli
 
 // Complete loads the pipeline and resolves its namespace: -n wins, then
 // the file's namespace, then the context's.
-func (o *RunOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command) error {
+func (o *RunOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, _ []string) error {
 	p, err := readPipeline(o.File, o.Builtin, o.Sets, o.Streams.In)
 	if err != nil {
 		return err
@@ -154,6 +140,9 @@ func (o *RunOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command) error {
 	o.ImageRegistry = f.ImageRegistry
 	return nil
 }
+
+// RunTimeout is --timeout.
+func (o *RunOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
 
 // Validate checks flags and the pipeline without contacting the cluster.
 func (o *RunOptions) Validate() error {
@@ -192,9 +181,6 @@ func (o *RunOptions) Connect(f *cmdutil.Factory) error {
 // Run compiles, applies the runner's RBAC, submits the Workflow and, with
 // --watch, follows it.
 func (o *RunOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	p := o.Pipeline
 	opts := pipeline.Options{ServiceAccount: o.ServiceAccount, GenerateName: o.GenerateName, ImageRegistry: o.ImageRegistry}
 	if o.GenerateName && !o.Apply.ClientDryRun() {

@@ -274,16 +274,18 @@ func (v *view) close() {
 // it failed, exit 3 when ctx's deadline (--timeout) passed first. The
 // engine's wait drives it: the view draws each state the watch delivers,
 // and the run's Warning events are printed on errOut.
+//
+// timeout is the --timeout that bounds ctx from the start of the command's
+// Run: a wait that ran out reports it, the time the command waited in all,
+// rather than the part of it spent watching.
 func follow(ctx context.Context, k kube.Interface, ref kube.ObjectRef, v *view, errOut io.Writer, timeout time.Duration) error {
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 	obj, err := k.WithReporter(&followReporter{v: v, errOut: errOut}).Wait(ctx, ref, &finished{ref: ref, v: v})
 	v.close()
 	var te *kube.TimeoutError
 	if errors.As(err, &te) {
+		if timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			te.After = timeout
+		}
 		return fmt.Errorf("%w; it keeps running: follow it with `paddlex pipeline get %s -n %s`", te, ref.Name, ref.Namespace)
 	}
 	if err != nil {
