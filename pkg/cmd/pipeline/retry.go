@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/validate"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -66,18 +65,7 @@ func (o *RetryOptions) Validate() error {
 	if err := validate.Subdomain("NAME", o.Name); err != nil {
 		return err
 	}
-	if err := o.Apply.Validate(); err != nil {
-		return err
-	}
-	switch o.Output.Output {
-	case "", "yaml", "json", "name":
-	default:
-		return exit.UsageErrorf("--output must be yaml, json or name, not %q", o.Output.Output)
-	}
-	if o.Watch && o.Apply.DryRun != cmdutil.DryRunNone {
-		return exit.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
-	}
-	return nil
+	return validateSubmit(&o.Apply, o.Output.Output, o.Watch)
 }
 
 // RunTimeout is --timeout.

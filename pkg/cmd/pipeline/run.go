@@ -146,16 +146,8 @@ func (o *RunOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
 
 // Validate checks flags and the pipeline without contacting the cluster.
 func (o *RunOptions) Validate() error {
-	if err := o.Apply.Validate(); err != nil {
+	if err := validateSubmit(&o.Apply, o.Output.Output, o.Watch); err != nil {
 		return err
-	}
-	switch o.Output.Output {
-	case "", "yaml", "json", "name":
-	default:
-		return exit.UsageErrorf("--output must be yaml, json or name, not %q", o.Output.Output)
-	}
-	if o.Watch && o.Apply.DryRun != cmdutil.DryRunNone {
-		return exit.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
 	}
 	if o.Watch && o.Output.Output != "" && o.Output.Output != "json" {
 		return exit.UsageErrorf("--watch prints a tree, lines, or with -o json JSON lines: -o %s does not apply", o.Output.Output)
@@ -325,4 +317,21 @@ func resourceName(obj *unstructured.Unstructured) string {
 		return kind
 	}
 	return kind + "." + gvk.Group
+}
+
+// validateSubmit checks the flags run and retry share: the apply flags,
+// --output, and --watch only for a run really submitted.
+func validateSubmit(apply *cmdutil.ApplyFlags, output string, watch bool) error {
+	if err := apply.Validate(); err != nil {
+		return err
+	}
+	switch output {
+	case "", "yaml", "json", "name":
+	default:
+		return exit.UsageErrorf("--output must be yaml, json or name, not %q", output)
+	}
+	if watch && apply.DryRun != cmdutil.DryRunNone {
+		return exit.UsageErrorf("--watch follows a submitted run: it cannot be combined with --dry-run")
+	}
+	return nil
 }
