@@ -64,9 +64,11 @@ test-tools:
 unit:
 	go test ./...
 
-## golden: rewrite testdata/*.golden.* from the current renderers
+## golden: rewrite testdata/*.golden.* from the current renderers (only the
+## packages whose tests use internal/golden know the -update flag)
 golden:
-	go test ./... -run 'Golden|Render' -update >/dev/null
+	go test $$(go list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | \
+		awk '/paddlex\/internal\/golden( |$$)/ && $$1 !~ /internal\/golden$$/ {print $$1}') -run 'Golden|Render' -update >/dev/null
 	@git status --short -- '*testdata*'
 
 ## bench: the engine and compiler benchmarks against a real API server
