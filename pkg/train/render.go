@@ -298,6 +298,9 @@ func podTemplate(s *Spec, role string) corev1.PodTemplateSpec {
 			Env:          s.env(),
 			VolumeMounts: mounts,
 			Resources:    res,
+			// A failed rank's last log lines become its termination
+			// message, so the tool's own error shows in the pod's status.
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		}},
 		Volumes:       vols,
 		RestartPolicy: corev1.RestartPolicyNever,
@@ -372,6 +375,8 @@ func jobObject(s *Spec, name, component, image, workdir string, command []string
 			Env:          s.env(),
 			VolumeMounts: mounts,
 			WorkingDir:   workdir,
+			// The export or conversion tool's error shows in the pod's status.
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		}},
 		Volumes: vols,
 	}
