@@ -5,6 +5,7 @@
 package hermetic
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -109,6 +110,9 @@ func goLocations() (map[string]string, error) {
 //
 //	func TestMain(m *testing.M) { os.Exit(hermetic.Main(m)) }
 func Main(m *testing.M) int {
+	// Parse the flags before making the directory: a bad flag exits the
+	// process at once, and would leave it behind.
+	flag.Parse()
 	restore, err := Setup()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hermetic:", err)

@@ -11,6 +11,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -94,6 +95,9 @@ type Env struct {
 // The tests run hermetic (see hermetic.Setup): commands read no one's config
 // file, kubeconfig or caches.
 func Main(m *testing.M, opts Options) int {
+	// Parse the flags before making anything: a bad flag exits the process
+	// at once, and would leave the temporary directories behind.
+	flag.Parse()
 	if opts.RealNode {
 		if os.Getenv("PADDLEX_REALNODE") == "" {
 			skipMsg = "real-node tests run under `make e2e` (PADDLEX_REALNODE=1)"
