@@ -31,6 +31,11 @@ MC_VERSION=v0.0.0-20250313080218-cf909e1063a9
 cache=${PADDLEX_TESTBIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paddlex/testbin}
 dir="$cache/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-to-$TRAINING_OPERATOR_VERSION"
 mkdir -p "$dir"
+# One build at a time: a second run (another checkout's make, a parallel
+# test command) waits for the first instead of building the same binary
+# into the same temporary file; on a warm cache the lock is held for an instant.
+exec 9>"$cache/.lock"
+flock 9
 
 # build NAME MODULE_DIR PACKAGE: go build into $dir/NAME unless already there.
 build() {
