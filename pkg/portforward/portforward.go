@@ -27,19 +27,25 @@ import (
 	streamhttp "k8s.io/streaming/pkg/httpstream"
 )
 
-// Target names what to forward to: a pod, or a Service whose ready backing
-// pod is chosen. Port is the pod's container port, or for a Service the
-// Service port (mapped through its targetPort, as kubectl does).
+// Target names what to forward to: a pod, a Service whose ready backing
+// pod is chosen, or the ready pods a label selector matches (a Knative
+// revision's, whose Services have no selector). Port is the pod's container
+// port, or for a Service the Service port (mapped through its targetPort, as
+// kubectl does).
 type Target struct {
 	Namespace string
 	Pod       string
 	Service   string
+	Selector  string
 	Port      int32
 }
 
 func (t Target) String() string {
-	if t.Service != "" {
+	switch {
+	case t.Service != "":
 		return fmt.Sprintf("service %s/%s port %d", t.Namespace, t.Service, t.Port)
+	case t.Selector != "":
+		return fmt.Sprintf("pods %s in %s port %d", t.Selector, t.Namespace, t.Port)
 	}
 	return fmt.Sprintf("pod %s/%s port %d", t.Namespace, t.Pod, t.Port)
 }
@@ -78,6 +84,17 @@ func (f *Forward) URL() string {
 // Done is closed (after sending the error, nil on a clean stop) when the
 // forward ends: Close was called, ctx ended, or the connection to the pod broke.
 func (f *Forward) Done() <-chan error { return f.done }
+
+// Wait blocks until ctx ends (nil: the user stopped it) or the forward
+// ends on its own (the error that ended it, or nil).
+func (f *Forward) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-f.done:
+		return err
+	}
+}
 
 // Close stops forwarding and waits until the listener is closed.
 func (f *Forward) Close() {
@@ -185,8 +202,15 @@ func Resolve(ctx context.Context, cs kubernetes.Interface, t Target) (string, in
 		}
 		return pod.Name, t.Port, nil
 	}
+	if t.Selector != "" {
+		pod, err := readyPod(ctx, cs, t, t.Selector)
+		if err != nil {
+			return "", 0, err
+		}
+		return pod.Name, t.Port, nil
+	}
 	if t.Service == "" {
-		return "", 0, errors.New("port-forward: name a pod or a service")
+		return "", 0, errors.New("port-forward: name a pod, a service or a selector")
 	}
 	svc, err := cs.CoreV1().Services(t.Namespace).Get(ctx, t.Service, metav1.GetOptions{})
 	if err != nil {
@@ -204,9 +228,23 @@ func Resolve(ctx context.Context, cs kubernetes.Interface, t Target) (string, in
 	if sp == nil {
 		return "", 0, fmt.Errorf("port-forward to %s: the service has no port %d", t, t.Port)
 	}
-	pods, err := cs.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
+	pod, err := readyPod(ctx, cs, t, labels.SelectorFromSet(svc.Spec.Selector).String())
 	if err != nil {
-		return "", 0, fmt.Errorf("port-forward to %s: list its pods: %w", t, err)
+		return "", 0, err
+	}
+	port, err := containerPort(pod, sp)
+	if err != nil {
+		return "", 0, fmt.Errorf("port-forward to %s: %w", t, err)
+	}
+	return pod.Name, port, nil
+}
+
+// readyPod picks a Running, Ready pod that selector matches: the oldest, for
+// a stable choice.
+func readyPod(ctx context.Context, cs kubernetes.Interface, t Target, selector string) (*corev1.Pod, error) {
+	pods, err := cs.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, fmt.Errorf("port-forward to %s: list its pods: %w", t, err)
 	}
 	var ready []corev1.Pod
 	for _, p := range pods.Items {
@@ -215,7 +253,7 @@ func Resolve(ctx context.Context, cs kubernetes.Interface, t Target) (string, in
 		}
 	}
 	if len(ready) == 0 {
-		return "", 0, fmt.Errorf("port-forward to %s: none of its %d pods is running and ready", t, len(pods.Items))
+		return nil, fmt.Errorf("port-forward to %s: none of its %d pods is running and ready", t, len(pods.Items))
 	}
 	sort.Slice(ready, func(i, j int) bool {
 		ti, tj := ready[i].CreationTimestamp, ready[j].CreationTimestamp
@@ -224,12 +262,7 @@ func Resolve(ctx context.Context, cs kubernetes.Interface, t Target) (string, in
 		}
 		return ready[i].Name < ready[j].Name
 	})
-	pod := &ready[0]
-	port, err := containerPort(pod, sp)
-	if err != nil {
-		return "", 0, fmt.Errorf("port-forward to %s: %w", t, err)
-	}
-	return pod.Name, port, nil
+	return &ready[0], nil
 }
 
 func notFound(err error, t Target, kind string) error {
