@@ -23,6 +23,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/cmd/dataset"
 	installcmd "github.com/paddleflow/paddlex/pkg/cmd/install"
 	modelhubcmd "github.com/paddleflow/paddlex/pkg/cmd/modelhub"
+	opencmd "github.com/paddleflow/paddlex/pkg/cmd/open"
 	pipelinecmd "github.com/paddleflow/paddlex/pkg/cmd/pipeline"
 	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
 	traincmd "github.com/paddleflow/paddlex/pkg/cmd/train"
@@ -99,6 +100,7 @@ from the command line only.
 		installcmd.NewCmdStatus(f, nil),
 		installcmd.NewCmdUninstall(f, nil),
 		modelhubcmd.NewCmdModelhub(f),
+		opencmd.NewCmdOpen(f),
 		pipelinecmd.NewCmdPipeline(f),
 		servecmd.NewCmdServe(f),
 		traincmd.NewCmdTrain(f),
@@ -113,7 +115,10 @@ from the command line only.
 		if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
 			// A group given an unknown verb is bad usage, not a request for
 			// help. The root too: cobra would report it as an untyped error.
-			c.Args = unknownCommand
+			// A group may name its verbs itself (open lists its targets).
+			if c.Args == nil {
+				c.Args = unknownCommand
+			}
 			c.SuggestionsMinimumDistance = 2
 			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 		}

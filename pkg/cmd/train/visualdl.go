@@ -93,13 +93,8 @@ func (o *VisualDLOptions) Run(ctx context.Context) error {
 	defer fw.Close()
 	fmt.Fprintln(o.Streams.Out, fw.URL())
 	fmt.Fprintf(o.Streams.ErrOut, "forwarding %s to pod %s port %d; press Ctrl-C to stop\n", fw.URL(), fw.Pod, fw.RemotePort)
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-fw.Done():
-		if err != nil {
-			return fmt.Errorf("visualdl %s: port-forward ended: %w", o.Name, err)
-		}
-		return nil
+	if err := fw.Wait(ctx); err != nil {
+		return fmt.Errorf("visualdl %s: port-forward ended: %w", o.Name, err)
 	}
+	return nil
 }
