@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -166,6 +167,8 @@ type Failure struct {
 	Message   string
 }
 
+// String says how the pod ended, on one line: with the container's
+// message when it is one line (Output shows a longer one).
 func (f Failure) String() string {
 	s := fmt.Sprintf("exited with code %d", f.ExitCode)
 	if f.Container == "" {
@@ -174,10 +177,31 @@ func (f Failure) String() string {
 	if f.Reason != "" {
 		s += " (" + f.Reason + ")"
 	}
-	if f.Message != "" {
-		s += ": " + f.Message
+	if m := strings.TrimSpace(f.Message); m != "" && !strings.Contains(m, "\n") {
+		s += ": " + m
 	}
 	return s
+}
+
+// Output returns the last n lines of a container's message that spans
+// several lines, each prefixed with indent, or "" for a message of one
+// line or none. With terminationMessagePolicy FallbackToLogsOnError the
+// message of a failed container is the end of its log: the tool's own
+// error, as a traceback's last lines.
+func (f Failure) Output(indent string, n int) string {
+	m := strings.Trim(f.Message, "\n")
+	if !strings.Contains(m, "\n") {
+		return ""
+	}
+	lines := strings.Split(m, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(indent + strings.TrimRight(l, " \r\t") + "\n")
+	}
+	return b.String()
 }
 
 // FirstFailure returns the first pod, in the order given, whose phase is

@@ -172,6 +172,31 @@ func TestFirstFailure(t *testing.T) {
 	}
 }
 
+// TestFailureOutput: a message of several lines (with
+// FallbackToLogsOnError, the end of the log) is shown as its last lines,
+// not folded into the one-line summary.
+func TestFailureOutput(t *testing.T) {
+	p := mkPod("j-worker-0", "worker")
+	p.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{Name: "paddle",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error",
+			Message: "LAUNCH INFO start\nTraceback (most recent call last):\n  File \"tools/train.py\", line 9\nAssertionError: bad key  \n"}}}}}
+	f, _ := FirstFailure([]corev1.Pod{p})
+	if f.String() != "exited with code 1 (Error)" {
+		t.Errorf("String() = %q", f)
+	}
+	if got, want := f.Output("  ", 2), "    File \"tools/train.py\", line 9\n  AssertionError: bad key\n"; got != want {
+		t.Errorf("Output = %q, want %q", got, want)
+	}
+	if got := f.Output("  ", 10); !strings.HasPrefix(got, "  LAUNCH INFO start\n") {
+		t.Errorf("Output(10) = %q", got)
+	}
+	p.Status.ContainerStatuses[0].State.Terminated.Message = "CUDA out of memory\n"
+	f, _ = FirstFailure([]corev1.Pod{p})
+	if f.String() != "exited with code 1 (Error): CUDA out of memory" || f.Output("  ", 5) != "" {
+		t.Errorf("one line: %q, output %q", f, f.Output("  ", 5))
+	}
+}
+
 type safeBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -368,6 +368,10 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		if _, err := o.Kube.Wait(ctx, kube.RefOf(j), kube.JobComplete()); err != nil {
 			fmt.Fprintf(o.Streams.ErrOut, "left in the cluster for inspection: %s\n  logs:   kubectl logs job/%s -n %s\n  remove: paddlex train delete %s -n %s\n",
 				kube.RefOf(j), j.GetName(), s.Namespace, s.Name, s.Namespace)
+			var fe *kube.FailedError
+			if errors.As(err, &fe) {
+				return o.jobFailed(ctx, j, err)
+			}
 			return err
 		}
 	}
@@ -400,13 +404,13 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 // from the operator's counts when the pods are gone.
 func (o *CreateOptions) trainingFailed(ctx context.Context, job *unstructured.Unstructured, cause error) error {
 	s := o.Spec
-	detail := ""
+	detail, output := "", ""
 	if o.Clientset != nil {
 		pods, err := podlogs.List(ctx, o.Clientset, s.Namespace, TrainingPodSelector(s.Name, ""))
 		if err == nil {
 			SortPods(s.Name, pods)
 			if f, ok := podlogs.FirstFailure(pods); ok {
-				detail = fmt.Sprintf("%s %s", Rank(s.Name, f.Pod), f)
+				detail, output = fmt.Sprintf("%s %s", Rank(s.Name, f.Pod), f), podOutput(f)
 			}
 		}
 	}
@@ -421,7 +425,37 @@ func (o *CreateOptions) trainingFailed(ctx context.Context, job *unstructured.Un
 	if detail == "" {
 		return exit.WithCode(exit.Failed, fmt.Errorf("training %s failed: %w\n  logs: paddlex train logs %s -n %s", s.Name, cause, s.Name, s.Namespace))
 	}
-	return exit.FailedErrorf("training %s failed: %s (%v)\n  logs: paddlex train logs %s -n %s", s.Name, detail, cause, s.Name, s.Namespace)
+	return exit.FailedErrorf("training %s failed: %s (%v)\n%s  logs: paddlex train logs %s -n %s", s.Name, detail, cause, output, s.Name, s.Namespace)
+}
+
+// outputLines is how much of a failed container's message an error shows.
+const outputLines = 20
+
+// podOutput shows the end of a failed container's message under the pod's
+// name, or "" when the message is one line (the failure line has it).
+func podOutput(f podlogs.Failure) string {
+	out := f.Output("    ", outputLines)
+	if out == "" {
+		return ""
+	}
+	return fmt.Sprintf("  pod %s ended with:\n%s", f.Pod.Name, out)
+}
+
+// jobFailed says why an export or conversion Job failed, from its pod's
+// termination message: the tool's own error.
+func (o *CreateOptions) jobFailed(ctx context.Context, job *unstructured.Unstructured, cause error) error {
+	s := o.Spec
+	detail, output := "", ""
+	if o.Clientset != nil {
+		pods, err := podlogs.List(ctx, o.Clientset, s.Namespace, "job-name="+job.GetName())
+		if err == nil {
+			if f, ok := podlogs.FirstFailure(pods); ok {
+				detail, output = fmt.Sprintf(": pod %s %s", f.Pod.Name, f), podOutput(f)
+			}
+		}
+	}
+	return exit.FailedErrorf("training %s succeeded, but its Job %s failed%s (%v)%s",
+		s.Name, job.GetName(), detail, cause, strings.TrimSuffix("\n"+output, "\n"))
 }
 
 // preflight reports up front what would otherwise leave pods Pending: the

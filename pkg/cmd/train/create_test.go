@@ -244,9 +244,12 @@ func TestRunFailureNamesRank(t *testing.T) {
 			Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: map[bool]string{true: "Completed", false: "OOMKilled"}[code == 0]}}}}
 		return p
 	}
-	cs := fake.NewClientset(pod("ppocr-det-worker-0", 0), pod("ppocr-det-worker-10", 0), pod("ppocr-det-worker-2", 137), pod("ppocr-det-worker-1", 0))
+	failed := pod("ppocr-det-worker-2", 137)
+	failed.Status.ContainerStatuses[0].State.Terminated.Message = "LAUNCH INFO rank 2 logs to log/workerlog.0\nepoch: [1/3]\nKilled\n"
+	cs := fake.NewClientset(pod("ppocr-det-worker-0", 0), pod("ppocr-det-worker-10", 0), failed, pod("ppocr-det-worker-1", 0))
 	_, _, err := runCreate(t, fk, cs, base...)
-	if exit.Code(err) != 1 || !strings.Contains(err.Error(), "training ppocr-det failed: worker-2 exited with code 137 (OOMKilled)") {
+	if exit.Code(err) != 1 || !strings.Contains(err.Error(), "training ppocr-det failed: worker-2 exited with code 137 (OOMKilled) (") ||
+		!strings.Contains(err.Error(), "\n  pod ppocr-det-worker-2 ended with:\n    LAUNCH INFO rank 2 logs to log/workerlog.0\n    epoch: [1/3]\n    Killed\n  logs: paddlex train logs ppocr-det -n ml") {
 		t.Fatalf("err = %v", err)
 	}
 	for _, c := range fk.Calls {
@@ -264,6 +267,37 @@ func TestRunFailureNamesRank(t *testing.T) {
 	_, _, err = runCreate(t, fk2, fake.NewClientset(), base...)
 	if exit.Code(err) != 1 || !strings.Contains(err.Error(), "1 worker pod(s) failed") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestExportFailureShowsTheToolsMessage: an export Job that fails exits 1
+// with the end of its pod's output, the tool's own error.
+func TestExportFailureShowsTheToolsMessage(t *testing.T) {
+	fk := kube.NewFake(fixtures()...)
+	fk.OnWait = func(ref kube.ObjectRef) {
+		obj := fk.Object(ref)
+		switch ref.GVK.Kind {
+		case "PaddleJob":
+			obj.Object["status"] = map[string]any{"phase": "Completed"}
+		case "Job":
+			obj.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}}}
+		}
+		fk.Set(obj)
+	}
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ppocr-det-inference-convert-x7k2p", Namespace: "ml",
+		Labels: map[string]string{"job-name": "ppocr-det-inference-convert"}}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "inference-convert", State: corev1.ContainerState{
+		Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error",
+			Message: "Traceback (most recent call last):\nValueError: The /mnt/task-center/models/best_accuracy.pdparams does not exists!\n"}}}}
+	_, errOut, err := runCreate(t, fk, fake.NewClientset(p), base...)
+	want := "training ppocr-det succeeded, but its Job ppocr-det-inference-convert failed: pod ppocr-det-inference-convert-x7k2p exited with code 1 (Error) (" +
+		"Job ml/ppocr-det-inference-convert failed: BackoffLimitExceeded)\n  pod ppocr-det-inference-convert-x7k2p ended with:\n" +
+		"    Traceback (most recent call last):\n    ValueError: The /mnt/task-center/models/best_accuracy.pdparams does not exists!"
+	if exit.Code(err) != 1 || err.Error() != want {
+		t.Fatalf("err = %v\nwant  %s", err, want)
+	}
+	if !strings.Contains(errOut, "left in the cluster for inspection: Job ml/ppocr-det-inference-convert") {
+		t.Errorf("stderr = %q", errOut)
 	}
 }
 

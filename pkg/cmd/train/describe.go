@@ -156,7 +156,7 @@ func (o *DescribeOptions) printPods(ctx context.Context, w io.Writer) {
 	}
 	t.Flush()
 	if f, ok := podlogs.FirstFailure(pods); ok {
-		fmt.Fprintf(w, "  first failure: %s %s\n", Rank(o.Name, f.Pod), f)
+		fmt.Fprintf(w, "  first failure: %s %s\n%s", Rank(o.Name, f.Pod), f, podOutput(f))
 	}
 }
 
