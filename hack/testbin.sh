@@ -9,7 +9,8 @@
 #     all       cluster + the Kubeflow training-operator   (end-to-end training)
 #     registry  api + the OCI registry (CNCF distribution)
 #     node      api + registry, kubelet, kube-proxy, CoreDNS, MinIO and mc (the real node;
-#               its Debian packages come from hack/node-packages.sh)
+#               its Debian packages come from hack/node-packages.sh), and the .debs of
+#               the images' Python layer (hack/python-debs.sh), linked as python-debs
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -134,6 +135,8 @@ case "$set_" in
     buildv coredns "$COREDNS_VERSION" coredns github.com/coredns/coredns
     buildv minio "$MINIO_VERSION" minio github.com/minio/minio
     buildv mc "$MC_VERSION" mc github.com/minio/mc
+    pydebs=$("$here/python-debs.sh")
+    ln -sfn "$pydebs" "$dir/python-debs"
     ;;
   cluster|all)
     build kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager
