@@ -64,6 +64,21 @@ func namespace(t *testing.T, e *testenv.Env) string {
 	return ""
 }
 
+// claim binds PersistentVolumeClaim ns/name to a volume on the node
+// (localcluster.BoundClaim) and deletes the volume when the test ends.
+func claim(t *testing.T, e *testenv.Env, ns, name string) {
+	t.Helper()
+	pv, err := localcluster.BoundClaim(context.Background(), e.Clientset, ns, name)
+	if pv != "" {
+		t.Cleanup(func() {
+			_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{})
+		})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // goBinary builds a main package of this module, statically, and returns
 // the binary's path.
 func goBinary(t *testing.T, pkg, name string) string {
@@ -75,6 +90,16 @@ func goBinary(t *testing.T, pkg, name string) string {
 		t.Fatalf("build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
+}
+
+// readFile returns a file's content.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // probeImage pushes the probe (test/realnode/probe) on busybox and returns

@@ -58,22 +58,14 @@ func trainingOperator(t *testing.T, e *testenv.Env) {
 // find each other through the operator's Services, rank 0 saves the
 // checkpoints on the task volume, and the export and conversion Jobs leave
 // the serving archive. A misspelt config key then fails the real pods:
-// paddlex exits 1 naming the failed rank, and `train logs` shows the
-// tool's own message.
+// paddlex exits 1 naming the failed rank and pod, with the tool's own
+// message, and `train logs` shows it too.
 func TestTrainingOperatorRunsPaddleJob(t *testing.T) {
 	e := testenv.Get(t)
 	trainingOperator(t, e)
 	ns := namespace(t, e)
-	pv, err := localcluster.BoundClaim(context.Background(), e.Clientset, ns, "task-center")
-	if pv != "" {
-		t.Cleanup(func() {
-			_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{})
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	suiteImage(t, ocrImage)
+	claim(t, e, ns, "task-center")
+	suiteImage(t, e, ocrImage)
 	args := []string{"train", "create", "-n", ns, "--project", "PaddleOCR", "--backend", "training-operator",
 		"--image", ocrImage, "--config-path", "configs/det/det_mv3_db.yml", "--pvc-name", "task-center",
 		"--worker-replicas", "2", "--wait", "--timeout", "10m"}
@@ -93,14 +85,16 @@ func TestTrainingOperatorRunsPaddleJob(t *testing.T) {
 		t.Errorf("workerlog.0:\n%s", b)
 	}
 
+	// The tool's own message reaches the user from the failed pod's
+	// termination message (the end of its log), under the rank and the
+	// pod that failed; `train logs` shows the whole log.
 	r = e.Run(t, append(append([]string{"train", "create", "ppocr-typo"}, args[2:]...), "--config-change", "Globl.epoch_num=3")...)
-	if r.Code != 1 || !strings.Contains(r.Stderr, "training ppocr-typo failed: worker-0 exited with code 1") {
+	want := "AssertionError: the sub_keys can only be one of global_config: dict_keys(['Global']), but get: Globl, please check your running command"
+	if r.Code != 1 || !strings.Contains(r.Stderr, "training ppocr-typo failed: worker-0 exited with code 1") ||
+		!strings.Contains(r.Stderr, "pod ppocr-typo-worker-0 ended with:") || !strings.Contains(r.Stderr, "    "+want) {
 		t.Fatalf("a misspelt config key: %s", r)
 	}
-	// The tool's own message is in the failed pod's log, which the
-	// failure line points at.
 	logs := e.Run(t, "train", "logs", "ppocr-typo", "-n", ns)
-	want := "AssertionError: the sub_keys can only be one of global_config: dict_keys(['Global']), but get: Globl, please check your running command"
 	if !strings.Contains(logs.Stdout+logs.Stderr, want) {
 		t.Fatalf("train logs of the failed training: %s", logs)
 	}

@@ -35,15 +35,7 @@ func TestServingStandInAnswers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ns := namespace(t, e)
-	pv, err := localcluster.BoundClaim(ctx, e.Clientset, ns, "models")
-	if pv != "" {
-		t.Cleanup(func() {
-			_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{})
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	claim(t, e, ns, "models")
 	// What paddle_serving_client.convert writes for a model with one feed
 	// and one fetch variable.
 	server := filepath.Join(localcluster.VolumeDir(ns, "models"), "ppocr-det", "server")
@@ -57,7 +49,7 @@ func TestServingStandInAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	suiteImage(t, ocrImage)
+	suiteImage(t, e, ocrImage)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "server", Namespace: ns},
 		Spec: corev1.PodSpec{

@@ -8,13 +8,11 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,49 +22,6 @@ import (
 	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/internal/testenv"
 )
-
-// ocrImage is the image the PP-OCR example trains with; the node pulls the
-// stand-in suite image under this name.
-const ocrImage = "registry.baidubce.com/paddleflow-public/paddleocr:2.1.3-gpu-cuda10.2-cudnn7"
-
-// suiteImage builds the stand-in suite image: busybox, the stand-in
-// python (test/standin/paddle) as python and python3, and the PaddleOCR
-// tree the commands name, with the example's config, in the working
-// directory /home/PaddleOCR as in the real image.
-func suiteImage(t *testing.T, ref string) {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "python3")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/paddleflow/paddlex/test/standin/paddle")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the stand-in suite: %v\n%s", err, out)
-	}
-	py, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layer, err := localcluster.Layer([]localcluster.File{
-		{Path: "/usr/local/bin/python3", Mode: 0o755, Content: py},
-		{Path: "/usr/local/bin/python", Mode: 0o777, Content: []byte("python3"), Link: true},
-		{Path: "/home/PaddleOCR/tools/train.py", Mode: 0o644, Content: []byte("# stand-in: see test/standin/paddle\n")},
-		{Path: "/home/PaddleOCR/tools/export_model.py", Mode: 0o644, Content: []byte("# stand-in: see test/standin/paddle\n")},
-		{Path: "/home/PaddleOCR/configs/det/det_mv3_db.yml", Mode: 0o644, Content: []byte("Global:\n  use_gpu: true\n  epoch_num: 1200\n")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := localcluster.BusyboxImage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := localcluster.Image(base, []v1.Layer{layer}, v1.Config{Cmd: []string{"sh"}, WorkingDir: "/home/PaddleOCR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := localcluster.PushImage(context.Background(), ref, img); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // rendered returns the Jobs `paddlex train create --dry-run=client` prints,
 // by name: the bytes it would apply.
@@ -157,16 +112,8 @@ func succeeded(j *batchv1.Job) bool {
 func TestExportAndConvertJobsRun(t *testing.T) {
 	e := testenv.Get(t)
 	ns := namespace(t, e)
-	pv, err := localcluster.BoundClaim(context.Background(), e.Clientset, ns, "task-center")
-	if pv != "" {
-		t.Cleanup(func() {
-			_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{})
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	suiteImage(t, ocrImage)
+	claim(t, e, ns, "task-center")
+	suiteImage(t, e, ocrImage)
 	// What training leaves on the task volume.
 	vol := localcluster.VolumeDir(ns, "task-center")
 	if err := os.MkdirAll(filepath.Join(vol, "models"), 0o755); err != nil {

@@ -47,8 +47,9 @@ const launchUsage = "usage: launch.py [-h] [--master MASTER] [--rank RANK] [--nn
 // other nodes (through --ips, or by registering with the rendezvous
 // server at --master, which the node at that address serves), then runs
 // one trainer per device with the ranks and endpoints in the environment
-// the real launcher sets, each logging to LOG_DIR/workerlog.N; the first
-// trainer's output is also its own. It fails when a trainer fails.
+// the real launcher sets, each `PYTHON -u SCRIPT ARGS...` logging to
+// LOG_DIR/workerlog.N; the first trainer's output is also its own. It fails
+// when a trainer fails.
 func launch(args []string) int {
 	opts := map[string]string{"nnodes": "1", "log_dir": "log", "job_id": "default", "start_port": "6070", "rank": "-1"}
 	for env, key := range launchEnv {
@@ -152,11 +153,9 @@ func launch(args []string) int {
 		fmt.Fprintf(os.Stderr, "LAUNCH ERROR %v\n", err)
 		return 1
 	}
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "LAUNCH ERROR %v\n", err)
-		return 1
-	}
+	// The interpreter: this program itself, or the image's python3 that
+	// ran the module's Python file.
+	python := os.Args[0]
 	type result struct {
 		rank int
 		err  error
@@ -173,7 +172,7 @@ func launch(args []string) int {
 			return 1
 		}
 		defer logf.Close()
-		cmd := exec.Command(self, append([]string{script}, scriptArgs...)...)
+		cmd := exec.Command(python, append([]string{"-u", script}, scriptArgs...)...)
 		out := io.Writer(logf)
 		if local == 0 {
 			out = io.MultiWriter(logf, os.Stdout)

@@ -16,6 +16,12 @@
 //
 // PaddleClas is told from PaddleOCR by the tree in the working directory
 // (ppcls/), as the image's working directory is the suite's checkout.
+//
+// In the stand-in suite image python3 is Debian's, and the scripts and
+// modules above are small Python files that exec this program with the
+// interpreter as its argv[0] and Python's own arguments after it (the
+// script's path, or -m and the module). The launcher runs its trainers
+// with that interpreter, as the real one runs sys.executable -u SCRIPT.
 package main
 
 import (
@@ -33,6 +39,10 @@ func main() {
 
 func run(args []string) int {
 	var err error
+	// -u: unbuffered output, as the launcher runs its trainers.
+	for len(args) > 0 && args[0] == "-u" {
+		args = args[1:]
+	}
 	switch {
 	case len(args) >= 2 && args[0] == "-m" && args[1] == "paddle.distributed.launch":
 		return launch(args[2:])
