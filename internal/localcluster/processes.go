@@ -44,9 +44,26 @@ func (c *simCluster) startEnv(e *Cluster, name string, env []string, args ...str
 // startPath starts the program at path as component name, logging into
 // Dir/NAME.log.
 func (c *simCluster) startPath(e *Cluster, name, path string, env []string, args ...string) error {
-	logf, err := os.Create(filepath.Join(e.Dir, name+".log"))
+	cmd, _, err := startProcess(e, name, path, env, false, args...)
 	if err != nil {
 		return err
+	}
+	c.procs = append(c.procs, cmd)
+	return nil
+}
+
+// startProcess starts the program at path as component name, with extra
+// environment variables, its output written to Dir/NAME.log (appended to
+// with appendLog, for a component started again), and killed if this
+// process dies. The caller closes the log once the process has exited.
+func startProcess(e *Cluster, name, path string, env []string, appendLog bool, args ...string) (*exec.Cmd, *os.File, error) {
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if appendLog {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	logf, err := os.OpenFile(filepath.Join(e.Dir, name+".log"), flags, 0o644)
+	if err != nil {
+		return nil, nil, err
 	}
 	cmd := exec.Command(path, args...)
 	if env != nil {
@@ -55,10 +72,10 @@ func (c *simCluster) startPath(e *Cluster, name, path string, env []string, args
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
+		logf.Close()
+		return nil, nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c.procs = append(c.procs, cmd)
-	return nil
+	return cmd, logf, nil
 }
 
 // startControllers runs kube-controller-manager with the given controllers.

@@ -132,21 +132,15 @@ func (e *Cluster) startOperatorProcess() error {
 	if err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(e.Dir, "training-operator.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(filepath.Join(e.Bin, "training-operator"),
+	cmd, logf, err := startProcess(e, "training-operator", filepath.Join(e.Bin, "training-operator"),
+		[]string{"MY_POD_NAMESPACE=" + operatorNamespace}, true,
 		"--enable-scheme=paddlejob",
 		"--kubeconfig="+e.Kubeconfig,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--webhook-server-port="+strconv.Itoa(port),
 		"--kube-api-qps=200", "--kube-api-burst=400", "--controller-threads=4")
-	cmd.Env = append(os.Environ(), "MY_POD_NAMESPACE="+operatorNamespace)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", cmd.Path, err)
+	if err != nil {
+		return err
 	}
 	done := make(chan struct{})
 	e.op = &operator{cmd: cmd, done: done}
