@@ -18,16 +18,10 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
 	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/internal/testenv"
-	"github.com/paddleflow/paddlex/manifests"
-	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 )
 
@@ -55,9 +49,9 @@ func binaryImage(t *testing.T, e *testenv.Env, name, dest, ref string) {
 	}
 }
 
-// TestModelhubPushRunsMC deploys MinIO from paddlex's own component
-// manifest (its Deployment and Service, the image built from the MinIO
-// module) and pushes a model version with `paddlex modelhub push`: the real
+// TestModelhubPushRunsMC installs MinIO with paddlex install-standalone
+// (its Deployment and Service, the image built from the MinIO module) and
+// pushes a model version with `paddlex modelhub push`: the real
 // mc, in the upload Job paddlex renders, reaches minio-service.kubeflow by
 // name and uploads the archive and its record. Pushing the same version
 // again fails, as versions are immutable.
@@ -65,68 +59,10 @@ func TestModelhubPushRunsMC(t *testing.T) {
 	e := testenv.Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	b, err := manifests.FS.ReadFile("components/minio/minio.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var docs []string
-	var image string
-	for _, doc := range strings.Split(string(b), "\n---") {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatal(err)
-		}
-		switch u.GetKind() {
-		case "PersistentVolumeClaim":
-			continue // bound below to a volume on the node: there is no provisioner
-		case "Deployment":
-			cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
-			image, _, _ = unstructured.NestedString(cs[0].(map[string]any), "image")
-		}
-		docs = append(docs, doc)
-	}
-	binaryImage(t, e, "minio", "/usr/bin/minio", image)
-	binaryImage(t, e, "mc", "/usr/bin/mc", modelhub.DefaultImage)
-
-	const access, secret = "paddlex-test", "paddlex-test-secret-key"
-	if _, err := e.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kubeflow"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "minio-credentials", Namespace: "kubeflow"},
-		StringData: map[string]string{"accesskey": access, "secretkey": secret}}
-	if _, err := e.Clientset.CoreV1().Secrets("kubeflow").Create(ctx, creds, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pv, err := localcluster.BoundClaim(ctx, e.Clientset, "kubeflow", "minio-data")
-	if pv != "" {
-		t.Cleanup(func() {
-			_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{})
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Apply(t, "", strings.Join(docs, "\n---\n"))
-	deploy := kube.ObjectRef{GVK: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, Namespace: "kubeflow", Name: "minio"}
-	if _, err := e.Kube().Wait(ctx, deploy, kube.DeploymentAvailable()); err != nil {
-		t.Fatalf("MinIO: %v\nkubelet log:\n%s", err, e.Log("kubelet", 30))
-	}
-
+	access, secret := platform(t, e)
 	ns := namespace(t, e)
-	keys := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "data-center", Namespace: ns},
-		StringData: map[string]string{"access-key": access, "secret-key": secret}}
-	if _, err := e.Clientset.CoreV1().Secrets(ns).Create(ctx, keys, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	task, err := localcluster.BoundClaim(ctx, e.Clientset, ns, "task-center")
-	if task != "" {
-		t.Cleanup(func() {
-			_ = e.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), task, metav1.DeleteOptions{})
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	modelCenterKeys(t, e, ns, access, secret)
+	claim(t, e, ns, "task-center")
 	archive := []byte("a serving model archive\n")
 	vol := localcluster.VolumeDir(ns, "task-center")
 	if err := os.MkdirAll(vol, 0o755); err != nil {
