@@ -1,6 +1,6 @@
 // Command paddle is a stand-in for the Python entry points of the Paddle
-// suites that paddlex's pods call, installed as python and python3 in the
-// stand-in suite image of the real-node tests. The suites need a Python
+// suites that paddlex's pods call, installed as /usr/local/bin/paddle-standin
+// in the stand-in suite image of the real-node tests. The suites need a Python
 // package index to install; this program parses the same arguments, checks
 // them the way the real tools do, fails with their messages, and writes
 // the files they write, so the rendered command lines really run. It
