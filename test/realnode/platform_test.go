@@ -22,9 +22,9 @@ import (
 )
 
 // platformComponents are the install's components that run on this node:
-// the platform namespace and MinIO. The others need what this machine
-// cannot fetch (Redis and JuiceFS are not Go; Argo and Knative are being
-// brought up by their own tests) and are left out with --components.
+// the platform namespace and MinIO. The others are left out with
+// --components: Redis (a C program) and the JuiceFS CSI driver are not
+// brought up on this node, Argo's and Knative's by their own tests.
 var platformComponents = []string{"namespaces", "minio"}
 
 var platformState struct {
