@@ -8,7 +8,8 @@
 #     cluster   api + kube-controller-manager, kube-scheduler, kwok (simulated cluster)
 #     all       cluster + the Kubeflow training-operator   (end-to-end training)
 #     registry  api + the OCI registry (CNCF distribution)
-#     node      api + registry, kubelet, kube-proxy, CoreDNS, MinIO and mc (the real node;
+#     node      api + registry, kubelet, kube-proxy, CoreDNS, MinIO and mc, Knative Serving's
+#               controller, webhook, activator, autoscaler and queue-proxy (the real node;
 #               its Debian packages come from hack/node-packages.sh), and the .debs of
 #               the images' Python layer (hack/python-debs.sh), linked as python-debs
 set -euo pipefail
@@ -135,6 +136,9 @@ case "$set_" in
     buildv coredns "$COREDNS_VERSION" coredns github.com/coredns/coredns
     buildv minio "$MINIO_VERSION" minio github.com/minio/minio
     buildv mc "$MC_VERSION" mc github.com/minio/mc
+    for kn in controller webhook activator autoscaler queue; do
+      buildv "knative-$kn" "$KNATIVE_SERVING_VERSION" knative "knative.dev/serving/cmd/$kn"
+    done
     pydebs=$("$here/python-debs.sh")
     ln -sfn "$pydebs" "$dir/python-debs"
     ;;
