@@ -5,6 +5,7 @@ package realnode
 import (
 	"crypto/sha256"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -36,8 +37,13 @@ func TestJourney(t *testing.T) {
 
 	access, secret := platform(t, e)
 	st := e.Run(t, append([]string{"status", "--component"}, strings.Join(platformComponents, ","))...)
-	if st.Code != 0 || !strings.Contains(st.Stdout, "minio") {
+	if st.Code != 0 {
 		t.Fatalf("status after install: %s", st)
+	}
+	for _, c := range platformComponents {
+		if !regexp.MustCompile(`(?m)^` + c + `\s.*\strue\s.*\sready\s*$`).MatchString(st.Stdout) {
+			t.Errorf("status does not report %s ready:\n%s", c, st.Stdout)
+		}
 	}
 	t.Logf("paddlex status:\n%s", st.Stdout)
 	trainingOperator(t, e)
