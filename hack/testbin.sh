@@ -10,8 +10,9 @@
 #     registry  api + the OCI registry (CNCF distribution)
 #     node      api + registry, kubelet, kube-proxy, CoreDNS, MinIO and mc, Knative Serving's
 #               controller, webhook, activator, autoscaler and queue-proxy (the real node;
-#               its Debian packages come from hack/node-packages.sh), and the .debs of
-#               the images' Python layer (hack/python-debs.sh), linked as python-debs
+#               its Debian packages come from hack/node-packages.sh), the .debs of
+#               the images' Python layer (hack/python-debs.sh), linked as python-debs, and
+#               Argo Workflows' controller, executor and CLI (hack/tools/argo/build.sh)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -141,6 +142,8 @@ case "$set_" in
     done
     pydebs=$("$here/python-debs.sh")
     ln -sfn "$pydebs" "$dir/python-debs"
+    "$here/tools/argo/build.sh" "$cache/argo-$ARGO_VERSION" "$ARGO_VERSION"
+    for b in workflow-controller argoexec argo; do ln -sfn "$cache/argo-$ARGO_VERSION/$b" "$dir/$b"; done
     ;;
   cluster|all)
     build kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager
