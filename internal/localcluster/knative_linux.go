@@ -44,27 +44,11 @@ func (e *Cluster) ResolveKo(ctx context.Context, manifests []byte) ([]byte, map[
 
 // koImage builds and pushes the image of one import path.
 func (e *Cluster) koImage(ctx context.Context, base v1.Image, importPath string) (string, error) {
-	name := KnativeBinary(importPath)
-	bin, err := os.ReadFile(filepath.Join(e.Bin, name))
+	bin, err := os.ReadFile(filepath.Join(e.Bin, KnativeBinary(importPath)))
 	if err != nil {
 		return "", fmt.Errorf("ko://%s: %w (run hack/testbin.sh node)", importPath, err)
 	}
-	app := "/ko-app/" + path.Base(importPath)
-	layer, err := Layer([]File{
-		{Path: app, Mode: 0o755, Content: bin},
-		{Path: "/var/run/ko/.keep", Mode: 0o644},
-	})
-	if err != nil {
-		return "", err
-	}
-	img, err := Image(base, []v1.Layer{layer}, v1.Config{
-		Entrypoint: []string{app},
-		User:       KnativeUser,
-		Env: []string{
-			"PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin:/ko-app",
-			"KO_DATA_PATH=/var/run/ko",
-		},
-	})
+	img, err := koAppImage(base, importPath, bin)
 	if err != nil {
 		return "", err
 	}
@@ -77,6 +61,27 @@ func (e *Cluster) koImage(ctx context.Context, base v1.Image, importPath string)
 		return "", err
 	}
 	return ref, nil
+}
+
+// koAppImage is base with bin as ko lays a command out: the binary at
+// /ko-app/NAME, its entrypoint, KO_DATA_PATH, and ko's nonroot user.
+func koAppImage(base v1.Image, importPath string, bin []byte) (v1.Image, error) {
+	app := "/ko-app/" + path.Base(importPath)
+	layer, err := Layer([]File{
+		{Path: app, Mode: 0o755, Content: bin},
+		{Path: "/var/run/ko/.keep", Mode: 0o644},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Image(base, []v1.Layer{layer}, v1.Config{
+		Entrypoint: []string{app},
+		User:       KnativeUser,
+		Env: []string{
+			"PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin:/ko-app",
+			"KO_DATA_PATH=/var/run/ko",
+		},
+	})
 }
 
 // KnativeServingManifestsDir writes Knative Serving's release files as
