@@ -205,12 +205,14 @@ func (f Failure) Output(indent string, n int) string {
 }
 
 // FirstFailure returns the first pod, in the order given, whose phase is
-// Failed or one of whose containers terminated with a non-zero exit code,
-// and why.
+// Failed or one of whose containers (init containers first) terminated with
+// a non-zero exit code, and why.
 func FirstFailure(pods []corev1.Pod) (Failure, bool) {
 	for i := range pods {
 		p := &pods[i]
-		for _, cs := range p.Status.ContainerStatuses {
+		// Init containers run first: one that failed explains the rest.
+		statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
+		for _, cs := range statuses {
 			for _, st := range []corev1.ContainerState{cs.State, cs.LastTerminationState} {
 				if t := st.Terminated; t != nil && t.ExitCode != 0 {
 					return Failure{Pod: p, Container: cs.Name, ExitCode: t.ExitCode, Reason: t.Reason, Message: t.Message}, true

@@ -170,6 +170,17 @@ func TestFirstFailure(t *testing.T) {
 	if f.Pod.Name != "j-worker-2" || f.String() != "failed (Evicted): the node was low on memory" {
 		t.Errorf("failure = %s", f)
 	}
+	// A failed init container is the reason, ahead of the container that
+	// never started.
+	initFailed := mkPod("svc-v1-deployment-0", "server")
+	initFailed.Status = corev1.PodStatus{Phase: corev1.PodPending,
+		InitContainerStatuses: []corev1.ContainerStatus{{Name: "fetch-model", LastTerminationState: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error", Message: "cannot download"}}}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "server", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}}}
+	f, found = FirstFailure([]corev1.Pod{running, initFailed})
+	if !found || f.Container != "fetch-model" || f.String() != "exited with code 1 (Error): cannot download" {
+		t.Errorf("init failure = %+v %s", f, f)
+	}
 }
 
 // TestFailureOutput: a message of several lines (with
