@@ -38,6 +38,7 @@ to "enabled" in the config-features ConfigMap of knative-serving
 		Example: `  paddlex serve create ppocr-det --model-version v1
   paddlex serve rollout ppocr-det --model-version v2 --traffic 10
   paddlex serve get ppocr-det
+  paddlex serve predict ppocr-det --image doc/imgs/1.jpg --pipeline ocr
   paddlex serve logs ppocr-det -f
   paddlex serve promote ppocr-det
   paddlex serve rollback ppocr-det
@@ -51,6 +52,7 @@ to "enabled" in the config-features ConfigMap of knative-serving
 		NewCmdGet(f, "get", nil), NewCmdGet(f, "list", nil),
 		NewCmdDescribe(f, nil),
 		NewCmdLogs(f, nil),
+		NewCmdPredict(f, nil),
 		NewCmdTraffic(f, ModeRollout, nil), NewCmdTraffic(f, ModePromote, nil), NewCmdTraffic(f, ModeRollback, nil),
 	)
 	return cmd

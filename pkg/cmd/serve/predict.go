@@ -1,0 +1,556 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/paddle"
+	"github.com/paddleflow/paddlex/pkg/portforward"
+	"github.com/paddleflow/paddlex/pkg/serve"
+	"github.com/paddleflow/paddlex/pkg/validate"
+)
+
+// Values of --gateway besides a URL.
+const (
+	GatewayAuto = "auto"
+	GatewayNone = "none"
+)
+
+// maxAnswer bounds the answer read from the model server.
+const maxAnswer = 64 << 20
+
+// PredictOptions are the options of `serve predict`.
+type PredictOptions struct {
+	Name      string
+	Namespace string
+	File      string
+	Data      string
+	Image     string
+	// Revision is --revision resolved to the revision's name.
+	Revision string
+	Tag      string
+	// Pipeline names the pipeline web service: POST /PIPELINE/prediction.
+	Pipeline string
+	Gateway  string
+	Output   string
+	Timeout  time.Duration
+	// DialTimeout bounds the check that the gateway answers (default 2s).
+	DialTimeout time.Duration
+
+	// Body is the request, read and checked by Complete.
+	Body []byte
+
+	Streams   cmdutil.IOStreams
+	Kube      kube.Interface
+	Clientset kubernetes.Interface
+	// Forward port-forwards to a pod or a Service's pod through the API
+	// server; Connect sets it, tests replace it.
+	Forward func(ctx context.Context, t portforward.Target) (*portforward.Forward, error)
+	// Client sends the request (default: a client without a timeout of
+	// its own: --timeout bounds the whole command).
+	Client *http.Client
+}
+
+// NewCmdPredict returns `serve predict`.
+func NewCmdPredict(f *cmdutil.Factory, runF func(*PredictOptions) error) *cobra.Command {
+	o := &PredictOptions{Streams: f.Streams}
+	cmd := &cobra.Command{
+		Use:   "predict NAME (-f FILE | --data JSON | --image FILE) [--tag T | --revision R] [--gateway URL]",
+		Short: "Send a request to a served model and print its answer",
+		Long: `Send a request to a served model and print its answer.
+
+The request is the one Paddle Serving's pipeline web service takes: POST
+/PIPELINE/prediction with {"key": [...], "value": [...]}, parallel lists of
+feed names and string values. -f (a file, or - for stdin) and --data take
+such a request as it is, or any JSON object, which becomes one key per field
+with its value as a string (a list of numbers becomes "[1, 2]"). --image
+sends an image file base64-encoded under the key "image", as PaddleOCR's,
+PaddleClas's and PaddleDetection's web services read it. --pipeline is the
+web service's name (PaddleOCR's is ocr); it defaults to the model's name.
+
+The request goes through the cluster's ingress gateway (Kourier or Istio,
+found from Knative's config-network, or --gateway URL) with the Host header
+of the service's URL, or of the tag's URL with --tag, so Knative splits the
+traffic and tags address their revision. When no gateway is reachable from
+this machine (--gateway none says not to try), it goes through a
+port-forward, on 127.0.0.1 only, to a running pod of the revision: the one
+tagged current, or --tag's, or --revision's. A service scaled to zero wakes
+on the request (through the gateway, or a port-forward to the gateway's pod
+when it is not reachable from here); the command waits while it does,
+bounded by --timeout, and says when its pod is ready.
+
+The answer is printed as KEY: VALUE lines, or as it came with -o json. An
+HTTP error, or a pipeline answer with a non-zero err_no, exits 1 with the
+status and the body.`,
+		Example: `  paddlex serve predict ppocr-det --image doc/imgs/1.jpg --pipeline ocr
+  paddlex serve predict ppocr-det --tag candidate -f request.json -o json
+  echo '{"x": [0.5, 1.5]}' | paddlex serve predict wide-deep -f -
+  paddlex serve predict ppocr-det --gateway http://192.168.1.20:31080 --data '{"key": ["image"], "value": ["..."]}'`,
+		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
+		Args:              cobra.ExactArgs(1),
+		RunE:              cmdutil.PhasedRunE(f, o, runF),
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&o.File, "filename", "f", "", "file holding the request as JSON (- for stdin)")
+	fs.StringVar(&o.Data, "data", "", "the request as JSON")
+	fs.StringVar(&o.Image, "image", "", "image file to send base64-encoded as the key \"image\"")
+	fs.StringVar(&o.Tag, "tag", "", "send to the revision of this traffic tag, e.g. candidate")
+	fs.StringVar(&o.Revision, "revision", "", "send to this revision: NAME-VERSION, or the model version")
+	fs.StringVar(&o.Pipeline, "pipeline", "", "name of the pipeline web service, in /NAME/prediction (default: the model's name)")
+	fs.StringVar(&o.Gateway, "gateway", GatewayAuto, "ingress gateway URL, e.g. http://192.168.1.20:31080; auto finds Knative's; none uses a port-forward")
+	fs.StringVarP(&o.Output, "output", "o", "", "json prints the answer as it came (default: KEY: VALUE lines)")
+	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for the answer, waking included")
+	_ = cmd.RegisterFlagCompletionFunc("output", cmdutil.CompleteFlagFixed("json"))
+	_ = cmd.RegisterFlagCompletionFunc("tag", cmdutil.CompleteFlagFixed(serve.TagCurrent, serve.TagCandidate, serve.TagPrevious))
+	return cmd
+}
+
+// Complete takes NAME and the namespace and reads the request.
+func (o *PredictOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
+	o.Name, o.Namespace = args[0], f.Namespace()
+	o.Revision = RevisionOf(o.Name, o.Revision)
+	given := 0
+	for _, s := range []string{o.File, o.Data, o.Image} {
+		if s != "" {
+			given++
+		}
+	}
+	switch {
+	case given == 0:
+		return exit.UsageErrorf("give the request with -f FILE, -f - (stdin), --data JSON or --image FILE")
+	case given > 1:
+		return exit.UsageErrorf("-f, --data and --image are exclusive: give the request one way")
+	}
+	var req serve.PipelineRequest
+	switch {
+	case o.Image != "":
+		b, err := os.ReadFile(o.Image)
+		if err != nil {
+			return exit.UsageErrorf("--image: %v", err)
+		}
+		if len(b) == 0 {
+			return exit.UsageErrorf("--image %s is empty", o.Image)
+		}
+		req = serve.ImageRequest(b)
+	case o.Data != "":
+		r, err := serve.ParseRequest("--data", []byte(o.Data))
+		if err != nil {
+			return exit.UsageErrorf("%v", err)
+		}
+		req = r
+	default:
+		var b []byte
+		var err error
+		if o.File == "-" {
+			b, err = io.ReadAll(o.Streams.In)
+		} else {
+			b, err = os.ReadFile(o.File)
+		}
+		if err != nil {
+			return exit.UsageErrorf("-f %s: %v", o.File, err)
+		}
+		r, err := serve.ParseRequest("-f "+o.File, b)
+		if err != nil {
+			return exit.UsageErrorf("%v", err)
+		}
+		req = r
+	}
+	o.Body, _ = json.Marshal(req)
+	return nil
+}
+
+// Validate checks the flags.
+func (o *PredictOptions) Validate() error {
+	if err := validate.Name("NAME", o.Name); err != nil {
+		return err
+	}
+	if err := validate.Name("--namespace", o.Namespace); err != nil {
+		return err
+	}
+	if o.Tag != "" && o.Revision != "" {
+		return exit.UsageErrorf("--tag and --revision are exclusive: a tag names its revision")
+	}
+	if o.Tag != "" {
+		if err := validate.Name("--tag", o.Tag); err != nil {
+			return err
+		}
+	}
+	if o.Revision != "" {
+		if err := validate.Name("--revision", o.Revision); err != nil {
+			return err
+		}
+	}
+	if o.Pipeline != "" {
+		if err := validate.Name("--pipeline", o.Pipeline); err != nil {
+			return err
+		}
+	}
+	switch o.Gateway {
+	case GatewayAuto, GatewayNone:
+	default:
+		u, err := url.Parse(o.Gateway)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return exit.UsageErrorf("--gateway %q: give the gateway's http:// or https:// address without a path (e.g. http://192.168.1.20:31080), auto or none", o.Gateway)
+		}
+	}
+	if o.Output != "" && o.Output != "json" {
+		return exit.UsageErrorf("--output %q: use json, or leave it out for KEY: VALUE lines", o.Output)
+	}
+	if o.Timeout < 0 {
+		return exit.UsageErrorf("--timeout must not be negative")
+	}
+	return nil
+}
+
+// RunTimeout is --timeout.
+func (o *PredictOptions) RunTimeout() time.Duration { return o.Timeout }
+
+// Connect builds the engine, the typed client and the port-forward.
+func (o *PredictOptions) Connect(f *cmdutil.Factory) error {
+	var err error
+	if o.Kube, err = f.Kube(); err != nil {
+		return err
+	}
+	if o.Clientset, err = f.Clientset(); err != nil {
+		return err
+	}
+	if o.Forward == nil {
+		cfg, err := f.RESTConfig()
+		if err != nil {
+			return err
+		}
+		cs := o.Clientset
+		o.Forward = func(ctx context.Context, t portforward.Target) (*portforward.Forward, error) {
+			return portforward.Start(ctx, cfg, cs, t, portforward.Options{ErrOut: f.Streams.ErrOut})
+		}
+	}
+	return nil
+}
+
+// target is where a request goes: the host Knative routes by (empty when
+// the gateway cannot address it) and the revision that answers.
+type target struct {
+	what     string
+	host     string
+	revision string
+}
+
+// Run sends the request and prints the answer.
+func (o *PredictOptions) Run(ctx context.Context) error {
+	obj, err := o.Kube.Get(ctx, serviceRef(o.Namespace, o.Name))
+	if apierrors.IsNotFound(err) {
+		return exit.FailedErrorf("service %s does not exist in namespace %s (list them with `paddlex serve list -n %s`)", o.Name, o.Namespace, o.Namespace)
+	}
+	if err != nil {
+		return err
+	}
+	t, err := o.target(obj)
+	if err != nil {
+		return err
+	}
+	pipeline := o.Pipeline
+	if pipeline == "" {
+		if pipeline = serve.StatusOf(obj).ModelName; pipeline == "" {
+			pipeline = o.Name
+		}
+	}
+	path := serve.PredictionPath(pipeline)
+
+	gw, gwErr := serve.FindGateway(ctx, o.Clientset)
+	if t.host != "" {
+		base, how, reason := o.external(ctx, gw, gwErr)
+		if base != "" {
+			fmt.Fprintf(o.Streams.ErrOut, "sending to %s through %s (Host: %s)\n", t.what, how, t.host)
+			stop := o.watchWake(ctx, t.revision)
+			defer stop()
+			return o.send(ctx, base, path, t.host)
+		}
+		if o.Gateway != GatewayNone {
+			fmt.Fprintf(o.Streams.ErrOut, "no gateway reachable from here (%s)\n", reason)
+		}
+	} else if o.Gateway != GatewayNone {
+		fmt.Fprintf(o.Streams.ErrOut, "%s has no tag, so the gateway cannot address it\n", t.what)
+	}
+
+	pod, port, err := o.readyPod(ctx, t.revision)
+	if err != nil {
+		return err
+	}
+	if pod != "" {
+		fw, err := o.Forward(ctx, portforward.Target{Namespace: o.Namespace, Pod: pod, Port: port})
+		if err != nil {
+			return exit.PreconditionErrorf("port-forward to pod %s/%s of revision %s: %v", o.Namespace, pod, t.revision, err)
+		}
+		defer fw.Close()
+		note := ""
+		if o.Tag == "" && o.Revision == "" {
+			note = "; the traffic split applies only through the gateway"
+		}
+		fmt.Fprintf(o.Streams.ErrOut, "sending to %s: port-forward %s:%d to pod %s port %d of revision %s%s\n",
+			t.what, fw.Address, fw.LocalPort, pod, fw.RemotePort, t.revision, note)
+		return o.send(ctx, strings.TrimSuffix(fw.URL(), "/"), path, "")
+	}
+
+	// Scaled to zero: a request through the gateway wakes the revision.
+	if t.host == "" {
+		return exit.FailedErrorf("%s has no running pod (it scaled to zero) and no tag, so no request can reach it to wake it: send to a tag (--tag) or give it a minimum scale", t.what)
+	}
+	if gw == nil {
+		return exit.PreconditionErrorf("revision %s has no running pod (it scaled to zero), and no Knative gateway is installed to wake it (%v): install the networking layer with `paddlex install --components kourier`, or pass --gateway URL", t.revision, gwErr)
+	}
+	fw, err := o.Forward(ctx, portforward.Target{Namespace: gw.Namespace, Service: gw.Name, Port: gw.Port})
+	if err != nil {
+		return exit.PreconditionErrorf("revision %s has no running pod (it scaled to zero), and port-forwarding to the gateway %s/%s to wake it failed: %v", t.revision, gw.Namespace, gw.Name, err)
+	}
+	defer fw.Close()
+	fmt.Fprintf(o.Streams.ErrOut, "sending to %s through the gateway's pod %s/%s: port-forward %s:%d (Host: %s)\n",
+		t.what, gw.Namespace, fw.Pod, fw.Address, fw.LocalPort, t.host)
+	stop := o.watchWake(ctx, t.revision)
+	defer stop()
+	return o.send(ctx, strings.TrimSuffix(fw.URL(), "/"), path, t.host)
+}
+
+// target resolves --tag, --revision or the service itself.
+func (o *PredictOptions) target(obj *unstructured.Unstructured) (target, error) {
+	svc := serve.Read(obj)
+	st := serve.StatusOf(obj)
+	describe := fmt.Sprintf("`paddlex serve describe %s -n %s`", o.Name, o.Namespace)
+	hostOf := func(raw string) string {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return ""
+		}
+		return u.Host
+	}
+	switch {
+	case o.Tag != "":
+		var tags []string
+		for _, x := range svc.Status.Traffic {
+			if x.Tag == o.Tag && x.URL != "" {
+				return target{what: fmt.Sprintf("tag %s of service %s (revision %s)", o.Tag, o.Name, x.RevisionName), host: hostOf(x.URL), revision: x.RevisionName}, nil
+			}
+			if x.Tag != "" {
+				tags = append(tags, x.Tag)
+			}
+		}
+		if _, ok := st.Traffic.Find(o.Tag); ok {
+			return target{}, exit.FailedErrorf("tag %s of service %s has no URL yet: Knative has not routed it (see %s)", o.Tag, o.Name, describe)
+		}
+		return target{}, exit.FailedErrorf("service %s has no tag %s (its tags: %s)", o.Name, o.Tag, orNone(tags))
+	case o.Revision != "":
+		known := st.LatestCreated == o.Revision
+		for _, r := range st.Traffic.Revisions() {
+			known = known || r == o.Revision
+		}
+		if !known {
+			return target{}, exit.FailedErrorf("service %s has no revision %s in its traffic (its revisions: %s)", o.Name, o.Revision, orNone(st.Traffic.Revisions()))
+		}
+		t := target{what: fmt.Sprintf("revision %s of service %s", o.Revision, o.Name), revision: o.Revision}
+		for _, x := range svc.Status.Traffic {
+			if x.RevisionName == o.Revision && x.Tag != "" && x.URL != "" {
+				t.host = hostOf(x.URL)
+				break
+			}
+		}
+		return t, nil
+	}
+	if st.URL == "" {
+		return target{}, exit.FailedErrorf("service %s has no URL yet: it is not ready (see %s)", o.Name, describe)
+	}
+	rev := ""
+	if cur, ok := st.Traffic.Current(); ok {
+		rev = cur.Revision
+	}
+	if rev == "" {
+		rev = st.LatestReady
+	}
+	return target{what: "service " + o.Name, host: hostOf(st.URL), revision: rev}, nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// external returns the gateway address to send to from here, how it was
+// chosen, or why there is none.
+func (o *PredictOptions) external(ctx context.Context, gw *serve.Gateway, gwErr error) (base, how, reason string) {
+	switch o.Gateway {
+	case GatewayNone:
+		return "", "", "--gateway none"
+	case GatewayAuto:
+	default:
+		return strings.TrimSuffix(o.Gateway, "/"), "the gateway " + strings.TrimSuffix(o.Gateway, "/") + " (--gateway)", ""
+	}
+	if gw == nil {
+		return "", "", gwErr.Error()
+	}
+	if gw.External == "" {
+		return "", "", fmt.Sprintf("gateway %s/%s has no external address", gw.Namespace, gw.Name)
+	}
+	timeout := o.DialTimeout
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	u, _ := url.Parse(gw.External)
+	d := net.Dialer{Timeout: timeout}
+	c, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return "", "", fmt.Sprintf("gateway %s/%s at %s: %v", gw.Namespace, gw.Name, gw.External, err)
+	}
+	c.Close()
+	return gw.External, fmt.Sprintf("the gateway %s/%s at %s", gw.Namespace, gw.Name, gw.External), ""
+}
+
+// readyPod returns a running, ready pod of the revision (the oldest) and
+// its model server's port; no pod when it scaled to zero.
+func (o *PredictOptions) readyPod(ctx context.Context, rev string) (string, int32, error) {
+	if rev == "" {
+		return "", 0, exit.FailedErrorf("service %s routes no traffic to a named revision yet (see `paddlex serve describe %s -n %s`)", o.Name, o.Name, o.Namespace)
+	}
+	l, err := o.Clientset.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: serve.PodSelector(o.Name, rev)})
+	if err != nil {
+		return "", 0, fmt.Errorf("list the pods of revision %s: %w", rev, err)
+	}
+	pods := l.Items
+	serve.SortPods(pods)
+	for i := range pods {
+		p := &pods[i]
+		if !serve.PodReady(p) {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			if c.Name == serve.ServerContainer && len(c.Ports) > 0 {
+				return p.Name, c.Ports[0].ContainerPort, nil
+			}
+		}
+		return "", 0, exit.FailedErrorf("pod %s of revision %s has no %s container with a port: it was not made by paddlex serve", p.Name, rev, serve.ServerContainer)
+	}
+	return "", 0, nil
+}
+
+// watchWake reports, when the revision has no ready pod, that the request
+// wakes it, and when its first pod is ready. The returned function stops
+// the watch.
+func (o *PredictOptions) watchWake(ctx context.Context, rev string) func() {
+	if rev == "" {
+		return func() {}
+	}
+	sel := serve.PodSelector(o.Name, rev)
+	l, err := o.Clientset.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return func() {}
+	}
+	for i := range l.Items {
+		if serve.PodReady(&l.Items[i]) {
+			return func() {}
+		}
+	}
+	fmt.Fprintf(o.Streams.ErrOut, "revision %s is scaled to zero: the request wakes it; waiting (up to --timeout %s)\n", rev, o.Timeout)
+	wctx, cancel := context.WithCancel(ctx)
+	w, err := o.Clientset.CoreV1().Pods(o.Namespace).Watch(wctx, metav1.ListOptions{LabelSelector: sel, ResourceVersion: l.ResourceVersion})
+	if err != nil {
+		cancel()
+		return func() {}
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer w.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					return
+				}
+				if ev.Type != watch.Added && ev.Type != watch.Modified {
+					continue
+				}
+				if p, ok := ev.Object.(*corev1.Pod); ok && serve.PodReady(p) {
+					fmt.Fprintf(o.Streams.ErrOut, "revision %s woke: pod %s ready after %s\n", rev, p.Name, time.Since(start).Round(100*time.Millisecond))
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// send posts the request and prints the answer.
+func (o *PredictOptions) send(ctx context.Context, base, path, host string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(o.Body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if host != "" {
+		req.Host = host
+	}
+	client := o.Client
+	if client == nil {
+		client = &http.Client{}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			// No exit code of its own: the phased driver names --timeout.
+			return fmt.Errorf("no answer from %s: %w", o.Name, ctx.Err())
+		}
+		return exit.FailedErrorf("POST %s%s: %v", base, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("reading the answer of %s: %w", o.Name, ctx.Err())
+		}
+		return exit.FailedErrorf("reading the answer of %s: %v", o.Name, err)
+	}
+	if len(body) > maxAnswer {
+		return exit.FailedErrorf("the answer of %s is larger than %d MiB", o.Name, maxAnswer>>20)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return exit.FailedErrorf("POST %s: HTTP %s\n%s", path, resp.Status, strings.TrimRight(string(body), "\n"))
+	}
+	answer, isPipeline := serve.ParseResponse(body)
+	if isPipeline && answer.ErrNo != 0 {
+		return exit.FailedErrorf("POST %s: HTTP %s, but the model answered err_no %d: %s\n%s", path, resp.Status, answer.ErrNo, answer.ErrMsg, strings.TrimRight(string(body), "\n"))
+	}
+	if o.Output == "json" || !isPipeline {
+		if len(body) > 0 && body[len(body)-1] != '\n' {
+			body = append(body, '\n')
+		}
+		_, err = o.Streams.Out.Write(body)
+		return err
+	}
+	_, err = io.WriteString(o.Streams.Out, answer.Lines())
+	return err
+}

@@ -1,0 +1,356 @@
+package serve_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/paddleflow/paddlex/internal/testenv"
+	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/portforward"
+	"github.com/paddleflow/paddlex/pkg/portforward/kubelettest"
+	"github.com/paddleflow/paddlex/pkg/serve"
+	"github.com/paddleflow/paddlex/test/standin/paddleserving"
+)
+
+// modelServer runs the Paddle Serving stand-in in-process on loopback,
+// answering for a model that feeds x and fetches fetch.
+func modelServer(t *testing.T, fetch string) *httptest.Server {
+	srv := httptest.NewServer(&paddleserving.Model{Feeds: []string{"x"}, Fetches: []string{fetch}})
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// gatewayStandIn plays Knative's data plane behind the Kourier gateway:
+// it routes by the Host header to a revision and, when the revision has no
+// ready pod, wakes it as the activator and autoscaler would, by starting
+// one (a pod the test marks running and ready through the API server),
+// before proxying the request to the revision's model server.
+type gatewayStandIn struct {
+	e      *testenv.Env
+	ns     string
+	models map[string]string // revision -> model server address
+
+	mu     sync.Mutex
+	routes map[string]string // host -> revision
+	woken  []string
+}
+
+func (g *gatewayStandIn) route(host, rev string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if rev == "" {
+		delete(g.routes, host)
+		return
+	}
+	g.routes[host] = rev
+}
+
+func (g *gatewayStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	rev := g.routes[r.Host]
+	g.mu.Unlock()
+	if rev == "" {
+		http.Error(w, "no route for host "+r.Host, http.StatusNotFound)
+		return
+	}
+	ctx := r.Context()
+	pods, err := g.e.Clientset.CoreV1().Pods(g.ns).List(ctx, metav1.ListOptions{LabelSelector: serve.PodSelector("ocr", rev)})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	awake := false
+	for i := range pods.Items {
+		awake = awake || serve.PodReady(&pods.Items[i])
+	}
+	if !awake {
+		g.mu.Lock()
+		g.woken = append(g.woken, rev)
+		g.mu.Unlock()
+		time.Sleep(200 * time.Millisecond) // a pod takes its time to start
+		if err := startServingPod(ctx, g.e, g.ns, rev, rev+"-deployment-woken"); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+	}
+	u, _ := url.Parse("http://" + g.models[rev])
+	httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+}
+
+// startServingPod creates a running, ready pod of revision rev of ocr, as
+// Knative's Deployment and the kubelet would.
+func startServingPod(ctx context.Context, e *testenv.Env, ns, rev, name string) error {
+	no := false
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
+			Labels: map[string]string{serve.PodLabelService: "ocr", serve.PodLabelRevision: rev}},
+		Spec: corev1.PodSpec{AutomountServiceAccountToken: &no, Containers: []corev1.Container{
+			{Name: "server", Image: serve.DefaultImage, Ports: []corev1.ContainerPort{{ContainerPort: serve.DefaultPort}}},
+			{Name: "queue-proxy", Image: "gcr.io/knative-releases/queue:v1", Ports: []corev1.ContainerPort{{ContainerPort: 8012}}},
+		}},
+	}
+	return createReady(ctx, e, p)
+}
+
+func createReady(ctx context.Context, e *testenv.Env, p *corev1.Pod) error {
+	created, err := e.Clientset.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+	_, err = e.Clientset.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	return err
+}
+
+// kourier installs the gateway Service and its pod in kourier-system, the
+// Service exposed at external (host:port; "" for none).
+func kourier(t *testing.T, e *testenv.Env, external string) {
+	t.Helper()
+	ctx := context.Background()
+	const gns = "kourier-system"
+	if _, err := e.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	port := int32(80)
+	host := ""
+	if external != "" {
+		h, p, _ := net.SplitHostPort(external)
+		n, _ := strconv.Atoi(p)
+		host, port = h, int32(n)
+	}
+	app := map[string]string{"app": "3scale-kourier-gateway"}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kourier", Namespace: gns},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: app, Ports: []corev1.ServicePort{
+			{Name: "http2", Port: port, TargetPort: intstr.FromInt32(8080)},
+			{Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443)}}},
+	}
+	created, err := e.Clientset.CoreV1().Services(gns).Create(ctx, svc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host != "" {
+		created.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: host}}
+		if _, err := e.Clientset.CoreV1().Services(gns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	no := false
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "3scale-kourier-gateway-0", Namespace: gns, Labels: app},
+		Spec: corev1.PodSpec{AutomountServiceAccountToken: &no, Containers: []corev1.Container{{Name: "kourier-gateway", Image: "envoyproxy/envoy:v1",
+			Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}}}
+	if err := createReady(ctx, e, pod); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.Clientset.CoreV1().Services(gns).Delete(ctx, "kourier", metav1.DeleteOptions{})
+		_ = e.Clientset.CoreV1().Pods(gns).Delete(ctx, pod.Name, metav1.DeleteOptions{})
+	})
+}
+
+// predict runs `serve predict` against the environment with its
+// port-forwards going through kubelet.
+func predict(t *testing.T, e *testenv.Env, kubelet *kubelettest.Kubelet, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	f := cmdutil.NewFactory(cmdutil.IOStreams{IOStreams: genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}})
+	kc := e.Kubeconfig
+	f.ConfigFlags.KubeConfig = &kc
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-n" {
+			ns := args[i+1]
+			f.ConfigFlags.Namespace = &ns
+			args = append(append([]string{}, args[:i]...), args[i+2:]...)
+			break
+		}
+	}
+	var o *servecmd.PredictOptions
+	cmd := servecmd.NewCmdPredict(f, func(x *servecmd.PredictOptions) error { o = x; return nil })
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	if err := cmd.Execute(); err != nil {
+		return result{out.String(), errOut.String() + err.Error(), exit.Code(err)}
+	}
+	if err := o.Connect(f); err != nil {
+		t.Fatal(err)
+	}
+	cs := o.Clientset
+	o.Forward = func(ctx context.Context, tg portforward.Target) (*portforward.Forward, error) {
+		return portforward.Start(ctx, nil, cs, tg, portforward.Options{Dialer: kubelet.Dialer})
+	}
+	o.DialTimeout = time.Second
+	err := cmdutil.RunBounded(context.Background(), o)
+	if err != nil {
+		errOut.WriteString("error: " + err.Error() + "\n")
+	}
+	return result{out.String(), errOut.String(), exit.Code(err)}
+}
+
+// TestPredict sends requests to a served model whose revisions are Paddle
+// Serving stand-ins on loopback: through the gateway and through a
+// port-forward, to the service and to a canary by tag, waking a revision
+// scaled to zero on both paths.
+func TestPredict(t *testing.T) {
+	e := testenv.Get(t)
+	ns := e.Namespace(t)
+	startKnative(t, e, ns, noFailures)
+	modelCenterKeys(t, e, ns)
+	must(t, e.Run(t, "serve", "create", "ocr", "-n", ns, "--model-version", "v1", "--timeout", "30s"), "create")
+	must(t, e.Run(t, "serve", "rollout", "ocr", "-n", ns, "--model-version", "v2", "--traffic", "10", "--timeout", "30s"), "rollout")
+
+	v1, v2 := modelServer(t, "v1_out"), modelServer(t, "v2_out")
+	gw := &gatewayStandIn{e: e, ns: ns,
+		models: map[string]string{"ocr-v1": v1.Listener.Addr().String(), "ocr-v2": v2.Listener.Addr().String()},
+		routes: map[string]string{
+			"ocr." + ns + ".example.com":           "ocr-v1",
+			"current-ocr." + ns + ".example.com":   "ocr-v1",
+			"candidate-ocr." + ns + ".example.com": "ocr-v2",
+		}}
+	gwSrv := httptest.NewServer(gw)
+	t.Cleanup(gwSrv.Close)
+	kubelet := kubelettest.Start(t, "")
+	kubelet.Route = func(pns, pod, port string) string {
+		switch {
+		case pns == "kourier-system" && port == "8080":
+			return gwSrv.Listener.Addr().String()
+		case pns == ns && strings.HasPrefix(pod, "ocr-v1-") && port == "8040":
+			return v1.Listener.Addr().String()
+		case pns == ns && strings.HasPrefix(pod, "ocr-v2-") && port == "8040":
+			return v2.Listener.Addr().String()
+		}
+		return ""
+	}
+	// ocr-v1 has a pod; ocr-v2 scaled to zero.
+	if err := startServingPod(context.Background(), e, ns, "ocr-v1", "ocr-v1-deployment-a"); err != nil {
+		t.Fatal(err)
+	}
+	kourier(t, e, gwSrv.Listener.Addr().String())
+	gwURL := "http://" + gwSrv.Listener.Addr().String()
+
+	// 1. Through the gateway Knative's config names, with the service's host.
+	r := predict(t, e, kubelet, "", "ocr", "-n", ns, "--data", `{"x": [1, 2.5]}`)
+	if r.code != 0 || r.stdout != "v1_out: [3.5]\n" {
+		t.Fatalf("through the gateway: %+v", r)
+	}
+	if want := "sending to service ocr through the gateway kourier-system/kourier at " + gwURL + " (Host: ocr." + ns + ".example.com)"; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+
+	// 2. The canary by tag, scaled to zero: the request wakes it.
+	r = predict(t, e, kubelet, `{"key": ["x"], "value": ["[4]"]}`, "ocr", "-n", ns, "--tag", "candidate", "-f", "-", "-o", "json")
+	var answer serve.PipelineResponse
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &answer) != nil || answer.ErrNo != 0 || strings.Join(answer.Value, ",") != "[4]" || answer.Key[0] != "v2_out" {
+		t.Fatalf("candidate: %+v", r)
+	}
+	for _, w := range []string{"(Host: candidate-ocr." + ns + ".example.com)", "revision ocr-v2 is scaled to zero: the request wakes it",
+		"revision ocr-v2 woke: pod ocr-v2-deployment-woken ready after"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("candidate: stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+
+	// 3. No gateway: a port-forward to the current revision's pod.
+	img := filepath.Join(t.TempDir(), "1.jpg")
+	if err := os.WriteFile(img, []byte("\xff\xd8\xff\xe0 not really a JPEG"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = predict(t, e, kubelet, "", "ocr", "-n", ns, "--gateway", "none", "--image", img)
+	if r.code != 0 || r.stdout != "v1_out: [22]\n" {
+		t.Fatalf("port-forward: %+v", r)
+	}
+	if !strings.Contains(r.stderr, "to pod ocr-v1-deployment-a port 8040 of revision ocr-v1; the traffic split applies only through the gateway") {
+		t.Errorf("port-forward: stderr:\n%s", r.stderr)
+	}
+
+	// 4. No gateway and the canary scaled to zero again: the request goes
+	// to the gateway's pod, which wakes it.
+	if err := e.Clientset.CoreV1().Pods(ns).Delete(context.Background(), "ocr-v2-deployment-woken", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		t.Fatal(err)
+	}
+	r = predict(t, e, kubelet, "", "ocr", "-n", ns, "--gateway", "none", "--revision", "v2", "--data", `{"x": [1]}`)
+	if r.code != 0 || r.stdout != "v2_out: [1]\n" {
+		t.Fatalf("wake through the gateway's pod: %+v", r)
+	}
+	if !strings.Contains(r.stderr, "through the gateway's pod kourier-system/3scale-kourier-gateway-0") || !strings.Contains(r.stderr, "revision ocr-v2 woke") {
+		t.Errorf("wake through the gateway's pod: stderr:\n%s", r.stderr)
+	}
+	if got := fmt.Sprint(kubelet.Forwarded()); !strings.Contains(got, ns+"/ocr-v1-deployment-a:8040") || !strings.Contains(got, "kourier-system/3scale-kourier-gateway-0:8080") {
+		t.Errorf("port-forwards: %s", got)
+	}
+	gw.mu.Lock()
+	if got := strings.Join(gw.woken, ","); got != "ocr-v2,ocr-v2" {
+		t.Errorf("woken: %s", got)
+	}
+	gw.mu.Unlock()
+
+	// 5. Errors of the model and of HTTP exit 1 with what came back.
+	r = predict(t, e, kubelet, "", "ocr", "-n", ns, "--data", `{"y": [1]}`)
+	if r.code != 1 || !strings.Contains(r.stderr, "the model answered err_no 3: key y is not in the model's feed vars [x]") {
+		t.Errorf("model error: %+v", r)
+	}
+	gw.route("ocr."+ns+".example.com", "")
+	r = predict(t, e, kubelet, "", "ocr", "-n", ns, "--gateway", gwURL, "--data", `{"x": [1]}`)
+	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 404 Not Found") || !strings.Contains(r.stderr, "no route for host ocr."+ns+".example.com") {
+		t.Errorf("HTTP error: %+v", r)
+	}
+	if r := predict(t, e, kubelet, "", "ocr", "-n", ns, "--tag", "previous", "--data", `{"x": [1]}`); r.code != 1 || !strings.Contains(r.stderr, "service ocr has no tag previous (its tags: current, candidate)") {
+		t.Errorf("unknown tag: %+v", r)
+	}
+	if r := predict(t, e, kubelet, "", "nothing", "-n", ns, "--data", `{"x": [1]}`); r.code != 1 || !strings.Contains(r.stderr, "service nothing does not exist") {
+		t.Errorf("unknown service: %+v", r)
+	}
+}
+
+// Bad input to predict is named, exit 2, before any call.
+func TestPredictRefusesBadInput(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "empty.jpg")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "give the request with -f FILE"},
+		{[]string{"--data", "{}", "--image", "x.jpg"}, "-f, --data and --image are exclusive"},
+		{[]string{"--data", "[1]"}, "--data: not a JSON object"},
+		{[]string{"-f", filepath.Join(dir, "missing.json")}, "-f " + filepath.Join(dir, "missing.json") + ": open"},
+		{[]string{"--image", img}, "--image " + img + " is empty"},
+		{[]string{"--data", `{"x":1}`, "--tag", "candidate", "--revision", "v2"}, "--tag and --revision are exclusive"},
+		{[]string{"--data", `{"x":1}`, "--gateway", "ftp://gw"}, `--gateway "ftp://gw"`},
+		{[]string{"--data", `{"x":1}`, "--gateway", "http://gw:80/path"}, `--gateway "http://gw:80/path"`},
+		{[]string{"--data", `{"x":1}`, "-o", "yaml"}, `--output "yaml"`},
+		{[]string{"--data", `{"x":1}`, "--pipeline", "Bad_Name"}, "--pipeline"},
+	} {
+		r := run(t, nil, append([]string{"serve", "predict", "ocr"}, c.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: %+v, want exit 2 naming %q", c.args, r, c.want)
+		}
+	}
+}
