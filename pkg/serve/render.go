@@ -28,6 +28,10 @@ const (
 	// names, so a rollback restores the template of the revision it returns
 	// to (Knative reuses the existing revision of that name).
 	AnnotationRevisions = "paddlex.io/serve-revisions"
+	// AnnotationModelTag records, as MODEL:TAG, the model center tag the
+	// served version was resolved from (`serve create` without a version,
+	// or with latest); the revision's LabelModelVersion is the version.
+	AnnotationModelTag = "paddlex.io/model-tag"
 )
 
 // Knative autoscaling annotations, with their current names (releases before
@@ -166,6 +170,9 @@ func Render(s Spec) []*unstructured.Unstructured {
 // t names, recorded for a later rollback.
 func RenderService(s Spec, t Traffic, others map[string]Spec) *unstructured.Unstructured {
 	annotations := map[string]string{AnnotationSpec: specJSON(s)}
+	if s.ModelTag != "" {
+		annotations[AnnotationModelTag] = s.ModelName + ":" + s.ModelTag
+	}
 	if len(others) > 0 {
 		m := make(map[string]json.RawMessage, len(others))
 		for rev, o := range others {

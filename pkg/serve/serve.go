@@ -60,6 +60,11 @@ type Spec struct {
 	ModelName string `json:"model_name,omitempty"`
 	// ModelVersion is the version served; the revision is named after it.
 	ModelVersion string `json:"model_version"`
+	// ModelTag is the model center tag (latest) ModelVersion was resolved
+	// from when the Service was created or applied; the Service records it
+	// (AnnotationModelTag). It is not part of the revision: a rollout or
+	// rollback names its version itself.
+	ModelTag string `json:"-"`
 	// Endpoint is the model center's S3 endpoint.
 	Endpoint string `json:"endpoint,omitempty"`
 	// Secret holds the model center's keys as access-key and secret-key

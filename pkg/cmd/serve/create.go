@@ -13,9 +13,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	modelhubcmd "github.com/paddleflow/paddlex/pkg/cmd/modelhub"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/modelstore"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
 )
@@ -29,6 +31,11 @@ type CreateOptions struct {
 	Env    []string
 	Apply  cmdutil.ApplyFlags
 	Output cmdutil.OutputFlags
+
+	// S3 reaches the model center, where Run resolves a tag (latest, or no
+	// --model-version) to the version it points to.
+	S3    modelhubcmd.S3Options
+	Store *modelstore.Store
 
 	Streams cmdutil.IOStreams
 	Kube    kube.Interface
@@ -53,6 +60,12 @@ on --port, then waits until the Service is Ready and prints its URL. The
 revision gets all the traffic, tagged "current"; to shift traffic gradually
 use ` + "`paddlex serve rollout`" + ` instead.
 
+Without --model-version, or with latest, the version is the one the model
+center's latest tag points to at that moment (paddlex modelhub tag): it is
+looked up in the model center, with the keys of --secret, said on stderr and
+recorded on the Service (annotation paddlex.io/model-tag), and the revision
+serves that version, NAME-VERSION, even after latest moves on.
+
 A revision never changes: to change the settings of a model version that is
 being served, roll out a new version.
 
@@ -72,7 +85,7 @@ secret, target, metric, gpu, cpu, memory, env); flags override the file. --actio
 	fs.StringVar(&o.Spec.Action, "action", "", "create, apply, patch or delete; overrides the verb")
 	fs.StringVar(&o.Spec.Image, "image", serve.DefaultImage, "Paddle Serving runtime image, with a tag or digest")
 	fs.StringVar(&o.Spec.ModelName, "model-name", "", "model in the model center (default NAME)")
-	fs.StringVar(&o.Spec.ModelVersion, "model-version", "", "model version to serve, as pushed with 'paddlex modelhub push'; names the revision NAME-VERSION")
+	fs.StringVar(&o.Spec.ModelVersion, "model-version", "", "model version to serve, as pushed with 'paddlex modelhub push'; names the revision NAME-VERSION (default: the version latest points to now)")
 	fs.StringVar(&o.Spec.Endpoint, "endpoint", modelhub.DefaultEndpoint, "model center's S3 endpoint, as pods in the cluster reach it")
 	fs.StringVar(&o.Spec.Secret, "secret", paddle.DataCenterSecret, "Secret with the model center's keys (access-key, secret-key) in the service's namespace")
 	fs.Int32Var(&o.Spec.Port, "port", serve.DefaultPort, "port the model server listens on")
@@ -159,6 +172,9 @@ func (o *CreateOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []
 		return exit.UsageErrorf("--port 0 is out of range: use 1-65535 (default %d)", serve.DefaultPort)
 	}
 	o.Spec.Defaults()
+	if o.Spec.Action != paddle.ActionDelete && (o.Spec.ModelVersion == "" || o.Spec.ModelVersion == modelhub.DefaultVersion) {
+		o.Spec.ModelVersion, o.Spec.ModelTag = "", modelhub.DefaultVersion
+	}
 	if f.ImageRegistry != "" {
 		o.Spec.ImageRegistry = f.ImageRegistry
 	}
@@ -178,7 +194,16 @@ func (o *CreateOptions) Validate() error {
 			return err
 		}
 	}
-	return o.Spec.Validate()
+	if o.Spec.ModelTag == "" {
+		return o.Spec.Validate()
+	}
+	if o.Apply.ClientDryRun() {
+		return exit.UsageErrorf("--model-version: %s is resolved against the model center when applied, and a client dry run contacts nothing: give the version itself (list them with `paddlex modelhub versions %s`), or use --dry-run=server", o.Spec.ModelTag, o.Spec.ModelName)
+	}
+	// The version is known only in Run: check the rest now.
+	s := o.Spec
+	s.ModelVersion = "v1"
+	return s.Validate()
 }
 
 // RunTimeout is --timeout.
@@ -190,8 +215,39 @@ func (o *CreateOptions) Connect(f *cmdutil.Factory) error {
 		return nil
 	}
 	var err error
-	o.Kube, err = f.Kube()
-	return err
+	if o.Kube, err = f.Kube(); err != nil {
+		return err
+	}
+	if o.Spec.ModelTag != "" {
+		o.S3.Complete(f)
+		o.S3.Endpoint, o.S3.Secret, o.S3.Namespace = o.Spec.Endpoint, o.Spec.Secret, o.Spec.Namespace
+	}
+	return nil
+}
+
+// resolveTag looks up the version the spec's tag points to in the model
+// center, and serves that version.
+func (o *CreateOptions) resolveTag(ctx context.Context) error {
+	closeStore, err := o.S3.Open(ctx, &o.Store)
+	if err != nil {
+		return fmt.Errorf("resolve %s:%s to a version: %w", o.Spec.ModelName, o.Spec.ModelTag, err)
+	}
+	defer closeStore()
+	m, err := o.Store.Get(ctx, modelhub.Ref{Model: o.Spec.ModelName, Version: o.Spec.ModelTag})
+	if err != nil {
+		return fmt.Errorf("resolve %s:%s to a version: %w", o.Spec.ModelName, o.Spec.ModelTag, err)
+	}
+	if m.TagOf == "" {
+		return exit.FailedErrorf("%s:%s is a version of its own, not a tag, and a revision serves a fixed version: point %s at a version with `paddlex modelhub tag %s:VERSION %s --force`, or give --model-version",
+			o.Spec.ModelName, o.Spec.ModelTag, o.Spec.ModelTag, o.Spec.ModelName, o.Spec.ModelTag)
+	}
+	if err := serve.ValidateVersion(o.Spec.Name, m.TagOf); err != nil {
+		return fmt.Errorf("%s:%s points to version %s: %w", o.Spec.ModelName, o.Spec.ModelTag, m.TagOf, err)
+	}
+	o.Spec.ModelVersion = m.TagOf
+	fmt.Fprintf(o.Streams.ErrOut, "model %s:%s is version %s: serving %s:%s as revision %s\n",
+		o.Spec.ModelName, o.Spec.ModelTag, m.TagOf, o.Spec.ModelName, m.TagOf, o.Spec.RevisionName())
+	return nil
 }
 
 // Run renders, applies and waits.
@@ -203,13 +259,18 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	for _, w := range o.Spec.Warnings() {
 		fmt.Fprintln(o.Streams.ErrOut, "warning:", w)
 	}
-	objs := serve.Render(o.Spec)
 	if o.Apply.ClientDryRun() {
-		return o.print(objs, "(dry run)")
+		return o.print(serve.Render(o.Spec), "(dry run)")
 	}
 	if err := o.preflight(ctx); err != nil {
 		return err
 	}
+	if o.Spec.ModelTag != "" {
+		if err := o.resolveTag(ctx); err != nil {
+			return err
+		}
+	}
+	objs := serve.Render(o.Spec)
 	opts := o.Apply.ApplyOptions()
 	applied, err := o.Kube.Apply(ctx, objs, opts)
 	if err != nil {

@@ -3,6 +3,7 @@ package serve_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,9 @@ import (
 	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/modelstore"
+	"github.com/paddleflow/paddlex/pkg/modelstore/s3test"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
 )
@@ -92,7 +96,8 @@ func TestBadInputExits2BeforeAnyRequest(t *testing.T) {
 		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--min-scale", "3", "--max-scale", "1"}, "--min-scale 3 is greater than --max-scale 1"},
 		{[]string{"serve", "create", "PPOCR", "--model-version", "v1"}, "name \"PPOCR\" is not a valid name"},
 		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "-n", "Bad_NS"}, "--namespace"},
-		{[]string{"serve", "create", "ppocr-det"}, "--model-version is required"},
+		{[]string{"serve", "create", "ppocr-det", "--dry-run=client"}, "--model-version: latest is resolved against the model center when applied"},
+		{[]string{"serve", "create", "ppocr-det", "--model-version", "latest", "--dry-run=client"}, "give the version itself"},
 		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--metric", "cpu"}, "--metric"},
 		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--env", "NOVALUE"}, "--env \"NOVALUE\""},
 		{[]string{"serve", "create", "ppocr-det", "--model-version", "v1", "--memory", "lots"}, "--memory"},
@@ -300,4 +305,65 @@ func TestTrafficCommandsOnFake(t *testing.T) {
 	if r := run(t, fake, "serve", "delete", "ppocr-det", "-n", "kubeflow"); r.code != 1 || !strings.Contains(r.stderr, "not found") {
 		t.Errorf("delete of a missing service: exit %d, %s", r.code, r.stderr)
 	}
+}
+
+// Without a version, or with latest, create serves the version latest
+// points to in the model center at that moment, says so and records it.
+func TestCreateResolvesLatest(t *testing.T) {
+	srv := s3test.Start(t)
+	st, err := modelstore.New(modelstore.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "m.tar.gz")
+	_ = os.WriteFile(archive, []byte("weights"), 0o644)
+	ctx := context.Background()
+	for _, ref := range []modelhub.Ref{{Model: "ocr", Version: "v2"}, {Model: "ocr", Version: "v3"}, {Model: "own", Version: "latest"}} {
+		if _, err := st.Push(ctx, ref, archive, modelstore.PushOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Tag(ctx, modelhub.Ref{Model: "ocr", Version: "v3"}, "latest", false); err != nil {
+		t.Fatal(err)
+	}
+	keys := secret()
+	keys.Object["data"] = map[string]any{"access-key": base64.StdEncoding.EncodeToString([]byte(srv.AccessKey)),
+		"secret-key": base64.StdEncoding.EncodeToString([]byte(srv.SecretKey))}
+	for _, args := range [][]string{{}, {"--model-version", "latest"}} {
+		fake := kube.NewFake(keys)
+		fake.OnWait = ready(fake, "True", "", "")
+		r := run(t, fake, append([]string{"serve", "create", "ocr", "-n", "kubeflow", "--endpoint", srv.Endpoint}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "model ocr:latest is version v3: serving ocr:v3 as revision ocr-v3") {
+			t.Errorf("%v: stderr = %s", args, r.stderr)
+		}
+		obj := fake.Object(kube.ObjectRef{GVK: paddle.KnativeServiceGVK, Namespace: "kubeflow", Name: "ocr"})
+		if obj.GetAnnotations()[serve.AnnotationModelTag] != "ocr:latest" || serve.StatusOf(obj).Version != "v3" || templateName(obj) != "ocr-v3" {
+			t.Errorf("%v: annotations %v, version %s, revision %s", args, obj.GetAnnotations(), serve.StatusOf(obj).Version, templateName(obj))
+		}
+		if spec, _, _ := serve.SpecOf(obj); spec.ModelVersion != "v3" {
+			t.Errorf("%v: recorded spec serves %s", args, spec.ModelVersion)
+		}
+	}
+	fake := kube.NewFake(keys)
+	r := run(t, fake, "serve", "create", "own", "-n", "kubeflow", "--endpoint", srv.Endpoint)
+	if r.code != 1 || !strings.Contains(r.stderr, "own:latest is a version of its own, not a tag") {
+		t.Errorf("latest as a version: exit %d: %s", r.code, r.stderr)
+	}
+	r = run(t, fake, "serve", "create", "none", "-n", "kubeflow", "--endpoint", srv.Endpoint)
+	if r.code == 0 || !strings.Contains(r.stderr, "resolve none:latest to a version") {
+		t.Errorf("no such model: exit %d: %s", r.code, r.stderr)
+	}
+	for _, c := range fake.Calls {
+		if strings.HasPrefix(c, "apply") {
+			t.Errorf("applied although unresolved: %v", fake.Calls)
+		}
+	}
+}
+
+func templateName(obj *unstructured.Unstructured) string {
+	n, _, _ := unstructured.NestedString(obj.Object, "spec", "template", "metadata", "name")
+	return n
 }
