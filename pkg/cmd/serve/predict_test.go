@@ -22,13 +22,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/paddleflow/paddlex/internal/testenv"
 	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/portforward"
 	"github.com/paddleflow/paddlex/pkg/portforward/kubelettest"
 	"github.com/paddleflow/paddlex/pkg/serve"
@@ -49,7 +53,7 @@ func modelServer(t *testing.T, fetch string) *httptest.Server {
 // one (a pod the test marks running and ready through the API server),
 // before proxying the request to the revision's model server.
 type gatewayStandIn struct {
-	e      *testenv.Env
+	cs     kubernetes.Interface
 	ns     string
 	models map[string]string // revision -> model server address
 
@@ -77,7 +81,7 @@ func (g *gatewayStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	pods, err := g.e.Clientset.CoreV1().Pods(g.ns).List(ctx, metav1.ListOptions{LabelSelector: serve.PodSelector("ocr", rev)})
+	pods, err := g.cs.CoreV1().Pods(g.ns).List(ctx, metav1.ListOptions{LabelSelector: serve.PodSelector("ocr", rev)})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -91,7 +95,7 @@ func (g *gatewayStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.woken = append(g.woken, rev)
 		g.mu.Unlock()
 		time.Sleep(200 * time.Millisecond) // a pod takes its time to start
-		if err := startServingPod(ctx, g.e, g.ns, rev, rev+"-deployment-woken"); err != nil {
+		if err := startServingPod(ctx, g.cs, g.ns, rev, rev+"-deployment-woken"); err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
@@ -102,7 +106,7 @@ func (g *gatewayStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // startServingPod creates a running, ready pod of revision rev of ocr, as
 // Knative's Deployment and the kubelet would.
-func startServingPod(ctx context.Context, e *testenv.Env, ns, rev, name string) error {
+func startServingPod(ctx context.Context, cs kubernetes.Interface, ns, rev, name string) error {
 	no := false
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
@@ -112,26 +116,26 @@ func startServingPod(ctx context.Context, e *testenv.Env, ns, rev, name string) 
 			{Name: "queue-proxy", Image: "gcr.io/knative-releases/queue:v1", Ports: []corev1.ContainerPort{{ContainerPort: 8012}}},
 		}},
 	}
-	return createReady(ctx, e, p)
+	return createReady(ctx, cs, p)
 }
 
-func createReady(ctx context.Context, e *testenv.Env, p *corev1.Pod) error {
-	created, err := e.Clientset.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
+func createReady(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod) error {
+	created, err := cs.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
 	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
-	_, err = e.Clientset.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
+	_, err = cs.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
 	return err
 }
 
 // kourier installs the gateway Service and its pod in kourier-system, the
 // Service exposed at external (host:port; "" for none).
-func kourier(t *testing.T, e *testenv.Env, external string) {
+func kourier(t *testing.T, cs kubernetes.Interface, external string) {
 	t.Helper()
 	ctx := context.Background()
 	const gns = "kourier-system"
-	if _, err := e.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	port := int32(80)
@@ -148,13 +152,13 @@ func kourier(t *testing.T, e *testenv.Env, external string) {
 			{Name: "http2", Port: port, TargetPort: intstr.FromInt32(8080)},
 			{Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443)}}},
 	}
-	created, err := e.Clientset.CoreV1().Services(gns).Create(ctx, svc, metav1.CreateOptions{})
+	created, err := cs.CoreV1().Services(gns).Create(ctx, svc, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if host != "" {
 		created.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: host}}
-		if _, err := e.Clientset.CoreV1().Services(gns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		if _, err := cs.CoreV1().Services(gns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,23 +166,31 @@ func kourier(t *testing.T, e *testenv.Env, external string) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "3scale-kourier-gateway-0", Namespace: gns, Labels: app},
 		Spec: corev1.PodSpec{AutomountServiceAccountToken: &no, Containers: []corev1.Container{{Name: "kourier-gateway", Image: "envoyproxy/envoy:v1",
 			Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}}}
-	if err := createReady(ctx, e, pod); err != nil {
+	if err := createReady(ctx, cs, pod); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = e.Clientset.CoreV1().Services(gns).Delete(ctx, "kourier", metav1.DeleteOptions{})
-		_ = e.Clientset.CoreV1().Pods(gns).Delete(ctx, pod.Name, metav1.DeleteOptions{})
+		_ = cs.CoreV1().Services(gns).Delete(ctx, "kourier", metav1.DeleteOptions{})
+		_ = cs.CoreV1().Pods(gns).Delete(ctx, pod.Name, metav1.DeleteOptions{})
 	})
 }
 
-// predict runs `serve predict` against the environment with its
-// port-forwards going through kubelet.
-func predict(t *testing.T, e *testenv.Env, kubelet *kubelettest.Kubelet, stdin string, args ...string) result {
+// predictEnv is where `serve predict` runs: the clients a test prepares
+// on the Factory, and the test double of the kubelet port-forwards go
+// through.
+type predictEnv struct {
+	cs      kubernetes.Interface
+	prepare func(*cmdutil.Factory)
+	kubelet *kubelettest.Kubelet
+}
+
+// predict runs `serve predict` with its port-forwards going through the
+// kubelet double.
+func (pe *predictEnv) predict(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	f := cmdutil.NewFactory(cmdutil.IOStreams{IOStreams: genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}})
-	kc := e.Kubeconfig
-	f.ConfigFlags.KubeConfig = &kc
+	pe.prepare(f)
 	for i := 0; i+1 < len(args); i++ {
 		if args[i] == "-n" {
 			ns := args[i+1]
@@ -201,7 +213,7 @@ func predict(t *testing.T, e *testenv.Env, kubelet *kubelettest.Kubelet, stdin s
 	}
 	cs := o.Clientset
 	o.Forward = func(ctx context.Context, tg portforward.Target) (*portforward.Forward, error) {
-		return portforward.Start(ctx, nil, cs, tg, portforward.Options{Dialer: kubelet.Dialer})
+		return portforward.Start(ctx, nil, cs, tg, portforward.Options{Dialer: pe.kubelet.Dialer})
 	}
 	o.DialTimeout = time.Second
 	err := cmdutil.RunBounded(context.Background(), o)
@@ -222,9 +234,39 @@ func TestPredict(t *testing.T) {
 	modelCenterKeys(t, e, ns)
 	must(t, e.Run(t, "serve", "create", "ocr", "-n", ns, "--model-version", "v1", "--timeout", "30s"), "create")
 	must(t, e.Run(t, "serve", "rollout", "ocr", "-n", ns, "--model-version", "v2", "--traffic", "10", "--timeout", "30s"), "rollout")
+	kc := e.Kubeconfig
+	predictScenario(t, ns, e.Clientset, func(f *cmdutil.Factory) { f.ConfigFlags.KubeConfig = &kc })
+}
+
+// TestPredictWithFakeClients runs the same requests with client-go's fake
+// clientset and the engine's fake holding the Service as Knative reports
+// it, so the paths run where no API server is built.
+func TestPredictWithFakeClients(t *testing.T) {
+	const ns = "ml"
+	s := serve.Spec{Name: "ocr", Namespace: ns, ModelVersion: "v1"}
+	s.Defaults()
+	svc := serve.Render(s)[0]
+	traffic := serve.Traffic{{Revision: "ocr-v1", Percent: 90, Tag: serve.TagCurrent}, {Revision: "ocr-v2", Percent: 10, Tag: serve.TagCandidate}}
+	_ = unstructured.SetNestedSlice(svc.Object, []any{
+		map[string]any{"revisionName": "ocr-v1", "percent": int64(90), "tag": "current"},
+		map[string]any{"revisionName": "ocr-v2", "percent": int64(10), "tag": "candidate"}}, "spec", "traffic")
+	var st []any
+	for _, x := range traffic {
+		st = append(st, map[string]any{"revisionName": x.Revision, "percent": x.Percent, "tag": x.Tag, "url": "http://" + x.Tag + "-ocr." + ns + ".example.com"})
+	}
+	_ = unstructured.SetNestedField(svc.Object, map[string]any{"url": "http://ocr." + ns + ".example.com", "traffic": st,
+		"latestReadyRevisionName": "ocr-v2", "latestCreatedRevisionName": "ocr-v2"}, "status")
+	k := kube.NewFake(svc)
+	cs := fake.NewClientset()
+	predictScenario(t, ns, cs, func(f *cmdutil.Factory) { f.KubeOverride, f.ClientsetOverride = k, cs })
+}
+
+// predictScenario sends requests to service ocr in ns, whose revision
+// ocr-v1 (tagged current) has a pod and ocr-v2 (candidate) scaled to zero.
+func predictScenario(t *testing.T, ns string, cs kubernetes.Interface, prepare func(*cmdutil.Factory)) {
 
 	v1, v2 := modelServer(t, "v1_out"), modelServer(t, "v2_out")
-	gw := &gatewayStandIn{e: e, ns: ns,
+	gw := &gatewayStandIn{cs: cs, ns: ns,
 		models: map[string]string{"ocr-v1": v1.Listener.Addr().String(), "ocr-v2": v2.Listener.Addr().String()},
 		routes: map[string]string{
 			"ocr." + ns + ".example.com":           "ocr-v1",
@@ -234,6 +276,7 @@ func TestPredict(t *testing.T) {
 	gwSrv := httptest.NewServer(gw)
 	t.Cleanup(gwSrv.Close)
 	kubelet := kubelettest.Start(t, "")
+	pe := &predictEnv{cs: cs, prepare: prepare, kubelet: kubelet}
 	kubelet.Route = func(pns, pod, port string) string {
 		switch {
 		case pns == "kourier-system" && port == "8080":
@@ -246,14 +289,14 @@ func TestPredict(t *testing.T) {
 		return ""
 	}
 	// ocr-v1 has a pod; ocr-v2 scaled to zero.
-	if err := startServingPod(context.Background(), e, ns, "ocr-v1", "ocr-v1-deployment-a"); err != nil {
+	if err := startServingPod(context.Background(), cs, ns, "ocr-v1", "ocr-v1-deployment-a"); err != nil {
 		t.Fatal(err)
 	}
-	kourier(t, e, gwSrv.Listener.Addr().String())
+	kourier(t, cs, gwSrv.Listener.Addr().String())
 	gwURL := "http://" + gwSrv.Listener.Addr().String()
 
 	// 1. Through the gateway Knative's config names, with the service's host.
-	r := predict(t, e, kubelet, "", "ocr", "-n", ns, "--data", `{"x": [1, 2.5]}`)
+	r := pe.predict(t, "", "ocr", "-n", ns, "--data", `{"x": [1, 2.5]}`)
 	if r.code != 0 || r.stdout != "v1_out: [3.5]\n" {
 		t.Fatalf("through the gateway: %+v", r)
 	}
@@ -262,7 +305,7 @@ func TestPredict(t *testing.T) {
 	}
 
 	// 2. The canary by tag, scaled to zero: the request wakes it.
-	r = predict(t, e, kubelet, `{"key": ["x"], "value": ["[4]"]}`, "ocr", "-n", ns, "--tag", "candidate", "-f", "-", "-o", "json")
+	r = pe.predict(t, `{"key": ["x"], "value": ["[4]"]}`, "ocr", "-n", ns, "--tag", "candidate", "-f", "-", "-o", "json")
 	var answer serve.PipelineResponse
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &answer) != nil || answer.ErrNo != 0 || strings.Join(answer.Value, ",") != "[4]" || answer.Key[0] != "v2_out" {
 		t.Fatalf("candidate: %+v", r)
@@ -279,7 +322,7 @@ func TestPredict(t *testing.T) {
 	if err := os.WriteFile(img, []byte("\xff\xd8\xff\xe0 not really a JPEG"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = predict(t, e, kubelet, "", "ocr", "-n", ns, "--gateway", "none", "--image", img)
+	r = pe.predict(t, "", "ocr", "-n", ns, "--gateway", "none", "--image", img)
 	if r.code != 0 || r.stdout != "v1_out: [22]\n" {
 		t.Fatalf("port-forward: %+v", r)
 	}
@@ -289,10 +332,10 @@ func TestPredict(t *testing.T) {
 
 	// 4. No gateway and the canary scaled to zero again: the request goes
 	// to the gateway's pod, which wakes it.
-	if err := e.Clientset.CoreV1().Pods(ns).Delete(context.Background(), "ocr-v2-deployment-woken", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+	if err := cs.CoreV1().Pods(ns).Delete(context.Background(), "ocr-v2-deployment-woken", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
 		t.Fatal(err)
 	}
-	r = predict(t, e, kubelet, "", "ocr", "-n", ns, "--gateway", "none", "--revision", "v2", "--data", `{"x": [1]}`)
+	r = pe.predict(t, "", "ocr", "-n", ns, "--gateway", "none", "--revision", "v2", "--data", `{"x": [1]}`)
 	if r.code != 0 || r.stdout != "v2_out: [1]\n" {
 		t.Fatalf("wake through the gateway's pod: %+v", r)
 	}
@@ -309,19 +352,19 @@ func TestPredict(t *testing.T) {
 	gw.mu.Unlock()
 
 	// 5. Errors of the model and of HTTP exit 1 with what came back.
-	r = predict(t, e, kubelet, "", "ocr", "-n", ns, "--data", `{"y": [1]}`)
+	r = pe.predict(t, "", "ocr", "-n", ns, "--data", `{"y": [1]}`)
 	if r.code != 1 || !strings.Contains(r.stderr, "the model answered err_no 3: key y is not in the model's feed vars [x]") {
 		t.Errorf("model error: %+v", r)
 	}
 	gw.route("ocr."+ns+".example.com", "")
-	r = predict(t, e, kubelet, "", "ocr", "-n", ns, "--gateway", gwURL, "--data", `{"x": [1]}`)
+	r = pe.predict(t, "", "ocr", "-n", ns, "--gateway", gwURL, "--data", `{"x": [1]}`)
 	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 404 Not Found") || !strings.Contains(r.stderr, "no route for host ocr."+ns+".example.com") {
 		t.Errorf("HTTP error: %+v", r)
 	}
-	if r := predict(t, e, kubelet, "", "ocr", "-n", ns, "--tag", "previous", "--data", `{"x": [1]}`); r.code != 1 || !strings.Contains(r.stderr, "service ocr has no tag previous (its tags: current, candidate)") {
+	if r := pe.predict(t, "", "ocr", "-n", ns, "--tag", "previous", "--data", `{"x": [1]}`); r.code != 1 || !strings.Contains(r.stderr, "service ocr has no tag previous (its tags: current, candidate)") {
 		t.Errorf("unknown tag: %+v", r)
 	}
-	if r := predict(t, e, kubelet, "", "nothing", "-n", ns, "--data", `{"x": [1]}`); r.code != 1 || !strings.Contains(r.stderr, "service nothing does not exist") {
+	if r := pe.predict(t, "", "nothing", "-n", ns, "--data", `{"x": [1]}`); r.code != 1 || !strings.Contains(r.stderr, "service nothing does not exist") {
 		t.Errorf("unknown service: %+v", r)
 	}
 }
