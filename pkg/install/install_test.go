@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -216,6 +217,34 @@ func TestPrerequisitesSecrets(t *testing.T) {
 	s.RedisURL = "redis://redis.example:6379/0?x=1"
 	if _, err := install.RenderComponent(plan[0], nil, s); err == nil {
 		t.Error("a Redis URL with a query needs --task-center-redis-url")
+	}
+
+	// --secret-namespace: data-center, the same, in the users' namespaces.
+	s.RedisURL = ""
+	s.SecretNamespaces = []string{"team-a", install.PlatformNamespace, "team-b"}
+	objs, err = install.RenderComponent(plan[0], nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secrets []string
+	data := map[string]any{}
+	for _, o := range objs {
+		if o.GetKind() == "Secret" {
+			secrets = append(secrets, o.GetNamespace()+"/"+o.GetName())
+			data[o.GetNamespace()+"/"+o.GetName()], _, _ = unstructured.NestedMap(o.Object, "data")
+		}
+	}
+	if got := strings.Join(secrets, " "); got != "kubeflow/data-center team-a/data-center team-b/data-center kubeflow/task-center" {
+		t.Errorf("secrets = %s", got)
+	}
+	if !reflect.DeepEqual(data["team-a/data-center"], data["kubeflow/data-center"]) || data["team-a/data-center"] == nil {
+		t.Errorf("team-a's data-center differs from kubeflow's")
+	}
+	for ns, want := range map[string]string{"kubeflow": "paddlex install --components prerequisites", "": "paddlex install --components prerequisites",
+		"team-a": "paddlex install --components prerequisites --secret-namespace team-a"} {
+		if got := install.PrerequisitesCommand(ns); got != want {
+			t.Errorf("PrerequisitesCommand(%q) = %q", ns, got)
+		}
 	}
 }
 

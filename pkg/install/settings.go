@@ -37,6 +37,11 @@ type Settings struct {
 	Domain string
 	// Secrets holds the seed values by key (see Seed).
 	Secrets map[string]string
+	// SecretNamespaces are namespaces besides kubeflow where the
+	// prerequisites component also creates the data-center Secret, the model
+	// center's keys and JuiceFS settings that dataset, train, modelhub and
+	// serve read in the namespace they run in (--secret-namespace).
+	SecretNamespaces []string
 }
 
 // SeedKeys lists the seed keys the components use, sorted and unique.
@@ -224,8 +229,30 @@ func generatePrerequisites(s Settings) ([]*unstructured.Unstructured, error) {
 		}, true)
 		sec.Labels[LabelRedis] = mode
 		out = append(out, kube.ToUnstructured(sec))
+		if fs.name != "data-center" {
+			continue
+		}
+		for _, ns := range s.SecretNamespaces {
+			if ns == PlatformNamespace {
+				continue
+			}
+			u := kube.ToUnstructured(sec)
+			u.SetNamespace(ns)
+			out = append(out, u)
+		}
 	}
 	return out, nil
+}
+
+// PrerequisitesCommand is the command that creates the data-center Secret
+// in namespace: the prerequisites component, told the namespace unless it
+// is the platform's own.
+func PrerequisitesCommand(namespace string) string {
+	cmd := "paddlex install --components prerequisites"
+	if namespace != "" && namespace != PlatformNamespace {
+		cmd += " --secret-namespace " + namespace
+	}
+	return cmd
 }
 
 // mutateKnativeNetworking points Knative Serving at the chosen networking layer.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/dataset"
+	"github.com/paddleflow/paddlex/pkg/install"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 )
@@ -227,8 +228,10 @@ func (o *CreateOptions) preflight(ctx context.Context) error {
 		case err == nil:
 		case apierrors.IsNotFound(err):
 			hint := "create it with the storage's access keys"
-			if s.flag == "--cache-secret" {
-				hint = "run `paddlex install --components prerequisites` to create it"
+			if s.flag == "--cache-secret" && s.name == paddle.DataCenterSecret {
+				hint = "run `" + install.PrerequisitesCommand(o.Spec.Namespace) + "` to create it"
+			} else if s.flag == "--cache-secret" {
+				hint = "create it with the JuiceFS settings of data-center (name, metaurl, storage, bucket, access-key, secret-key)"
 			}
 			return exit.PreconditionErrorf("%s: Secret %s/%s does not exist: %s", s.flag, o.Spec.Namespace, s.name, hint)
 		case kube.IsForbidden(err):

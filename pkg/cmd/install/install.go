@@ -25,6 +25,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/install"
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/validate"
 )
 
 // SourceFlags choose the catalog and where artifacts come from; install,
@@ -133,6 +134,8 @@ type InstallOptions struct {
 	MinIOAccessKey string
 	MinIOSecretKey string
 	Domain         string
+	// SecretNamespaces also get the data-center Secret (--secret-namespace).
+	SecretNamespaces []string
 	// ImageRegistry is the root's --image-registry: every image of the
 	// rendered components is moved onto it.
 	ImageRegistry image.Registry
@@ -180,7 +183,8 @@ stderr; --require-checksums refuses them.
 
 The prerequisites component creates what the platform needs: Secrets
 data-center and task-center (JuiceFS metadata in Redis, data in MinIO),
-and StorageClass task-center. No account is granted rights for pipelines:
+and StorageClass task-center; --secret-namespace also puts data-center in
+the namespaces users run in. No account is granted rights for pipelines:
 each pipeline run brings its own, owned by the run. MinIO keys are
 generated when not given and kept only in Secrets; a re-run reuses them.
 
@@ -191,6 +195,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
 		Example: fmt.Sprintf(`  paddlex %[1]s
   paddlex %[1]s --dry-run=client -o yaml > platform.yaml
   paddlex %[1]s --components prerequisites --redis-url redis://:secret@redis.example:6379/0
+  paddlex %[1]s --components prerequisites --secret-namespace team-a
   paddlex %[1]s --skip jupyterhub --networking istio
   paddlex install --domain paddlex.example.com
   paddlex %[1]s --from-bundle paddlex-bundle.tgz
@@ -209,6 +214,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
 	fs.BoolVar(&o.InClusterRedis, "in-cluster-redis", false, "after an install with --redis-url, point JuiceFS at the in-cluster Redis instead (the metadata already in the external Redis is not moved)")
 	fs.StringVar(&o.Domain, "domain", "", "host name users reach the platform at over https (the full profile's sign-in through dex and oauth2-proxy); required with the auth component")
 	fs.StringVar(&o.MinIOAccessKey, "minio-access-key", "", "MinIO access key (default: the installed one, else random); prefer PADDLEX_MINIO_ACCESS_KEY")
+	fs.StringSliceVar(&o.SecretNamespaces, "secret-namespace", nil, "also create the data-center Secret (the model center's keys and JuiceFS settings) in these existing namespaces, where dataset, train, modelhub and serve then run (comma-separated; prerequisites component)")
 	fs.StringVar(&o.MinIOSecretKey, "minio-secret-key", "", "MinIO secret key (default: the installed one, else random); prefer PADDLEX_MINIO_SECRET_KEY")
 	o.Source.addFlags(fs)
 	o.Apply.AddFlags(fs, true, 30*time.Minute)
@@ -276,6 +282,14 @@ func (o *InstallOptions) Validate() error {
 		return exit.UsageErrorf("%v", err)
 	}
 	o.Plan = plan
+	for _, ns := range o.SecretNamespaces {
+		if err := validate.Name("--secret-namespace", ns); err != nil {
+			return err
+		}
+	}
+	if len(o.SecretNamespaces) > 0 && !o.planned("prerequisites") {
+		return exit.UsageErrorf("--secret-namespace needs the prerequisites component, which creates the Secrets: add it with --components prerequisites")
+	}
 	if o.Domain != "" {
 		if err := install.ValidateDomain(o.Domain); err != nil {
 			return exit.UsageErrorf("%v", err)
@@ -340,7 +354,8 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err := o.checkRedisMode(ctx, progress.Print); err != nil {
 		return err
 	}
-	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL, Domain: o.Domain}
+	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL, Domain: o.Domain,
+		SecretNamespaces: o.SecretNamespaces}
 	if settings.Secrets, err = o.seeds(ctx); err != nil {
 		return err
 	}

@@ -56,6 +56,8 @@ func TestInstallFlagValidation(t *testing.T) {
 		{[]string{"install", "--minio-access-key", "admin", "--minio-secret-key", "short"}, "--minio-secret-key must be at least 8"},
 		{[]string{"install", "--components", "nope"}, `unknown component "nope"`},
 		{[]string{"install", "--components", "prerequisites", "--skip", "prerequisites"}, "exclusive"},
+		{[]string{"install", "--components", "minio", "--secret-namespace", "team-a"}, "--secret-namespace needs the prerequisites component"},
+		{[]string{"install", "--components", "prerequisites", "--secret-namespace", "Team_A"}, "--secret-namespace"},
 		{[]string{"install", "--profile", "tiny"}, `unknown profile "tiny"`},
 		{[]string{"install", "--from-bundle", "/no/such.tgz"}, "--from-bundle"},
 		{[]string{"install", "--dry-run=maybe"}, "--dry-run must be one of"},

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/install"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 	"github.com/paddleflow/paddlex/pkg/modelstore"
@@ -282,8 +283,12 @@ func (o *PushOptions) runJob(ctx context.Context) error {
 // clears a finished Job of the same name: a Job is one run, and this is a
 // new one.
 func (o *PushOptions) preflight(ctx context.Context, ref kube.ObjectRef) error {
+	secretHint := "create it with the model center's keys as access-key and secret-key"
+	if o.Spec.Secret == paddle.DataCenterSecret {
+		secretHint += ", or run `" + install.PrerequisitesCommand(o.Spec.Namespace) + "`"
+	}
 	for _, p := range []struct{ kind, name, flag, hint string }{
-		{"Secret", o.Spec.Secret, "--secret", "create it with the model center's keys as access-key and secret-key, or run `paddlex install --components prerequisites`"},
+		{"Secret", o.Spec.Secret, "--secret", secretHint},
 		{"PersistentVolumeClaim", o.Spec.PVCName, "--pvc-name", "name the task PVC the training wrote the model to"},
 	} {
 		_, err := o.Kube.Get(ctx, kube.ObjectRef{GVK: corev1.SchemeGroupVersion.WithKind(p.kind), Namespace: o.Spec.Namespace, Name: p.name})

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/install"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
@@ -66,7 +67,11 @@ func checkSecret(ctx context.Context, k kube.Interface, errOut io.Writer, namesp
 	case err == nil:
 		return nil
 	case apierrors.IsNotFound(err):
-		return exit.PreconditionErrorf("--secret: Secret %s/%s does not exist, and serving pods read the model center's keys from it (keys access-key and secret-key): run `paddlex install --components prerequisites`, or create it in namespace %s", namespace, name, namespace)
+		fix := fmt.Sprintf("create it in namespace %s", namespace)
+		if name == paddle.DataCenterSecret {
+			fix = fmt.Sprintf("run `%s`, or %s", install.PrerequisitesCommand(namespace), fix)
+		}
+		return exit.PreconditionErrorf("--secret: Secret %s/%s does not exist, and serving pods read the model center's keys from it (keys access-key and secret-key): %s", namespace, name, fix)
 	case kube.IsForbidden(err):
 		fmt.Fprintf(errOut, "warning: cannot check that Secret %s/%s exists: %v\n", namespace, name, err)
 		return nil

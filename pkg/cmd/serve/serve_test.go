@@ -367,3 +367,20 @@ func templateName(obj *unstructured.Unstructured) string {
 	n, _, _ := unstructured.NestedString(obj.Object, "spec", "template", "metadata", "name")
 	return n
 }
+
+// The missing Secret's fix names the command for the namespace in use.
+func TestMissingSecretNamesTheCommandForTheNamespace(t *testing.T) {
+	for ns, want := range map[string]string{
+		"kubeflow": "run `paddlex install --components prerequisites`, or create it in namespace kubeflow",
+		"team-a":   "run `paddlex install --components prerequisites --secret-namespace team-a`, or create it in namespace team-a",
+	} {
+		r := run(t, kube.NewFake(), "serve", "create", "ocr", "-n", ns, "--model-version", "v1")
+		if r.code != exit.Precondition || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: exit %d, %s", ns, r.code, r.stderr)
+		}
+	}
+	r := run(t, kube.NewFake(), "serve", "create", "ocr", "-n", "team-a", "--model-version", "v1", "--secret", "keys")
+	if r.code != exit.Precondition || strings.Contains(r.stderr, "install") || !strings.Contains(r.stderr, "create it in namespace team-a") {
+		t.Errorf("another Secret: exit %d, %s", r.code, r.stderr)
+	}
+}
