@@ -1,14 +1,9 @@
 package serve
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
 func TestParseRequest(t *testing.T) {
@@ -53,40 +48,5 @@ func TestParseResponse(t *testing.T) {
 		if _, ok := ParseResponse([]byte(body)); ok {
 			t.Errorf("%s read as a pipeline answer", body)
 		}
-	}
-}
-
-func TestFindGateway(t *testing.T) {
-	svc := func(ns, name string, lb string, ports ...corev1.ServicePort) *corev1.Service {
-		s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Ports: ports}}
-		if lb != "" {
-			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{Hostname: lb}}
-		}
-		return s
-	}
-	kourier := svc("kourier-system", "kourier", "gw.example.com", corev1.ServicePort{Name: "https", Port: 443}, corev1.ServicePort{Name: "http2", Port: 80})
-	istio := svc("istio-system", "istio-ingressgateway", "", corev1.ServicePort{Name: "status-port", Port: 15021}, corev1.ServicePort{Name: "http2", Port: 80})
-	istio.Spec.ExternalIPs = []string{"10.0.0.9"}
-	network := func(class string) *corev1.ConfigMap {
-		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "knative-serving", Name: "config-network"}, Data: map[string]string{"ingress-class": class}}
-	}
-	ctx := context.Background()
-	g, err := FindGateway(ctx, fake.NewClientset(kourier, istio))
-	if err != nil || *g != (Gateway{Namespace: "kourier-system", Name: "kourier", Port: 80, External: "http://gw.example.com:80"}) {
-		t.Errorf("no config: %+v, %v", g, err)
-	}
-	g, err = FindGateway(ctx, fake.NewClientset(kourier, istio, network("istio.ingress.networking.knative.dev")))
-	if err != nil || *g != (Gateway{Namespace: "istio-system", Name: "istio-ingressgateway", Port: 80, External: "http://10.0.0.9:80"}) {
-		t.Errorf("istio: %+v, %v", g, err)
-	}
-	if _, err := FindGateway(ctx, fake.NewClientset(istio, network("kourier.ingress.networking.knative.dev"))); err == nil || !strings.Contains(err.Error(), "no gateway Service kourier-system/kourier") {
-		t.Errorf("kourier missing: %v", err)
-	}
-	if _, err := FindGateway(ctx, fake.NewClientset(network("contour.ingress.networking.knative.dev"))); err == nil || !strings.Contains(err.Error(), "contour") {
-		t.Errorf("unknown class: %v", err)
-	}
-	g, _ = FindGateway(ctx, fake.NewClientset(svc("kourier-system", "kourier", "", corev1.ServicePort{Name: "http2", Port: 80})))
-	if g.External != "" {
-		t.Errorf("a gateway without an external address: %+v", g)
 	}
 }

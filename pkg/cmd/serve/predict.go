@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -276,7 +277,7 @@ func (o *PredictOptions) Run(ctx context.Context) error {
 	}
 	path := serve.PredictionPath(pipeline)
 
-	gw, gwErr := serve.FindGateway(ctx, o.Clientset)
+	gw, gwErr := o.gateway(ctx, t.host)
 	if t.host != "" {
 		base, how, reason := o.external(ctx, gw, gwErr)
 		if base != "" {
@@ -316,7 +317,7 @@ func (o *PredictOptions) Run(ctx context.Context) error {
 		return exit.FailedErrorf("%s has no running pod (it scaled to zero) and no tag, so no request can reach it to wake it: send to a tag (--tag) or give it a minimum scale", t.what)
 	}
 	if gw == nil {
-		return exit.PreconditionErrorf("revision %s has no running pod (it scaled to zero), and no Knative gateway is installed to wake it (%v): install the networking layer with `paddlex install --components kourier`, or pass --gateway URL", t.revision, gwErr)
+		return fmt.Errorf("revision %s has no running pod (it scaled to zero), and nothing can wake it from here: %w", t.revision, gwErr)
 	}
 	fw, err := o.Forward(ctx, portforward.Target{Namespace: gw.Namespace, Service: gw.Name, Port: gw.Port})
 	if err != nil {
@@ -394,9 +395,44 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
+// gateway is Knative's ingress gateway Service for a host.
+type gateway struct {
+	Namespace, Name string
+	// Port is the Service's plain-HTTP port.
+	Port int32
+	// External is http://ADDRESS:PORT when a load balancer exposes the
+	// Service outside the cluster.
+	External string
+}
+
+// gateway finds the gateway of Knative's networking layer that serves
+// host, and the address it is exposed at, if any.
+func (o *PredictOptions) gateway(ctx context.Context, host string) (*gateway, error) {
+	g, err := portforward.FindGateway(ctx, o.Clientset)
+	if err != nil {
+		return nil, err
+	}
+	tg := g.For(host)
+	svc, err := o.Clientset.CoreV1().Services(tg.Namespace).Get(ctx, tg.Service, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read the %s gateway's Service %s/%s: %w", g.Title(), tg.Namespace, tg.Service, err)
+	}
+	gw := &gateway{Namespace: tg.Namespace, Name: tg.Service, Port: tg.Port}
+	for _, p := range svc.Spec.Ports {
+		if p.Name == "http2" || p.Name == "http" {
+			gw.Port = p.Port
+			break
+		}
+	}
+	if addr := portforward.ExternalAddress(svc); addr != "" {
+		gw.External = "http://" + net.JoinHostPort(addr, strconv.Itoa(int(gw.Port)))
+	}
+	return gw, nil
+}
+
 // external returns the gateway address to send to from here, how it was
 // chosen, or why there is none.
-func (o *PredictOptions) external(ctx context.Context, gw *serve.Gateway, gwErr error) (base, how, reason string) {
+func (o *PredictOptions) external(ctx context.Context, gw *gateway, gwErr error) (base, how, reason string) {
 	switch o.Gateway {
 	case GatewayNone:
 		return "", "", "--gateway none"

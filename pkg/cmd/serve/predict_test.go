@@ -34,7 +34,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/portforward"
-	"github.com/paddleflow/paddlex/pkg/portforward/kubelettest"
+	"github.com/paddleflow/paddlex/pkg/portforward/portforwardtest"
 	"github.com/paddleflow/paddlex/pkg/serve"
 	"github.com/paddleflow/paddlex/test/standin/paddleserving"
 )
@@ -135,7 +135,14 @@ func kourier(t *testing.T, cs kubernetes.Interface, external string) {
 	t.Helper()
 	ctx := context.Background()
 	const gns = "kourier-system"
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	for _, n := range []string{gns, "knative-serving"} {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	network := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "config-network", Namespace: "knative-serving"},
+		Data: map[string]string{"ingress-class": "kourier.ingress.networking.knative.dev"}}
+	if _, err := cs.CoreV1().ConfigMaps("knative-serving").Create(ctx, network, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	port := int32(80)
@@ -170,6 +177,7 @@ func kourier(t *testing.T, cs kubernetes.Interface, external string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		_ = cs.CoreV1().ConfigMaps("knative-serving").Delete(ctx, "config-network", metav1.DeleteOptions{})
 		_ = cs.CoreV1().Services(gns).Delete(ctx, "kourier", metav1.DeleteOptions{})
 		_ = cs.CoreV1().Pods(gns).Delete(ctx, pod.Name, metav1.DeleteOptions{})
 	})
@@ -181,7 +189,7 @@ func kourier(t *testing.T, cs kubernetes.Interface, external string) {
 type predictEnv struct {
 	cs      kubernetes.Interface
 	prepare func(*cmdutil.Factory)
-	kubelet *kubelettest.Kubelet
+	kubelet *portforwardtest.Kubelet
 }
 
 // predict runs `serve predict` with its port-forwards going through the
@@ -213,7 +221,7 @@ func (pe *predictEnv) predict(t *testing.T, stdin string, args ...string) result
 	}
 	cs := o.Clientset
 	o.Forward = func(ctx context.Context, tg portforward.Target) (*portforward.Forward, error) {
-		return portforward.Start(ctx, nil, cs, tg, portforward.Options{Dialer: pe.kubelet.Dialer})
+		return portforward.Start(ctx, nil, cs, tg, portforward.Options{Dialer: pe.kubelet.Dialer()})
 	}
 	o.DialTimeout = time.Second
 	err := cmdutil.RunBounded(context.Background(), o)
@@ -275,19 +283,12 @@ func predictScenario(t *testing.T, ns string, cs kubernetes.Interface, prepare f
 		}}
 	gwSrv := httptest.NewServer(gw)
 	t.Cleanup(gwSrv.Close)
-	kubelet := kubelettest.Start(t, "")
+	kubelet := portforwardtest.NewKubelet()
+	t.Cleanup(kubelet.Close)
+	kubelet.Route("kourier-system", "3scale-kourier-gateway-0", 8080, gwSrv.Listener.Addr().String())
+	kubelet.Route(ns, "ocr-v1-deployment-a", serve.DefaultPort, v1.Listener.Addr().String())
+	kubelet.Route(ns, "ocr-v2-deployment-woken", serve.DefaultPort, v2.Listener.Addr().String())
 	pe := &predictEnv{cs: cs, prepare: prepare, kubelet: kubelet}
-	kubelet.Route = func(pns, pod, port string) string {
-		switch {
-		case pns == "kourier-system" && port == "8080":
-			return gwSrv.Listener.Addr().String()
-		case pns == ns && strings.HasPrefix(pod, "ocr-v1-") && port == "8040":
-			return v1.Listener.Addr().String()
-		case pns == ns && strings.HasPrefix(pod, "ocr-v2-") && port == "8040":
-			return v2.Listener.Addr().String()
-		}
-		return ""
-	}
 	// ocr-v1 has a pod; ocr-v2 scaled to zero.
 	if err := startServingPod(context.Background(), cs, ns, "ocr-v1", "ocr-v1-deployment-a"); err != nil {
 		t.Fatal(err)
@@ -342,7 +343,7 @@ func predictScenario(t *testing.T, ns string, cs kubernetes.Interface, prepare f
 	if !strings.Contains(r.stderr, "through the gateway's pod kourier-system/3scale-kourier-gateway-0") || !strings.Contains(r.stderr, "revision ocr-v2 woke") {
 		t.Errorf("wake through the gateway's pod: stderr:\n%s", r.stderr)
 	}
-	if got := fmt.Sprint(kubelet.Forwarded()); !strings.Contains(got, ns+"/ocr-v1-deployment-a:8040") || !strings.Contains(got, "kourier-system/3scale-kourier-gateway-0:8080") {
+	if got := fmt.Sprint(kubelet.Requests()); !strings.Contains(got, ns+"/ocr-v1-deployment-a:8040") || !strings.Contains(got, "kourier-system/3scale-kourier-gateway-0:8080") {
 		t.Errorf("port-forwards: %s", got)
 	}
 	gw.mu.Lock()
