@@ -69,7 +69,11 @@ func (o *DescribeOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(w, " (%s: %s)", st.Reason, st.Message)
 	}
 	fmt.Fprintf(w, "\nAge:         %s\n", cmdutil.Age(obj.GetCreationTimestamp(), o.Now()))
-	fmt.Fprintf(w, "Template:\n  Revision:  %s\n  Model:     %s:%s\n  Image:     %s\n", cmdutil.OrNone(serve.Read(obj).Spec.Template.Name), cmdutil.OrNone(st.ModelName), cmdutil.OrNone(st.Version), cmdutil.OrNone(st.Image))
+	model := cmdutil.OrNone(st.ModelName) + ":" + cmdutil.OrNone(st.Version)
+	if tag := obj.GetAnnotations()[serve.AnnotationModelTag]; tag != "" {
+		model += " (" + tag + " when applied)"
+	}
+	fmt.Fprintf(w, "Template:\n  Revision:  %s\n  Model:     %s\n  Image:     %s\n", cmdutil.OrNone(serve.Read(obj).Spec.Template.Name), model, cmdutil.OrNone(st.Image))
 	if ok {
 		fmt.Fprintf(w, "  Endpoint:  %s\n  Port:      %d\n", spec.Endpoint, spec.Port)
 		target := "Knative's default"

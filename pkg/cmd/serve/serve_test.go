@@ -346,6 +346,9 @@ func TestCreateResolvesLatest(t *testing.T) {
 		if spec, _, _ := serve.SpecOf(obj); spec.ModelVersion != "v3" {
 			t.Errorf("%v: recorded spec serves %s", args, spec.ModelVersion)
 		}
+		if r := run(t, fake, "serve", "describe", "ocr", "-n", "kubeflow"); !strings.Contains(r.stdout, "Model:     ocr:v3 (ocr:latest when applied)") {
+			t.Errorf("%v: describe: %+v", args, r)
+		}
 	}
 	fake := kube.NewFake(keys)
 	r := run(t, fake, "serve", "create", "own", "-n", "kubeflow", "--endpoint", srv.Endpoint)
