@@ -1,13 +1,16 @@
 package portforward_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +165,70 @@ func TestStartForwardsToASelectedPod(t *testing.T) {
 	_, err = portforward.Start(ctx, nil, cs, portforward.Target{Namespace: "ml", Selector: "serving.knative.dev/revision=ppocr-00003", Port: 8012}, portforward.Options{Dialer: kubelet.Dialer()})
 	if err == nil || !strings.Contains(err.Error(), "none of its 0 pods is running and ready") {
 		t.Errorf("no pod: %v", err)
+	}
+}
+
+// A Service target forwards to its oldest ready pod, on the container port
+// its targetPort names, until Close.
+func TestStartForwardsToTheServicePod(t *testing.T) {
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				io.WriteString(c, "echo "+line)
+			}()
+		}
+	}()
+	kubelet := portforwardtest.NewKubelet()
+	defer kubelet.Close()
+	kubelet.Route("ns", "vdl-0", 8040, echo.Addr().String())
+	app := map[string]string{"app": "vdl"}
+	cs := fake.NewClientset(
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "vdl-0", Namespace: "ns", Labels: app},
+			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8040}}}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "vdl", Namespace: "ns"},
+			Spec: corev1.ServiceSpec{Selector: app, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromString("http")}}}},
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	fw, err := portforward.Start(ctx, nil, cs, portforward.Target{Namespace: "ns", Service: "vdl", Port: 80}, portforward.Options{Dialer: kubelet.Dialer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fw.Pod != "vdl-0" || fw.RemotePort != 8040 || fw.LocalPort == 0 {
+		t.Fatalf("forward = %+v", fw)
+	}
+	if want := "http://127.0.0.1:" + strconv.Itoa(fw.LocalPort) + "/"; fw.URL() != want {
+		t.Errorf("URL() = %s, want %s", fw.URL(), want)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(fw.LocalPort))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "hello\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if err != nil || got != "echo hello\n" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if r := kubelet.Requests(); len(r) != 1 || r[0] != "ns/vdl-0:8040" {
+		t.Errorf("the kubelet stand-in saw %v, want ns/vdl-0:8040", r)
+	}
+	fw.Close()
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("local port still accepts connections after Close")
 	}
 }

@@ -1,27 +1,15 @@
 package portforward
 
 import (
-	"bufio"
 	"context"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
-	"k8s.io/apimachinery/pkg/util/httpstream/spdy"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes/fake"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/portforward"
-	streamhttp "k8s.io/streaming/pkg/httpstream"
 )
 
 func pod(name string, phase corev1.PodPhase, ready bool, created time.Time, lbls map[string]string, ports ...corev1.ContainerPort) *corev1.Pod {
@@ -92,121 +80,9 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-// fakeKubelet answers a portforward upgrade as the kubelet does: one error
-// stream and one data stream per connection, the data stream piped to a TCP
-// address, recording the port each request asked for.
-func fakeKubelet(t *testing.T, target string, ports chan<- string) *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := httpstream.Handshake(r, w, []string{portforward.PortForwardProtocolV1Name}); err != nil {
-			return
-		}
-		streams := make(chan httpstream.Stream, 8)
-		conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(s httpstream.Stream, _ <-chan struct{}) error {
-			streams <- s
-			return nil
-		})
-		if conn == nil {
-			return
-		}
-		defer conn.Close()
-		for {
-			select {
-			case s := <-streams:
-				switch s.Headers().Get(corev1.StreamType) {
-				case corev1.StreamTypeError:
-					s.Close()
-				case corev1.StreamTypeData:
-					ports <- s.Headers().Get(corev1.PortHeader)
-					go func() {
-						c, err := net.Dial("tcp", target)
-						if err != nil {
-							s.Reset()
-							return
-						}
-						defer c.Close()
-						go io.Copy(c, s)
-						io.Copy(s, c)
-						s.Close()
-					}()
-				}
-			case <-conn.CloseChan():
-				return
-			}
-		}
-	}))
-}
-
-func TestStartForwardsToTheServicePod(t *testing.T) {
-	echo, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer echo.Close()
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				line, _ := bufio.NewReader(c).ReadString('\n')
-				io.WriteString(c, "echo "+line)
-			}()
-		}
-	}()
-	ports := make(chan string, 4)
-	kubelet := fakeKubelet(t, echo.Addr().String(), ports)
-	defer kubelet.Close()
-
-	app := map[string]string{"app": "vdl"}
-	cs := fake.NewClientset(
-		pod("vdl-0", corev1.PodRunning, true, time.Now(), app, corev1.ContainerPort{Name: "http", ContainerPort: 8040}),
-		service("vdl", app, corev1.ServicePort{Port: 80, TargetPort: intstr.FromString("http")}),
-	)
-	var dialed string
-	opts := Options{Dialer: func(ns, p string) (streamhttp.Dialer, error) {
-		dialed = ns + "/" + p
-		u, _ := url.Parse(kubelet.URL + "/api/v1/namespaces/" + ns + "/pods/" + p + "/portforward")
-		return NewDialer(&rest.Config{Host: kubelet.URL}, u)
-	}}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	fw, err := Start(ctx, nil, cs, Target{Namespace: "ns", Service: "vdl", Port: 80}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dialed != "ns/vdl-0" || fw.Pod != "vdl-0" || fw.RemotePort != 8040 || fw.LocalPort == 0 {
-		t.Fatalf("forward = %+v (dialed %s)", fw, dialed)
-	}
-	if want := "http://127.0.0.1:" + itoa(fw.LocalPort) + "/"; fw.URL() != want {
-		t.Errorf("URL() = %s, want %s", fw.URL(), want)
-	}
-	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", itoa(fw.LocalPort)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(c, "hello\n")
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	got, err := bufio.NewReader(c).ReadString('\n')
-	c.Close()
-	if err != nil || got != "echo hello\n" {
-		t.Fatalf("read %q, %v", got, err)
-	}
-	if p := <-ports; p != "8040" {
-		t.Errorf("remote port requested = %s, want 8040", p)
-	}
-	fw.Close()
-	if _, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", itoa(fw.LocalPort)), time.Second); err == nil {
-		t.Error("local port still accepts connections after Close")
-	}
-}
-
 func TestStartFailsWhenThePodIsMissing(t *testing.T) {
 	_, err := Start(context.Background(), nil, fake.NewClientset(), Target{Namespace: "ns", Pod: "x", Port: 80}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "pod ns/x port 80: the pod does not exist") {
 		t.Fatalf("err = %v", err)
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
