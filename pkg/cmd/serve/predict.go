@@ -513,6 +513,11 @@ func (o *PredictOptions) watchWake(ctx context.Context, rev string) func() {
 	}
 	start := time.Now()
 	done := make(chan struct{})
+	reported := false
+	report := func(pod string) {
+		fmt.Fprintf(o.Streams.ErrOut, "revision %s woke: pod %s ready after %s\n", rev, pod, time.Since(start).Round(100*time.Millisecond))
+		reported = true
+	}
 	go func() {
 		defer close(done)
 		defer w.Stop()
@@ -528,7 +533,7 @@ func (o *PredictOptions) watchWake(ctx context.Context, rev string) func() {
 					continue
 				}
 				if p, ok := ev.Object.(*corev1.Pod); ok && serve.PodReady(p) {
-					fmt.Fprintf(o.Streams.ErrOut, "revision %s woke: pod %s ready after %s\n", rev, p.Name, time.Since(start).Round(100*time.Millisecond))
+					report(p.Name)
 					return
 				}
 			}
@@ -537,6 +542,22 @@ func (o *PredictOptions) watchWake(ctx context.Context, rev string) func() {
 	return func() {
 		cancel()
 		<-done
+		if reported {
+			return
+		}
+		// The answer can come before the watch delivers the pod's
+		// readiness: look once more.
+		lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer lcancel()
+		if l, err := o.Clientset.CoreV1().Pods(o.Namespace).List(lctx, metav1.ListOptions{LabelSelector: sel}); err == nil {
+			serve.SortPods(l.Items)
+			for i := range l.Items {
+				if serve.PodReady(&l.Items[i]) {
+					report(l.Items[i].Name)
+					return
+				}
+			}
+		}
 	}
 }
 
