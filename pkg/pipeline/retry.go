@@ -195,16 +195,5 @@ func Retry(old *wfv1.Workflow) (*RetryPlan, error) {
 // templates need: the objects to apply before submitting. A run made with
 // --service-account keeps that account and needs none.
 func (p *RetryPlan) Named(name string) ([]*unstructured.Unstructured, error) {
-	wf := p.Workflow
-	wf.Name, wf.GenerateName = name, ""
-	sa := wf.Spec.ServiceAccountName
-	if sa != RunnerName && !strings.HasPrefix(sa, RunnerName+"-") {
-		return nil, nil
-	}
-	SetRunner(wf, Runner(name))
-	pipeline := wf.Labels[LabelPipeline]
-	if pipeline == "" {
-		pipeline = name
-	}
-	return RBAC(Runner(name), pipeline, wf.Namespace, wf)
+	return NameRun(p.Workflow, name)
 }

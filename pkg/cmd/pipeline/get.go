@@ -101,6 +101,9 @@ func (o *GetOptions) Run(ctx context.Context) error {
 		if r := wf.Labels[pipeline.LabelRetryOf]; r != "" {
 			fmt.Fprintf(o.Streams.Out, "retry of %s\n", r)
 		}
+		if r := wf.Labels[pipeline.LabelResubmitOf]; r != "" {
+			fmt.Fprintf(o.Streams.Out, "resubmit of %s\n", r)
+		}
 	}
 	if !o.Output.Table() {
 		return o.Output.PrintObjects(o.Streams.Out, objs)

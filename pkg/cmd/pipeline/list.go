@@ -115,7 +115,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 		if !wf.Status.StartedAt.IsZero() {
 			started = cmdutil.Age(wf.Status.StartedAt, now) + " ago"
 		}
-		row := []string{wf.Name, workflowPhase(wf), fmt.Sprintf("%d/%d", done, total), started, orDash(human(workflowDuration(wf, now)))}
+		row := []string{wf.Name, pipeline.State(wf), fmt.Sprintf("%d/%d", done, total), started, orDash(human(workflowDuration(wf, now)))}
 		if o.AllNamespaces {
 			row = append([]string{wf.Namespace}, row...)
 		}

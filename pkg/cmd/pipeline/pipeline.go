@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/pipeline"
 )
 
 // NewCmdPipeline returns the pipeline command group.
@@ -24,7 +25,10 @@ commands' spec files; ` + "`paddlex pipeline init`" + ` writes a commented one. 
 suites' common workflows are built in, ready to run (` + "`paddlex pipeline builtins`" + `).`,
 		Example: `  paddlex pipeline run --builtin ppocr-det --watch
   paddlex pipeline get ppocr-det
+  paddlex pipeline watch ppocr-det
   paddlex pipeline logs ppocr-det train -f
+  paddlex pipeline suspend ppocr-det
+  paddlex pipeline lint my-pipeline.yaml
   paddlex pipeline retry ppocr-det
   paddlex pipeline init --builtin paddleclas-cls -o my-pipeline.yaml`,
 	}
@@ -35,6 +39,14 @@ suites' common workflows are built in, ready to run (` + "`paddlex pipeline buil
 		NewCmdLogs(f, nil),
 		NewCmdDelete(f, nil),
 		NewCmdRetry(f, nil),
+		NewCmdResubmit(f, nil),
+		NewCmdWatch(f, false, nil),
+		NewCmdWatch(f, true, nil),
+		NewCmdControl(f, pipeline.ActionSuspend, nil),
+		NewCmdControl(f, pipeline.ActionResume, nil),
+		NewCmdControl(f, pipeline.ActionStop, nil),
+		NewCmdControl(f, pipeline.ActionTerminate, nil),
+		NewCmdLint(f, nil),
 		NewCmdInit(f, nil),
 		NewCmdBuiltins(f, nil),
 	)

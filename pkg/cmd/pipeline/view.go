@@ -59,7 +59,7 @@ func workflowDuration(wf *wfv1.Workflow, now time.Time) time.Duration {
 func treeLines(wf *wfv1.Workflow, now time.Time) []string {
 	tree := pipeline.Tree(wf)
 	done, total := pipeline.Progress(tree)
-	head := fmt.Sprintf("workflow %s  %s  %d/%d", wf.Name, workflowPhase(wf), done, total)
+	head := fmt.Sprintf("workflow %s  %s  %d/%d", wf.Name, pipeline.State(wf), done, total)
 	if d := human(workflowDuration(wf, now)); d != "" {
 		head += "  " + d
 	}
@@ -253,6 +253,13 @@ func (v *view) aside(w io.Writer, line string) {
 	if v.tty {
 		v.redraw()
 	}
+}
+
+// final returns the last state of the Workflow the view was shown.
+func (v *view) final() *wfv1.Workflow {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.wf
 }
 
 // close stops redrawing, leaving the last frame on screen.
