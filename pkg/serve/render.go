@@ -336,6 +336,9 @@ func SpecOf(obj *unstructured.Unstructured) (Spec, bool, error) {
 		return Spec{}, true, fmt.Errorf("annotation %s of %s is not a serving spec: %w", AnnotationSpec, kube.RefOf(obj), err)
 	}
 	s.Name, s.Namespace = obj.GetName(), obj.GetNamespace()
+	if rev, _, _ := unstructured.NestedString(obj.Object, "spec", "template", "metadata", "name"); rev != "" && rev != RevisionName(s.Name, s.ModelVersion) {
+		s.Revision = rev
+	}
 	return s, true, nil
 }
 
@@ -354,6 +357,9 @@ func RevisionSpecs(obj *unstructured.Unstructured) (map[string]Spec, error) {
 		}
 		for rev, o := range m {
 			o.Name, o.Namespace = obj.GetName(), obj.GetNamespace()
+			if rev != RevisionName(o.Name, o.ModelVersion) {
+				o.Revision = rev
+			}
 			out[rev] = o
 		}
 	}

@@ -86,6 +86,11 @@ type Spec struct {
 	Memory string `json:"memory,omitempty"`
 	// Env are extra environment variables of the model server.
 	Env map[string]string `json:"env,omitempty"`
+	// Revision names the revision when it is not NAME-VERSION: `serve
+	// update` serves the same version with other settings as
+	// NAME-VERSION-2, -3 and so on. It is read from the Service, never from
+	// a spec file.
+	Revision string `json:"-"`
 }
 
 // Defaults fills unset fields.
@@ -260,8 +265,14 @@ func RevisionName(name, version string) string {
 	return name + "-" + v
 }
 
-// RevisionName is the revision this spec renders.
-func (s *Spec) RevisionName() string { return RevisionName(s.Name, s.ModelVersion) }
+// RevisionName is the revision this spec renders: Revision when set,
+// otherwise NAME-VERSION.
+func (s *Spec) RevisionName() string {
+	if s.Revision != "" {
+		return s.Revision
+	}
+	return RevisionName(s.Name, s.ModelVersion)
+}
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

@@ -18,7 +18,7 @@ func RolloutService(live *unstructured.Unstructured, version, image string, perc
 		return nil, Spec{}, err
 	}
 	next := tmpl
-	next.ModelVersion = version
+	next.ModelVersion, next.Revision = version, ""
 	if image != "" {
 		next.Image = image
 	}

@@ -96,7 +96,7 @@ func explainApply(err error, rev string) error {
 	case strings.Contains(msg, "init-containers is off"):
 		return exit.PreconditionErrorf("%v\nKnative Serving does not allow init containers, and the model is fetched by one: enable them with\n  %s", err, enableInitContainers)
 	case strings.Contains(msg, "without a name change"):
-		return exit.FailedErrorf("%v\nrevision %s already exists with other settings, and a revision never changes: serve the change as a new revision with `paddlex serve rollout` and a new --model-version, or delete the service and create it again", err, rev)
+		return exit.FailedErrorf("%v\nrevision %s already exists with other settings, and a revision never changes: change its scaling or environment with `paddlex serve update`, serve another version with `paddlex serve rollout`, or delete the service and create it again", err, rev)
 	}
 	return err
 }

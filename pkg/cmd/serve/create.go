@@ -66,8 +66,9 @@ looked up in the model center, with the keys of --secret, said on stderr and
 recorded on the Service (annotation paddlex.io/model-tag), and the revision
 serves that version, NAME-VERSION, even after latest moves on.
 
-A revision never changes: to change the settings of a model version that is
-being served, roll out a new version.
+A revision never changes: to change the scaling or environment of a model
+version that is being served, use ` + "`paddlex serve update`" + `, which serves it
+as a new revision.
 
 -f takes a spec file with the Serving API's keys (name, namespace, action,
 image, model_name, model_version, endpoint, port, min_scale, max_scale,

@@ -19,7 +19,8 @@ func NewCmdServe(f *cmdutil.Factory) *cobra.Command {
 		Short:   "Serve models from the model center on Knative, with autoscaling and canary rollouts",
 		Long: `Serve a model version from the model center with Paddle Serving on Knative.
 
-Each model version runs as its own Knative revision, named NAME-VERSION. In
+Each model version runs as its own Knative revision, named NAME-VERSION (an
+update of its settings makes NAME-VERSION-2, -3 and so on). In
 each pod, an init container downloads
 <endpoint>/model-center/MODEL/VERSION/MODEL.tar.gz and the model.json beside
 it with the keys of the --secret Secret (data-center), a second one checks
@@ -42,6 +43,8 @@ to "enabled" in the config-features ConfigMap of knative-serving
   paddlex serve logs ppocr-det -f
   paddlex serve promote ppocr-det
   paddlex serve rollback ppocr-det
+  paddlex serve update ppocr-det --min-scale 1 --max-scale 5
+  paddlex serve revisions ppocr-det
   paddlex serve delete ppocr-det`,
 	}
 	for _, action := range []string{paddle.ActionCreate, paddle.ActionApply, paddle.ActionPatch} {
@@ -54,6 +57,8 @@ to "enabled" in the config-features ConfigMap of knative-serving
 		NewCmdLogs(f, nil),
 		NewCmdPredict(f, nil),
 		NewCmdTraffic(f, ModeRollout, nil), NewCmdTraffic(f, ModePromote, nil), NewCmdTraffic(f, ModeRollback, nil),
+		NewCmdUpdate(f, nil),
+		NewCmdRevisions(f, nil),
 	)
 	return cmd
 }
