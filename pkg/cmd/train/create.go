@@ -403,14 +403,21 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 // trainingFailed names the first failing rank and why, from its pod, or
 // from the operator's counts when the pods are gone.
 func (o *CreateOptions) trainingFailed(ctx context.Context, job *unstructured.Unstructured, cause error) error {
-	s := o.Spec
+	return trainingFailed(ctx, o.Clientset, o.Spec.Name, o.Spec.Namespace, job, cause)
+}
+
+// trainingFailed explains the failure of training name: the first failing
+// rank and why, from its pod (cs may be nil), with the end of its output,
+// or from the operator's counts when the pods are gone; and where its logs
+// are.
+func trainingFailed(ctx context.Context, cs kubernetes.Interface, name, namespace string, job *unstructured.Unstructured, cause error) error {
 	detail, output := "", ""
-	if o.Clientset != nil {
-		pods, err := podlogs.List(ctx, o.Clientset, s.Namespace, TrainingPodSelector(s.Name, ""))
+	if cs != nil {
+		pods, err := podlogs.List(ctx, cs, namespace, TrainingPodSelector(name, ""))
 		if err == nil {
-			SortPods(s.Name, pods)
+			SortPods(name, pods)
 			if f, ok := podlogs.FirstFailure(pods); ok {
-				detail, output = fmt.Sprintf("%s %s", Rank(s.Name, f.Pod), f), podOutput(f)
+				detail, output = fmt.Sprintf("%s %s", Rank(name, f.Pod), f), podOutput(f)
 			}
 		}
 	}
@@ -423,9 +430,9 @@ func (o *CreateOptions) trainingFailed(ctx context.Context, job *unstructured.Un
 		}
 	}
 	if detail == "" {
-		return exit.WithCode(exit.Failed, fmt.Errorf("training %s failed: %w\n  logs: paddlex train logs %s -n %s", s.Name, cause, s.Name, s.Namespace))
+		return exit.WithCode(exit.Failed, fmt.Errorf("training %s failed: %w\n  logs: paddlex train logs %s -n %s", name, cause, name, namespace))
 	}
-	return exit.FailedErrorf("training %s failed: %s (%v)\n%s  logs: paddlex train logs %s -n %s", s.Name, detail, cause, output, s.Name, s.Namespace)
+	return exit.FailedErrorf("training %s failed: %s (%v)\n%s  logs: paddlex train logs %s -n %s", name, detail, cause, output, name, namespace)
 }
 
 // outputLines is how much of a failed container's message an error shows.

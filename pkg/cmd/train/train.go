@@ -26,6 +26,8 @@ Serving into /mnt/task-center/NAME.tar.gz, and optionally a VisualDL board.`,
     --config-path configs/det/det_mv3_db.yml --dataset icdar2015 --pvc-name task-center --worker-replicas 2 --gpu-per-node 1
   paddlex train list
   paddlex train logs ppocr-det -f
+  paddlex train top
+  paddlex train wait ppocr-det --timeout 6h
   paddlex train visualdl ppocr-det
   paddlex train delete ppocr-det`,
 	}
@@ -39,6 +41,8 @@ Serving into /mnt/task-center/NAME.tar.gz, and optionally a VisualDL board.`,
 		NewCmdDescribe(f, nil),
 		NewCmdLogs(f, nil),
 		NewCmdVisualDL(f, nil),
+		NewCmdTop(f, nil),
+		NewCmdWait(f, nil),
 	)
 	return cmd
 }
