@@ -35,6 +35,9 @@ type File struct {
 	Content []byte
 	// Link makes the entry a symbolic link to Content.
 	Link bool
+	// Dir makes the entry a directory (Mode and Content unused: /tmp is
+	// 1777, every other directory 0755).
+	Dir bool
 }
 
 // Layer builds an uncompressed-tar image layer from files; the parent
@@ -60,6 +63,12 @@ func Layer(files []File) (v1.Layer, error) {
 	}
 	for _, f := range files {
 		p := strings.TrimPrefix(path.Clean(f.Path), "/")
+		if f.Dir {
+			if err := mkdirs(p); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err := mkdirs(path.Dir(p)); err != nil {
 			return nil, err
 		}
@@ -104,6 +113,9 @@ func BusyboxImage() (v1.Image, error) {
 		{Path: "/bin/busybox", Mode: 0o755, Content: bb},
 		{Path: "/etc/passwd", Mode: 0o644, Content: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
 		{Path: "/etc/group", Mode: 0o644, Content: []byte("root:x:0:\nnogroup:x:65534:\n")},
+		// Writable by every user: the pods run as a non-root user, and
+		// mc keeps its configuration under /tmp.
+		{Path: "/tmp", Dir: true},
 	}
 	for _, applet := range strings.Fields(string(list)) {
 		if applet == "bin/busybox" {

@@ -3,6 +3,7 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"os"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -20,6 +21,15 @@ func BoundClaim(ctx context.Context, cs kubernetes.Interface, ns, name string) (
 	dir := "/tmp/" + ns + "/" + name
 	if Isolated() {
 		dir = VolumeDir(ns, name)
+		// Writable by every user, as a provisioner's volume is (the
+		// local-path provisioner's, NFS exports): paddlex's pods run as a
+		// non-root user, and a hostPath volume ignores fsGroup.
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return "", err
+		}
 	}
 	dirOrCreate := corev1.HostPathDirectoryOrCreate
 	size := resource.MustParse("10Gi")

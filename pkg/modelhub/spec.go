@@ -211,7 +211,6 @@ func RenderJob(s Spec) *unstructured.Unstructured {
 		secretEnv("ACCESS_KEY", s.Secret, "access-key"),
 		secretEnv("SECRET_KEY", s.Secret, "secret-key"),
 	}
-	noEscalation := false
 	container := corev1.Container{
 		Name:                     "mc",
 		Image:                    s.ImageRegistry.Rewrite(s.Image),
@@ -219,12 +218,19 @@ func RenderJob(s Spec) *unstructured.Unstructured {
 		Env:                      env,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		VolumeMounts:             []corev1.VolumeMount{{Name: "task-center", MountPath: TaskMountPath, ReadOnly: true}},
-		SecurityContext:          &corev1.SecurityContext{AllowPrivilegeEscalation: &noEscalation},
 	}
 	failJob := func(code int32) batchv1.PodFailurePolicyRule {
 		return batchv1.PodFailurePolicyRule{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
 			ContainerName: &container.Name, Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{code}}}
 	}
+	pod := corev1.PodSpec{
+		RestartPolicy: corev1.RestartPolicyNever,
+		Containers:    []corev1.Container{container},
+		Volumes: []corev1.Volume{{Name: "task-center", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: s.PVCName, ReadOnly: true}}}},
+	}
+	// mc runs as a non-root user; it writes only under /tmp.
+	paddle.RestrictPod(&pod)
 	backoff := int32(3)
 	return kube.ToUnstructured(&batchv1.Job{
 		TypeMeta:   kube.TypeMeta(jobGVK),
@@ -234,15 +240,7 @@ func RenderJob(s Spec) *unstructured.Unstructured {
 			// An existing version or a missing archive will not change on
 			// a retry: fail at once.
 			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{failJob(JobExitExists), failJob(JobExitNoArchive)}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: s.labels()},
-				Spec: corev1.PodSpec{
-					RestartPolicy: corev1.RestartPolicyNever,
-					Containers:    []corev1.Container{container},
-					Volumes: []corev1.Volume{{Name: "task-center", VolumeSource: corev1.VolumeSource{
-						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: s.PVCName, ReadOnly: true}}}},
-				},
-			},
+			Template:         corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: s.labels()}, Spec: pod},
 		},
 	})
 }

@@ -134,6 +134,9 @@ func Compile(p *Pipeline, opts Options) (*Compiled, error) {
 		// A failed run keeps its volume, so a retry resumes from the
 		// trained model instead of an empty disk.
 		VolumeClaimGC: &wfv1.VolumeClaimGC{Strategy: wfv1.VolumeClaimGCOnSuccess},
+		// Every step's pod, Argo's executor containers included, runs
+		// as a non-root user with the runtime's seccomp profile.
+		SecurityContext: paddle.PodSecurity(),
 	}
 	if opts.ServiceAccount != "" {
 		wf.Spec.ServiceAccountName = opts.ServiceAccount
@@ -298,6 +301,8 @@ func (c *compiler) container(s *Step) ([]part, error) {
 		Command: ct.Command,
 		Args:    ct.Args,
 		Env:     ct.Env,
+		// The step's image runs as a non-root user, with no capability.
+		SecurityContext: paddle.ContainerSecurity(),
 	}
 	for _, m := range ct.VolumeMounts {
 		container.VolumeMounts = append(container.VolumeMounts, corev1.VolumeMount{Name: m.Name, MountPath: m.MountPath, SubPath: m.SubPath, ReadOnly: m.ReadOnly})

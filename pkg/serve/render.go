@@ -261,21 +261,31 @@ func renderTemplate(s Spec) paddle.RevisionTemplateSpec {
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		Resources:                resources(s),
 	}
+	if _, ok := s.Env["HOME"]; !ok {
+		// Paddle caches under HOME, which must be writable by the
+		// non-root user, unlike the image's.
+		server.Env = append(server.Env, envVar("HOME", paddle.HomeDir))
+	}
 	for _, k := range sortedKeys(s.Env) {
 		server.Env = append(server.Env, envVar(k, s.Env[k]))
 	}
 
+	pod := corev1.PodSpec{
+		InitContainers: []corev1.Container{fetch, verify},
+		Containers:     []corev1.Container{server},
+		Volumes:        []corev1.Volume{{Name: modelVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+	}
+	// Knative takes no pod-level securityContext unless its
+	// kubernetes.podspec-securitycontext feature is on, so each container
+	// carries the restricted settings; the emptyDir is writable by any user.
+	paddle.RestrictContainers(&pod)
 	return paddle.RevisionTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        s.RevisionName(),
 			Labels:      labels,
 			Annotations: annotations,
 		},
-		Spec: corev1.PodSpec{
-			InitContainers: []corev1.Container{fetch, verify},
-			Containers:     []corev1.Container{server},
-			Volumes:        []corev1.Volume{{Name: modelVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
-		},
+		Spec: pod,
 	}
 }
 

@@ -211,14 +211,20 @@ func (s *Spec) launchArgs() []string {
 	return append(args, "--log_dir", LogDir)
 }
 
+// env is the training containers' environment: unbuffered Python, so logs
+// are live, and a HOME the non-root user can write (paddle.HomeDir), each
+// unless --env sets it, then --env's variables in order.
 func (s *Spec) env() []corev1.EnvVar {
-	env := []corev1.EnvVar{{Name: "PYTHONUNBUFFERED", Value: "1"}}
+	env := []corev1.EnvVar{{Name: "PYTHONUNBUFFERED", Value: "1"}, {Name: "HOME", Value: paddle.HomeDir}}
 	for _, k := range sortedKeys(s.Env) {
-		if k == "PYTHONUNBUFFERED" {
+		switch k {
+		case "PYTHONUNBUFFERED":
 			env[0] = corev1.EnvVar{Name: k, Value: s.Env[k]}
-			continue
+		case "HOME":
+			env[1] = corev1.EnvVar{Name: k, Value: s.Env[k]}
+		default:
+			env = append(env, corev1.EnvVar{Name: k, Value: s.Env[k]})
 		}
-		env = append(env, corev1.EnvVar{Name: k, Value: s.Env[k]})
 	}
 	return env
 }
@@ -308,6 +314,7 @@ func podTemplate(s *Spec, role string) corev1.PodTemplateSpec {
 	if s.Scheduler == SchedulerVolcano {
 		pod.SchedulerName = SchedulerVolcano
 	}
+	paddle.RestrictPod(&pod)
 	placement(s, &pod)
 	labels := Labels(s.Name, ComponentTraining)
 	for k, v := range s.PodLabels {
@@ -380,6 +387,7 @@ func jobObject(s *Spec, name, component, image, workdir string, command []string
 		}},
 		Volumes: vols,
 	}
+	paddle.RestrictPod(&pod)
 	placement(s, &pod)
 	return kube.ToUnstructured(&batchv1.Job{
 		TypeMeta:   kube.TypeMeta(jobGVK),
@@ -429,6 +437,7 @@ func RenderVisualDL(s Spec) []*unstructured.Unstructured {
 			Name:         "visualdl",
 			Image:        s.ImageRegistry.Rewrite(s.VisualDLImage),
 			Command:      []string{"sh", "-c", script},
+			Env:          []corev1.EnvVar{{Name: "HOME", Value: paddle.HomeDir}},
 			Ports:        []corev1.ContainerPort{{Name: "http", ContainerPort: VisualDLPort}},
 			VolumeMounts: mounts,
 			ReadinessProbe: &corev1.Probe{
@@ -438,6 +447,7 @@ func RenderVisualDL(s Spec) []*unstructured.Unstructured {
 		}},
 		Volumes: vols,
 	}
+	paddle.RestrictPod(&pod)
 	placement(&s, &pod)
 	meta := objectMeta(s.VisualDLName(), s.Namespace, Labels(s.Name, ComponentVisualDL))
 	dep := kube.ToUnstructured(&appsv1.Deployment{
