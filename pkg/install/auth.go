@@ -2,6 +2,7 @@ package install
 
 import (
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -313,5 +314,27 @@ func jupyterhubValues(s Settings) map[string]any {
 	return map[string]any{
 		"proxy": map[string]any{"secretToken": s.Secrets[SeedHubProxyToken]},
 		"hub":   hub,
+		"cull":  cullValues(s),
+	}
+}
+
+// DefaultNotebookIdleTimeout is how long a notebook may sit idle before it
+// is stopped, unless --notebook-idle-timeout says otherwise.
+const DefaultNotebookIdleTimeout = time.Hour
+
+// cullValues turns JupyterHub's idle culler on, explicitly: idle notebook
+// servers are stopped after the timeout, so their CPUs, GPUs and memory go
+// back to training and serving. The culler checks every tenth of the
+// timeout (at most every ten minutes, at least every minute).
+func cullValues(s Settings) map[string]any {
+	timeout := s.NotebookIdleTimeout
+	if timeout <= 0 {
+		timeout = DefaultNotebookIdleTimeout
+	}
+	every := min(max(timeout/10, time.Minute), 10*time.Minute)
+	return map[string]any{
+		"enabled": true,
+		"timeout": int64(timeout / time.Second),
+		"every":   int64(every / time.Second),
 	}
 }

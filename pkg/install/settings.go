@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +36,10 @@ type Settings struct {
 	// UIs are reached with port-forward and each asks for its own
 	// credentials.
 	Domain string
+	// NotebookIdleTimeout is how long a notebook server may sit idle
+	// before JupyterHub's idle culler stops it (--notebook-idle-timeout);
+	// zero means DefaultNotebookIdleTimeout.
+	NotebookIdleTimeout time.Duration
 	// Secrets holds the seed values by key (see Seed).
 	Secrets map[string]string
 	// SecretNamespaces are namespaces besides kubeflow where the

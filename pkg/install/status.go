@@ -2,14 +2,17 @@ package install
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
 )
@@ -66,6 +69,9 @@ type Report struct {
 	Components []ComponentStatus
 	// Fixes are cluster-wide problems, e.g. no default StorageClass.
 	Fixes []string
+	// Settings are what the installed components were configured to do
+	// that users notice, e.g. when idle notebooks are stopped.
+	Settings []string
 }
 
 // Ready reports whether every component is ready.
@@ -210,7 +216,55 @@ func Status(ctx context.Context, k kube.Interface, comps []*Component) (Report, 
 		return rep, err
 	}
 	rep.Fixes = fixes
+	for _, c := range comps {
+		if c.Name == "jupyterhub" {
+			culling, err := NotebookCulling(ctx, k)
+			if err != nil {
+				return rep, err
+			}
+			if culling != "" {
+				rep.Settings = append(rep.Settings, culling)
+			}
+		}
+	}
 	return rep, nil
+}
+
+// hubSecret is where the JupyterHub chart keeps the values the hub reads.
+var hubSecret = kube.ObjectRef{GVK: secretGVK, Namespace: "jhub", Name: "hub"}
+
+// NotebookCulling says whether and when JupyterHub stops idle notebook
+// servers, as the installed chart values say; "" when the hub's values are
+// not there to read.
+func NotebookCulling(ctx context.Context, k kube.Interface) (string, error) {
+	obj, err := k.Get(ctx, hubSecret)
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	raw, _, _ := unstructured.NestedString(obj.Object, "data", "values.yaml")
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil || len(b) == 0 {
+		return "", nil
+	}
+	var v struct {
+		Cull *struct {
+			Enabled *bool `json:"enabled"`
+			Timeout int64 `json:"timeout"`
+		} `json:"cull"`
+	}
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return "", fmt.Errorf("read %s: values.yaml: %w", hubSecret, err)
+	}
+	switch {
+	case v.Cull == nil:
+		return "", nil
+	case v.Cull.Enabled != nil && !*v.Cull.Enabled:
+		return "notebooks: idle servers are never stopped (the idle culler is off): run `paddlex install --components jupyterhub` to turn it on", nil
+	}
+	return fmt.Sprintf("notebooks: idle servers are stopped after %s (--notebook-idle-timeout)", time.Duration(v.Cull.Timeout)*time.Second), nil
 }
 
 // clusterFixes finds cluster-wide problems: without a default

@@ -136,6 +136,8 @@ type InstallOptions struct {
 	Domain         string
 	// SecretNamespaces also get the data-center Secret (--secret-namespace).
 	SecretNamespaces []string
+	// NotebookIdleTimeout is when JupyterHub stops an idle notebook server.
+	NotebookIdleTimeout time.Duration
 	// ImageRegistry is the root's --image-registry: every image of the
 	// rendered components is moved onto it.
 	ImageRegistry image.Registry
@@ -213,6 +215,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
 	fs.StringVar(&o.TaskCenterRedisURL, "task-center-redis-url", "", "Redis for task-center's metadata (default: --redis-url with the next database number)")
 	fs.BoolVar(&o.InClusterRedis, "in-cluster-redis", false, "after an install with --redis-url, point JuiceFS at the in-cluster Redis instead (the metadata already in the external Redis is not moved)")
 	fs.StringVar(&o.Domain, "domain", "", "host name users reach the platform at over https (the full profile's sign-in through dex and oauth2-proxy); required with the auth component")
+	fs.DurationVar(&o.NotebookIdleTimeout, "notebook-idle-timeout", install.DefaultNotebookIdleTimeout, "stop a notebook server after it has been idle this long (JupyterHub's idle culler), at least 1m")
 	fs.StringVar(&o.MinIOAccessKey, "minio-access-key", "", "MinIO access key (default: the installed one, else random); prefer PADDLEX_MINIO_ACCESS_KEY")
 	fs.StringSliceVar(&o.SecretNamespaces, "secret-namespace", nil, "also create the data-center Secret (the model center's keys and JuiceFS settings) in these existing namespaces, where dataset, train, modelhub and serve then run (comma-separated; prerequisites component)")
 	fs.StringVar(&o.MinIOSecretKey, "minio-secret-key", "", "MinIO secret key (default: the installed one, else random); prefer PADDLEX_MINIO_SECRET_KEY")
@@ -303,6 +306,9 @@ func (o *InstallOptions) Validate() error {
 	if o.Verify && o.Apply.ClientDryRun() {
 		return exit.UsageErrorf("--verify and --dry-run=client are exclusive")
 	}
+	if o.NotebookIdleTimeout < time.Minute {
+		return exit.UsageErrorf("--notebook-idle-timeout must be at least 1m (the idle culler checks every minute at most), not %s", o.NotebookIdleTimeout)
+	}
 	return nil
 }
 
@@ -355,7 +361,7 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 		return err
 	}
 	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL, Domain: o.Domain,
-		SecretNamespaces: o.SecretNamespaces}
+		SecretNamespaces: o.SecretNamespaces, NotebookIdleTimeout: o.NotebookIdleTimeout}
 	if settings.Secrets, err = o.seeds(ctx); err != nil {
 		return err
 	}

@@ -124,6 +124,12 @@ func printStatus(s cmdutil.IOStreams, rep install.Report) error {
 	if err := t.Flush(); err != nil {
 		return err
 	}
+	if len(rep.Settings) > 0 {
+		fmt.Fprintln(s.Out, "\nSettings:")
+		for _, l := range rep.Settings {
+			fmt.Fprintln(s.Out, "  - "+l)
+		}
+	}
 	fixes = append(fixes, rep.Fixes...)
 	if len(fixes) > 0 {
 		fmt.Fprintln(s.Out, "\nTo fix:")
