@@ -26,6 +26,7 @@ import (
 	opencmd "github.com/paddleflow/paddlex/pkg/cmd/open"
 	pipelinecmd "github.com/paddleflow/paddlex/pkg/cmd/pipeline"
 	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
+	tenantcmd "github.com/paddleflow/paddlex/pkg/cmd/tenant"
 	traincmd "github.com/paddleflow/paddlex/pkg/cmd/train"
 	"github.com/paddleflow/paddlex/pkg/cmd/version"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -103,6 +104,7 @@ from the command line only.
 		opencmd.NewCmdOpen(f),
 		pipelinecmd.NewCmdPipeline(f),
 		servecmd.NewCmdServe(f),
+		tenantcmd.NewCmdTenant(f),
 		traincmd.NewCmdTrain(f),
 		version.NewCmdVersion(f),
 		completion.NewCmdCompletion(f),
