@@ -131,6 +131,9 @@ type Component struct {
 	mutate func(Settings, []*unstructured.Unstructured) error
 	// chartValues adds chart values computed from the settings.
 	chartValues func(Settings) map[string]any
+	// pinImages writes the Images a controller runs by default into the
+	// objects, for --image-registry to move them.
+	pinImages func([]*unstructured.Unstructured) error
 }
 
 // Catalog is the set of components and the profiles that group them.

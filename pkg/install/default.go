@@ -21,6 +21,9 @@ const (
 	// SampleJob (earlier commits define PaddleJob only).
 	paddleOperatorVersion = "667185dd97aa4ce4254c4028db8146be20453757"
 	jupyterhubVersion     = "4.2.0"
+	// argoExecutorImage is the executor Argo's workflow controller runs
+	// in every step's pod when not told otherwise.
+	argoExecutorImage = "quay.io/argoproj/argoexec:" + argoVersion
 )
 
 // checksums are the sha256 of pinned artifacts whose published bytes were
@@ -118,7 +121,8 @@ func Default() *Catalog {
 				Namespaces:  []string{"argo"},
 				Sources:     []Source{gh("argoproj/argo-workflows", argoVersion, "install.yaml")},
 				// The workflow controller's default executor: every step's pod runs it.
-				Images: []string{"quay.io/argoproj/argoexec:" + argoVersion},
+				Images:    []string{argoExecutorImage},
+				pinImages: pinArgoExecutor,
 				Ready: Readiness{
 					Deployments: []string{"argo/workflow-controller", "argo/argo-server"},
 					CRDs:        []string{"workflows.argoproj.io", "workflowtemplates.argoproj.io", "cronworkflows.argoproj.io"},

@@ -25,6 +25,11 @@ func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("%s: sha256 mismatch: expected %s, actual %s (%s)", e.URL, e.Want, e.Got, e.From)
 }
 
+// MaxArtifactSize caps one downloaded artifact: release manifests and chart
+// archives are a few megabytes, so anything past this is not the file the
+// catalog pins.
+const MaxArtifactSize = 64 << 20
+
 // Fetcher gets artifacts from a bundle, a directory, the cache or the
 // network, in that order of preference, and verifies their checksums.
 type Fetcher struct {
@@ -198,9 +203,15 @@ func (f *Fetcher) download(ctx context.Context, u string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("download %s: %s", u, resp.Status)
 	}
-	data, err := io.ReadAll(resp.Body)
+	if resp.ContentLength > MaxArtifactSize {
+		return nil, fmt.Errorf("download %s: %d bytes, over the %d MiB an artifact may have", u, resp.ContentLength, MaxArtifactSize>>20)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxArtifactSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("download %s: %w", u, err)
+	}
+	if len(data) > MaxArtifactSize {
+		return nil, fmt.Errorf("download %s: over the %d MiB an artifact may have", u, MaxArtifactSize>>20)
 	}
 	return data, nil
 }

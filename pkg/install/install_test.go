@@ -314,7 +314,7 @@ func TestBundleRoundTrip(t *testing.T) {
 		{Name: "own", Version: "v1"},
 	}
 	var buf bytes.Buffer
-	idx, err := install.WriteBundle(context.Background(), &buf, &install.Fetcher{CacheDir: t.TempDir()}, comps)
+	idx, err := install.WriteBundle(context.Background(), &buf, &install.Fetcher{CacheDir: t.TempDir()}, comps, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestBundleRoundTrip(t *testing.T) {
 		t.Errorf("index: %+v", idx)
 	}
 	var again bytes.Buffer
-	if _, err := install.WriteBundle(context.Background(), &again, &install.Fetcher{CacheDir: t.TempDir()}, comps); err != nil {
+	if _, err := install.WriteBundle(context.Background(), &again, &install.Fetcher{CacheDir: t.TempDir()}, comps, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -48,7 +49,7 @@ func (s *SourceFlags) addCatalogFlag(fs *pflag.FlagSet) {
 
 func (s *SourceFlags) addFlags(fs *pflag.FlagSet) {
 	s.addCatalogFlag(fs)
-	fs.StringVar(&s.FromBundle, "from-bundle", "", "install from a bundle file written by 'paddlex install bundle' (air-gapped clusters)")
+	fs.StringVar(&s.FromBundle, "from-bundle", "", "install from a bundle (file or directory) written by 'paddlex install bundle' (air-gapped clusters); with --image-registry, its images are pushed there first")
 	fs.StringVar(&s.ManifestsDir, "manifests-dir", "", "install from a directory laid out like an unpacked bundle: DIR/COMPONENT/FILE")
 	fs.StringVar(&s.CacheDir, "artifact-cache", install.DefaultCacheDir(), "where downloaded artifacts are kept")
 	fs.BoolVar(&s.RequireChecksums, "require-checksums", false, "refuse any artifact without a recorded sha256 (in the catalog or the bundle's index)")
@@ -190,6 +191,11 @@ the namespaces users run in. No account is granted rights for pipelines:
 each pipeline run brings its own, owned by the run. MinIO keys are
 generated when not given and kept only in Secrets; a re-run reuses them.
 
+For clusters without internet, --from-bundle installs from a bundle written
+by 'paddlex install bundle'; with --image-registry R every image runs from
+R/PATH:TAG, and the images of a bundle written with --images are pushed to R
+(digests kept) before anything is applied.
+
 Re-running changes nothing on an installed cluster and says so; an
 interrupted install finishes when run again. --verify only checks.
 
@@ -201,6 +207,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
   paddlex %[1]s --skip jupyterhub --networking istio
   paddlex install --domain paddlex.example.com
   paddlex %[1]s --from-bundle paddlex-bundle.tgz
+  paddlex %[1]s --from-bundle paddlex-bundle.tgz --image-registry registry.internal:5000/paddlex
   paddlex %[1]s --verify`, use),
 		Args: cobra.NoArgs,
 		RunE: cmdutil.PhasedRunE(f, o, runF),
@@ -369,11 +376,14 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range rendered {
-		o.ImageRegistry.RewriteObjects(r.Objects)
+	if err := install.MoveImages(rendered, o.ImageRegistry); err != nil {
+		return err
 	}
 	if o.Apply.ClientDryRun() {
 		return o.print(install.Objects(rendered))
+	}
+	if err := o.pushImages(ctx, fetcher.Bundle, progress.Print); err != nil {
+		return err
 	}
 	in := &install.Installer{Kube: o.Kube.WithReporter(progress.Reporter()), Progress: progress, Apply: o.Apply.ApplyOptions(), Wait: o.Apply.Wait}
 	results, err := in.Install(ctx, rendered)
@@ -401,6 +411,55 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 	default:
 		fmt.Fprintf(o.Streams.Out, "applied %d components; check readiness with `paddlex status`\n", len(results))
 	}
+	return nil
+}
+
+// pushImages copies the images of a bundle written with --images onto
+// --image-registry, before anything is applied: the applied objects name
+// them there.
+func (o *InstallOptions) pushImages(ctx context.Context, b *install.Bundle, say func(string)) error {
+	reg := o.ImageRegistry
+	switch {
+	case b == nil:
+		return nil
+	case len(b.Index.Images) == 0:
+		if reg != "" {
+			say(fmt.Sprintf("the bundle holds no images: the cluster pulls from %s what was copied there (`paddlex install images --image-registry %s` lists them)", reg, reg))
+		}
+		return nil
+	case reg == "":
+		say(fmt.Sprintf("the bundle's %d images are not pushed: give --image-registry to push them to the registry the cluster pulls from", len(b.Index.Images)))
+		return nil
+	case o.Apply.DryRun == cmdutil.DryRunServer:
+		say(fmt.Sprintf("server dry run: the bundle's %d images are not pushed to %s", len(b.Index.Images), reg))
+		return nil
+	}
+	dir, done, err := b.ImageLayout("")
+	if err != nil {
+		return exit.PreconditionErrorf("--from-bundle %s: %v; nothing was applied", o.Source.FromBundle, err)
+	}
+	defer done()
+	want := b.ImageDigests()
+	say(fmt.Sprintf("pushing the bundle's %d images to %s", len(want), reg))
+	pushed, err := image.Push(ctx, dir, reg, want, image.PushOptions{Progress: say})
+	if err != nil {
+		return exit.PreconditionErrorf("push the bundle's images to --image-registry %s: %v\nnothing was applied; fix the registry (reachable, credentials in ~/.docker/config.json) and run the command again", reg, err)
+	}
+	got := map[string]bool{}
+	for _, p := range pushed {
+		got[p.Source] = true
+	}
+	var missing []string
+	for ref := range want {
+		if !got[ref] {
+			missing = append(missing, ref)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return exit.PreconditionErrorf("--from-bundle %s: the index records images its layout does not hold: %s; nothing was applied", o.Source.FromBundle, strings.Join(missing, ", "))
+	}
+	say(fmt.Sprintf("pushed %d images to %s", len(pushed), reg))
 	return nil
 }
 

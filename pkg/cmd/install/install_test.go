@@ -65,6 +65,10 @@ func TestInstallFlagValidation(t *testing.T) {
 		{[]string{"uninstall", "--purge", "--keep-data"}, "exclusive"},
 		{[]string{"status", "--component", "nope", "--catalog", cat}, `unknown component "nope"`},
 		{[]string{"install", "bundle"}, "-o FILE is required"},
+		{[]string{"install", "bundle", "-o", "b.tgz", "--images-from", "mirror.example"}, "--images-from and --max-image-size need --images"},
+		{[]string{"install", "bundle", "-o", "b.tgz", "--images", "--max-image-size", "lots"}, `--max-image-size "lots"`},
+		{[]string{"install", "bundle", "-o", "b.tgz", "--images", "--images-from", "https://mirror.example"}, "--images-from"},
+		{[]string{"install", "bundle", "-o", "b.tgz", "--images", "--verify"}, "drop --images"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			k := kube.NewFake()
