@@ -3,6 +3,8 @@ package serve
 import (
 	"errors"
 
+	"github.com/paddleflow/paddlex/pkg/image"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -10,17 +12,21 @@ import (
 var ErrNotServed = errors.New("not made by paddlex serve (it has no " + AnnotationSpec + " annotation)")
 
 // RolloutService returns live with a new candidate revision serving version
-// (and image, when set) at percent of the traffic. The candidate keeps every
-// other setting of the Service's template.
-func RolloutService(live *unstructured.Unstructured, version, image string, percent int64) (*unstructured.Unstructured, Spec, error) {
+// (and img, when set) at percent of the traffic, its images on reg when
+// set (--image-registry). The candidate keeps every other setting of the
+// Service's template.
+func RolloutService(live *unstructured.Unstructured, version, img string, reg image.Registry, percent int64) (*unstructured.Unstructured, Spec, error) {
 	tmpl, specs, traffic, err := state(live)
 	if err != nil {
 		return nil, Spec{}, err
 	}
 	next := tmpl
 	next.ModelVersion, next.Revision = version, ""
-	if image != "" {
-		next.Image = image
+	if img != "" {
+		next.Image = img
+	}
+	if reg != "" {
+		next.ImageRegistry = reg
 	}
 	t, err := Rollout(traffic, next.RevisionName(), percent)
 	if err != nil {

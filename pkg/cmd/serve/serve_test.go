@@ -20,6 +20,7 @@ import (
 	"github.com/paddleflow/paddlex/pkg/cmd"
 	servecmd "github.com/paddleflow/paddlex/pkg/cmd/serve"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/image"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
 	"github.com/paddleflow/paddlex/pkg/modelstore"
@@ -385,5 +386,71 @@ func TestMissingSecretNamesTheCommandForTheNamespace(t *testing.T) {
 	r := run(t, kube.NewFake(), "serve", "create", "ocr", "-n", "team-a", "--model-version", "v1", "--secret", "keys")
 	if r.code != exit.Precondition || strings.Contains(r.stderr, "install") || !strings.Contains(r.stderr, "create it in namespace team-a") {
 		t.Errorf("another Secret: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// TestRolloutUnderImageRegistry: a candidate rolled out with
+// --image-registry runs every image from there, while the revision already
+// serving keeps the images it was created with; promote and rollback
+// restore revisions as recorded and say so when --image-registry differs.
+func TestRolloutUnderImageRegistry(t *testing.T) {
+	const reg = "mirror.example:5000/paddlex"
+	fake := kube.NewFake(secret())
+	fake.OnWait = ready(fake, "True", "", "")
+	ref := kube.ObjectRef{GVK: paddle.KnativeServiceGVK, Namespace: "kubeflow", Name: "ppocr-det"}
+	images := func() map[string][]string {
+		out := map[string][]string{}
+		specs, err := serve.RevisionSpecs(fake.Object(ref))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl, _, _ := serve.SpecOf(fake.Object(ref))
+		specs[tmpl.RevisionName()] = tmpl
+		for rev, s := range specs {
+			s.Namespace = "kubeflow"
+			out[rev] = image.List([]*unstructured.Unstructured{serve.RenderService(s, nil, nil)})
+		}
+		return out
+	}
+	if r := run(t, fake, "serve", "create", "ppocr-det", "-n", "kubeflow", "--model-version", "v1"); r.code != 0 {
+		t.Fatalf("create: %s", r.stderr)
+	}
+	r := run(t, fake, "--image-registry", reg, "serve", "rollout", "ppocr-det", "-n", "kubeflow", "--model-version", "v2", "--traffic", "10")
+	if r.code != 0 {
+		t.Fatalf("rollout: exit %d, %s", r.code, r.stderr)
+	}
+	got := images()
+	if len(got["ppocr-det-v2"]) < 2 {
+		t.Fatalf("candidate images %v", got)
+	}
+	for _, img := range got["ppocr-det-v2"] {
+		if !strings.HasPrefix(img, reg+"/") {
+			t.Errorf("candidate runs %s, not from %s", img, reg)
+		}
+	}
+	for _, img := range got["ppocr-det-v1"] {
+		if strings.HasPrefix(img, reg+"/") {
+			t.Errorf("the serving revision changed to %s", img)
+		}
+	}
+	live := fake.Object(ref)
+	cs, _, _ := unstructured.NestedSlice(live.Object, "spec", "template", "spec", "containers")
+	if img, _ := cs[0].(map[string]any)["image"].(string); !strings.HasPrefix(img, reg+"/") {
+		t.Errorf("the applied template runs %s", img)
+	}
+	r = run(t, fake, "--image-registry", "other.example/x", "serve", "promote", "ppocr-det", "-n", "kubeflow")
+	if r.code != 0 || !strings.Contains(r.stderr, "revision ppocr-det-v2 keeps the images it was served with ("+reg+")") {
+		t.Errorf("promote: exit %d, %s", r.code, r.stderr)
+	}
+	if got := images(); !strings.HasPrefix(got["ppocr-det-v2"][0], reg+"/") {
+		t.Errorf("promote moved the images: %v", got)
+	}
+	if r := run(t, fake, "serve", "rollback", "ppocr-det", "-n", "kubeflow"); r.code != 0 {
+		t.Fatalf("rollback: %s", r.stderr)
+	}
+	for _, img := range images()["ppocr-det-v1"] {
+		if strings.HasPrefix(img, reg+"/") {
+			t.Errorf("rollback restored %s", img)
+		}
 	}
 }

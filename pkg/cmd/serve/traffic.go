@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/image"
 	"github.com/paddleflow/paddlex/pkg/validate"
 
 	"github.com/spf13/cobra"
@@ -35,8 +36,12 @@ type TrafficOptions struct {
 	ModelVersion string
 	Image        string
 	Percent      int64
-	Apply        cmdutil.ApplyFlags
-	Output       cmdutil.OutputFlags
+	// ImageRegistry is the root's --image-registry: a rollout's candidate
+	// runs its images from there. Promote and rollback restore revisions
+	// as they were recorded.
+	ImageRegistry image.Registry
+	Apply         cmdutil.ApplyFlags
+	Output        cmdutil.OutputFlags
 	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
@@ -118,6 +123,7 @@ func (o *TrafficOptions) Validate() error {
 // Complete takes NAME and the namespace.
 func (o *TrafficOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	o.Name, o.Namespace = args[0], f.Namespace()
+	o.ImageRegistry = f.ImageRegistry
 	return nil
 }
 
@@ -187,7 +193,7 @@ func (o *TrafficOptions) transition(live *unstructured.Unstructured) (*unstructu
 	switch o.Mode {
 	case ModeRollout:
 		var cand serve.Spec
-		next, cand, err = serve.RolloutService(live, o.ModelVersion, o.Image, o.Percent)
+		next, cand, err = serve.RolloutService(live, o.ModelVersion, o.Image, o.ImageRegistry, o.Percent)
 		if err == nil {
 			cand.Action = paddle.ActionApply
 			if verr := cand.Validate(); verr != nil {
@@ -201,6 +207,12 @@ func (o *TrafficOptions) transition(live *unstructured.Unstructured) (*unstructu
 		next, err = serve.PromoteService(live)
 	case ModeRollback:
 		next, err = serve.RollbackService(live)
+	}
+	if err == nil && o.Mode != ModeRollout && o.ImageRegistry != "" {
+		if s, _, _ := serve.SpecOf(next); s.ImageRegistry != o.ImageRegistry {
+			fmt.Fprintf(o.Streams.ErrOut, "warning: revision %s keeps the images it was served with (%s): a revision never changes; --image-registry %s applies to the next rollout\n",
+				s.RevisionName(), orImages(s.ImageRegistry), o.ImageRegistry)
+		}
 	}
 	traffic := serve.TrafficOf(live, "spec")
 	switch {
@@ -226,6 +238,14 @@ func (o *TrafficOptions) print(obj *unstructured.Unstructured, suffix string) er
 	}
 	_, err := fmt.Fprintln(o.Streams.Out, line)
 	return err
+}
+
+// orImages names where a revision's images come from.
+func orImages(reg image.Registry) string {
+	if reg == "" {
+		return "their own registries"
+	}
+	return string(reg)
 }
 
 func pastTense(mode string) string {
