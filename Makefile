@@ -33,9 +33,9 @@ testbin:
 	@hack/testbin.sh all >/dev/null
 
 ## test: everything — static checks, unit and golden tests, and integration tests
-## against a real kube-apiserver, etcd and the simulated cluster
+## against a real kube-apiserver, etcd, the simulated cluster and an OCI registry
 test: fmt-check vet tidy-check docs-check deps-check test-tools
-	PADDLEX_TESTBIN="$$(hack/testbin.sh all)" PADDLEX_REQUIRE_INTEGRATION=1 \
+	PADDLEX_TESTBIN="$$(hack/testbin.sh all registry)" PADDLEX_REQUIRE_INTEGRATION=1 \
 		go test -count=1 -timeout 40m ./...
 
 ## e2e: the real-node tests: pods really run on a real kubelet with containerd,
@@ -71,9 +71,10 @@ golden:
 		awk '/paddlex\/internal\/golden( |$$)/ && $$1 !~ /internal\/golden$$/ {print $$1}') -run 'Golden|Render' -update >/dev/null
 	@git status --short -- '*testdata*'
 
-## bench: the engine and compiler benchmarks against a real API server
+## bench: the engine and compiler benchmarks against a real API server, and
+## the install of Argo and Knative's CRDs against kubectl on the same one
 bench:
-	PADDLEX_TESTBIN="$$(hack/testbin.sh api)" go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/kube/... ./pkg/pipeline/...
+	PADDLEX_TESTBIN="$$(hack/testbin.sh cluster kubectl)" go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/kube/... ./pkg/pipeline/... ./pkg/cmd/install/
 
 ## demo: the main job on an embedded local cluster (no cluster needed)
 demo: build
