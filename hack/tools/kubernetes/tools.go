@@ -1,7 +1,8 @@
 //go:build tools
 
 // Package tools pins the Kubernetes binaries the integration tests run: the
-// control plane, and the kubelet and kube-proxy of the real node.
+// control plane, the kubelet and kube-proxy of the real node, and kubectl
+// (the benchmarks compare with it).
 package tools
 
 import (
@@ -9,5 +10,6 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
 )

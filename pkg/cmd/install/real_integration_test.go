@@ -19,7 +19,7 @@ import (
 
 // realManifestsDir writes the real upstream artifacts (stand-ins for those
 // this machine cannot fetch) laid out for --manifests-dir.
-func realManifestsDir(t *testing.T) (dir string, skip []string) {
+func realManifestsDir(t testing.TB) (dir string, skip []string) {
 	t.Helper()
 	dir = t.TempDir()
 	arts, note, err := upstream.ManifestsDir(dir)

@@ -1,0 +1,125 @@
+package install_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paddleflow/paddlex/internal/testenv"
+)
+
+// benchNamespace is the namespace Argo's install.yaml installs into and
+// does not create: both sides apply it from the same file.
+const benchNamespace = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: argo
+`
+
+// BenchmarkInstallVsKubectl applies the real Argo install.yaml and the
+// Knative Serving CRDs (with the namespace Argo needs) on the same API
+// server, from a clean state each time: through `paddlex install
+// --components` of a catalog naming exactly those files, and through
+// `kubectl apply --server-side -f` of the same files. Both run as
+// processes with a cold discovery cache; readiness waits are off
+// (--wait=false; kubectl has none). Run it with `make bench`.
+func BenchmarkInstallVsKubectl(b *testing.B) {
+	e := testenv.Get(b)
+	kubectl := filepath.Join(os.Getenv("PADDLEX_TESTBIN"), "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		if kubectl, err = exec.LookPath("kubectl"); err != nil {
+			b.Skip("no kubectl: build it with `hack/testbin.sh kubectl`")
+		}
+	}
+	dir, _ := realManifestsDir(b)
+	work := b.TempDir()
+	ns := filepath.Join(work, "namespace.yaml")
+	if err := os.WriteFile(ns, []byte(benchNamespace), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	files := []string{ns, filepath.Join(dir, "argo-workflows", "install.yaml"), filepath.Join(dir, "knative-serving", "serving-crds.yaml")}
+	catalog := filepath.Join(work, "catalog.yaml")
+	if err := os.WriteFile(catalog, []byte(fmt.Sprintf(`components:
+- name: argo
+  version: v3.7.9
+  namespaces: [argo]
+  sources:
+  - url: %s
+  - url: %s
+- name: knative-crds
+  version: knative-v1.15.2
+  sources:
+  - url: %s
+profiles:
+  standalone: [argo, knative-crds]
+  full: [argo, knative-crds]
+`, files[0], files[1], files[2])), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var fileArgs []string
+	for _, f := range files {
+		fileArgs = append(fileArgs, "-f", f)
+	}
+	run := func(name string, args ...string) time.Duration {
+		cmd := exec.Command(name, args...)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		took := time.Since(start)
+		if err != nil {
+			b.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+		}
+		return took
+	}
+	clean := func() {
+		run(kubectl, append([]string{"--kubeconfig", e.Kubeconfig, "delete", "--ignore-not-found", "--wait=true", "--timeout=5m"}, fileArgs...)...)
+	}
+	objects := 0
+	for _, f := range files[1:] {
+		data, _ := os.ReadFile(f)
+		objects += strings.Count("\n"+string(data), "\nkind: ")
+	}
+	clean()
+	var pd, kd []time.Duration
+	for i := 0; i < b.N; i++ {
+		for round := range 3 {
+			// Alternate who goes first, so neither always meets a warmer server.
+			steps := []func(){
+				func() {
+					kd = append(kd, run(kubectl, append([]string{"--kubeconfig", e.Kubeconfig, "--cache-dir", b.TempDir(), "apply", "--server-side"}, fileArgs...)...))
+					clean()
+				},
+				func() {
+					pd = append(pd, run(self, asPaddlex, "--kubeconfig", e.Kubeconfig, "--cache-dir", b.TempDir(), "install", "--catalog", catalog,
+						"--components", "argo,knative-crds", "--wait=false", "--artifact-cache", b.TempDir()))
+					clean()
+				},
+			}
+			if round%2 == 1 {
+				slices.Reverse(steps)
+			}
+			for _, s := range steps {
+				s()
+			}
+		}
+	}
+	med := func(ds []time.Duration) time.Duration {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	p, k := med(pd), med(kd)
+	b.ReportMetric(float64(p.Milliseconds()), "paddlex-ms")
+	b.ReportMetric(float64(k)/float64(p), "x-faster-than-kubectl")
+	fmt.Printf("\nArgo install.yaml + Knative Serving CRDs (%d objects and a namespace), median of %d runs each, from a clean state\n", objects, len(pd))
+	fmt.Printf("  %-52s %9s\n  %-52s %9s\n", "paddlex install --components argo,knative-crds", p.Round(time.Millisecond), "kubectl apply --server-side -f (the same files)", k.Round(time.Millisecond))
+	fmt.Printf("  kubectl / paddlex: %.1f× (target ≥ 5×)\n", float64(k)/float64(p))
+}
