@@ -79,7 +79,9 @@ func backend(t *testing.T, e *testenv.Env, k *portforwardtest.Kubelet, node, ns,
 		t.Fatal(err)
 	}
 	zero := int64(0)
-	t.Cleanup(func() { _ = e.Clientset.CoreV1().Pods(ns).Delete(ctx, pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}) })
+	t.Cleanup(func() {
+		_ = e.Clientset.CoreV1().Pods(ns).Delete(ctx, pod, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	})
 	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
 	if _, err := e.Clientset.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -224,7 +226,9 @@ func TestOpenPipelinesOnARunWithTheUsersOwnToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.Clientset.AppsV1().Deployments("argo").Delete(context.Background(), dep.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = e.Clientset.AppsV1().Deployments("argo").Delete(context.Background(), dep.Name, metav1.DeleteOptions{})
+	})
 	backend(t, e, k, node, "argo", "argo-server", "argo-server-0", 2746, 2746, app, strings.TrimPrefix(ui.URL, "https://"))
 	e.Apply(t, ns, `apiVersion: argoproj.io/v1alpha1
 kind: Workflow
@@ -279,7 +283,9 @@ func TestOpenServeThroughTheGatewayAndTheRevision(t *testing.T) {
 	ns := e.Namespace(t)
 	k, node := standIn(t, e)
 	// The gateway routes by Host; the model server answers.
-	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "gateway routed %s%s", r.Host, r.URL.Path) }))
+	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "gateway routed %s%s", r.Host, r.URL.Path)
+	}))
 	defer gateway.Close()
 	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "revision ppocr-det-v2 %s", r.URL.Path) }))
 	defer model.Close()
