@@ -236,7 +236,7 @@ func TestRetryRemovesLeftoversAndResubmits(t *testing.T) {
 	failed := wfState(t, wf, wfv1.WorkflowFailed, map[string]wfv1.NodePhase{"dataset": "Succeeded", "train": "Failed", "train.paddlejob": "Failed"})
 	k := kube.NewFake(failed)
 	streams, out, errOut := fakeStreams()
-	o := &RetryOptions{Name: "ppocr-det", Namespace: "kubeflow", Streams: streams, Kube: k, Now: time.Now}
+	o := &RetryOptions{RerunFlags: RerunFlags{Name: "ppocr-det", Namespace: "kubeflow"}, Streams: streams, Kube: k, Now: time.Now}
 	o.Apply.FieldManager = kube.FieldManager
 	o.Output.Output = "name"
 	if err := o.Run(context.Background()); err != nil {

@@ -12,16 +12,11 @@ import (
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/pipeline"
-	"github.com/paddleflow/paddlex/pkg/validate"
 )
 
 // ResubmitOptions are the options of `pipeline resubmit`.
 type ResubmitOptions struct {
-	Name      string
-	Namespace string
-	Watch     bool
-	Apply     cmdutil.ApplyFlags
-	Output    cmdutil.OutputFlags
+	RerunFlags
 	cmdutil.Engine
 
 	Streams cmdutil.IOStreams
@@ -50,29 +45,8 @@ as an account given with --service-account, which it keeps.`,
 		Args:              cobra.ExactArgs(1),
 		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
-	fs := cmd.Flags()
-	fs.BoolVar(&o.Watch, "watch", false, "follow the new run until it finishes")
-	o.Apply.AddFlags(fs, false, 0)
-	_ = fs.MarkHidden("wait")
-	o.Output.AddFlags(fs)
+	o.addFlags(cmd.Flags())
 	return cmd
-}
-
-// Complete takes NAME and the namespace.
-func (o *ResubmitOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
-	o.Name, o.Namespace = args[0], f.Namespace()
-	return nil
-}
-
-// Validate checks NAME and the flags run and retry share.
-func (o *ResubmitOptions) Validate() error {
-	if err := validate.Subdomain("NAME", o.Name); err != nil {
-		return err
-	}
-	if err := validate.Name("--namespace", o.Namespace); err != nil {
-		return err
-	}
-	return validateSubmit(&o.Apply, o.Output.Output, o.Watch)
 }
 
 // RunTimeout is --timeout.

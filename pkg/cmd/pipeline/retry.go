@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paddleflow/paddlex/pkg/validate"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/spf13/cobra"
@@ -18,11 +17,7 @@ import (
 
 // RetryOptions are the options of `pipeline retry`.
 type RetryOptions struct {
-	Name      string
-	Namespace string
-	Watch     bool
-	Apply     cmdutil.ApplyFlags
-	Output    cmdutil.OutputFlags
+	RerunFlags
 
 	Streams cmdutil.IOStreams
 	Kube    kube.Interface
@@ -46,26 +41,8 @@ run until the retry finishes: deleting it deletes its volume.`,
 		Args:              cobra.ExactArgs(1),
 		RunE:              cmdutil.PhasedRunE(f, o, runF),
 	}
-	fs := cmd.Flags()
-	fs.BoolVar(&o.Watch, "watch", false, "follow the new run until it finishes")
-	o.Apply.AddFlags(fs, false, 0)
-	_ = fs.MarkHidden("wait")
-	o.Output.AddFlags(fs)
+	o.addFlags(cmd.Flags())
 	return cmd
-}
-
-// Complete takes NAME and the namespace.
-func (o *RetryOptions) Complete(f *cmdutil.Factory, _ *cobra.Command, args []string) error {
-	o.Name, o.Namespace = args[0], f.Namespace()
-	return nil
-}
-
-// Validate checks NAME and the flags.
-func (o *RetryOptions) Validate() error {
-	if err := validate.Subdomain("NAME", o.Name); err != nil {
-		return err
-	}
-	return validateSubmit(&o.Apply, o.Output.Output, o.Watch)
 }
 
 // RunTimeout is --timeout.
