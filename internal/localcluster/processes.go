@@ -26,8 +26,10 @@ type simCluster struct {
 }
 
 // controllersAPIOnly are the controllers every environment runs, so deletes
-// behave as on a cluster: foreground deletion needs the garbage collector.
-const controllersAPIOnly = "garbagecollector,namespace"
+// behave as on a cluster (foreground deletion needs the garbage collector),
+// and the aggregated ClusterRoles (admin, edit, view) get their rules, as
+// RoleBindings to them grant nothing without the aggregation controller.
+const controllersAPIOnly = "garbagecollector,namespace,clusterrole-aggregation"
 
 // controllersCluster are the controllers of the simulated cluster.
 const controllersCluster = "*,-serviceaccount-token"

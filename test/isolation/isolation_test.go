@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -86,6 +87,24 @@ func addTenant(t *testing.T, e *testenv.Env, email string, db int) tenant.Spec {
 	return s
 }
 
+// waitAggregated waits until kube-controller-manager's aggregation
+// controller has filled the aggregated ClusterRole name, as it has on any
+// running cluster: a binding to it grants nothing before that.
+func waitAggregated(t *testing.T, e *testenv.Env, name string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		cr, err := e.Clientset.RbacV1().ClusterRoles().Get(context.Background(), name, metav1.GetOptions{})
+		if err == nil && len(cr.Rules) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ClusterRole %s has no rules after a minute (err %v): is the clusterrole-aggregation controller running?", name, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 var dryRun = metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 
 // Tenant A may work in their namespace and nowhere else: they cannot read
@@ -94,6 +113,7 @@ var dryRun = metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
 func TestTenantIsolation(t *testing.T) {
 	e := testenv.Get(t)
 	ctx := context.Background()
+	waitAggregated(t, e, "admin")
 	e.Apply(t, "", namespaceUserRole(t))
 	a := addTenant(t, e, "alice@example.com", 2)
 	b := addTenant(t, e, "bob@example.com", 3)
