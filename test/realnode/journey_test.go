@@ -60,13 +60,15 @@ func TestJourney(t *testing.T) {
 	}
 	archive := readFile(t, filepath.Join(localcluster.VolumeDir(ns, "task-center"), "ppocr-det.tar.gz"))
 
-	r = e.Run(t, "modelhub", "push", "ppocr-det-v1", "-n", ns, "--model-name", "ppocr-det", "--model-version", "v1",
+	// The platform's MinIO is shared by the package's tests, and versions
+	// are immutable: the journey pushes a version no other test pushes.
+	r = e.Run(t, "modelhub", "push", "ppocr-det-journey", "-n", ns, "--model-name", "ppocr-det", "--model-version", "journey",
 		"--pvc-name", "task-center", "--framework", "PaddleOCR", "--timeout", "5m")
 	if r.Code != 0 {
 		t.Fatalf("modelhub push: %s\nminio log:\n%s", r, podLog(t, e, "kubeflow", "app=minio"))
 	}
 	out := t.TempDir()
-	r = e.Run(t, "modelhub", "pull", "ppocr-det:v1", "-n", ns, "-o", out)
+	r = e.Run(t, "modelhub", "pull", "ppocr-det:journey", "-n", ns, "-o", out)
 	if r.Code != 0 {
 		t.Fatalf("modelhub pull: %s", r)
 	}

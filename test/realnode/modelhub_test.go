@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/internal/testenv"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 )
 
 // binaryImage pushes busybox with the testbin binary name at dest as ref.
@@ -76,7 +78,7 @@ func TestModelhubPushRunsMC(t *testing.T) {
 		"--pvc-name", "task-center", "--framework", "PaddleOCR", "--timeout", "5m"}
 	r := e.Run(t, push...)
 	if r.Code != 0 {
-		t.Fatalf("modelhub push: %s\nminio log:\n%s", r, podLog(t, e, "kubeflow", "app=minio"))
+		t.Fatalf("modelhub push: %s\nupload pods:\n%s\nminio log:\n%s", r, podLog(t, e, ns, paddle.LabelModel+"=ppocr-det"), podLog(t, e, "kubeflow", "app=minio"))
 	}
 
 	// What landed in MinIO, read from the test through the S3 API at the
@@ -127,6 +129,10 @@ func podLog(t *testing.T, e *testenv.Env, ns, selector string) string {
 	if err != nil || len(pods.Items) == 0 {
 		return "no pod"
 	}
-	b, _ := e.Clientset.CoreV1().Pods(ns).GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{}).DoRaw(ctx)
-	return tail(string(b), 30)
+	var out strings.Builder
+	for _, p := range pods.Items {
+		b, _ := e.Clientset.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		fmt.Fprintf(&out, "--- pod %s (%s):\n%s\n", p.Name, p.Status.Phase, tail(string(b), 30))
+	}
+	return out.String()
 }

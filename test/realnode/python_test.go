@@ -22,6 +22,7 @@ import (
 	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/internal/testenv"
 	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
 )
 
@@ -79,6 +80,14 @@ func TestServingVerifyRunsOnTheNode(t *testing.T) {
 			}
 			for name, b := range map[string][]byte{modelhub.ArchiveName("ppocr-det"): archive, "model.json": record} {
 				if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// fetch-model runs as the pods' non-root user, so what it
+			// leaves (and the folder verify-model unpacks into) is that
+			// user's, as in the serving pod's emptyDir.
+			for _, p := range []string{dir, filepath.Join(dir, modelhub.ArchiveName("ppocr-det")), filepath.Join(dir, "model.json")} {
+				if err := os.Chown(p, int(paddle.NonRootID), int(paddle.NonRootID)); err != nil {
 					t.Fatal(err)
 				}
 			}
