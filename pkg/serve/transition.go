@@ -14,14 +14,15 @@ var ErrNotServed = errors.New("not made by paddlex serve (it has no " + Annotati
 // RolloutService returns live with a new candidate revision serving version
 // (and img, when set) at percent of the traffic, its images on reg when
 // set (--image-registry). The candidate keeps every other setting of the
-// Service's template.
-func RolloutService(live *unstructured.Unstructured, version, img string, reg image.Registry, percent int64) (*unstructured.Unstructured, Spec, error) {
+// Service's template. tag, when set, is the model center tag version was
+// resolved from, which the Service records.
+func RolloutService(live *unstructured.Unstructured, version, tag, img string, reg image.Registry, percent int64) (*unstructured.Unstructured, Spec, error) {
 	tmpl, specs, traffic, err := state(live)
 	if err != nil {
 		return nil, Spec{}, err
 	}
 	next := tmpl
-	next.ModelVersion, next.Revision = version, ""
+	next.ModelVersion, next.ModelTag, next.Revision = version, tag, ""
 	if img != "" {
 		next.Image = img
 	}

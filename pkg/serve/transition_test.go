@@ -19,7 +19,7 @@ func TestTransitions(t *testing.T) {
 	live := Render(spec(func(s *Spec) { s.MaxScale = 3 }))[0]
 	live.SetResourceVersion("7")
 
-	canary, cand, err := RolloutService(live, "v2", "serving:0.9.1", "", 10)
+	canary, cand, err := RolloutService(live, "v2", "", "serving:0.9.1", "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestTransitions(t *testing.T) {
 	}
 	foreign := live.DeepCopy()
 	foreign.SetAnnotations(nil)
-	if _, _, err := RolloutService(foreign, "v2", "", "", 10); !errors.Is(err, ErrNotServed) {
+	if _, _, err := RolloutService(foreign, "v2", "", "", "", 10); !errors.Is(err, ErrNotServed) {
 		t.Errorf("foreign service: %v", err)
 	}
 }

@@ -55,7 +55,7 @@ func TestUpdateServesTheSameVersionAsANewRevision(t *testing.T) {
 	}
 
 	// During a rollout: update the candidate, the current one is untouched.
-	canary, _, err := RolloutService(u.Service, "v2", "", "", 10)
+	canary, _, err := RolloutService(u.Service, "v2", "", "", "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestUpdateServesTheSameVersionAsANewRevision(t *testing.T) {
 		t.Errorf("rollback after updates: %s, template %s, spec %+v", got, templateName(t, back), bs)
 	}
 	// A new version drops the update's name.
-	next, cand, err := RolloutService(back, "v3", "", "", 0)
+	next, cand, err := RolloutService(back, "v3", "", "", "", 0)
 	if err != nil || cand.RevisionName() != "ppocr-det-v3" || templateName(t, next) != "ppocr-det-v3" {
 		t.Errorf("rollout after updates: %s %v", cand.RevisionName(), err)
 	}
@@ -109,7 +109,7 @@ func TestUpdateServesTheSameVersionAsANewRevision(t *testing.T) {
 
 func TestRevisionRows(t *testing.T) {
 	live := Render(spec(nil))[0]
-	canary, _, err := RolloutService(live, "v2", "", "", 10)
+	canary, _, err := RolloutService(live, "v2", "", "", "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,26 +229,36 @@ func (o *CreateOptions) Connect(f *cmdutil.Factory) error {
 // resolveTag looks up the version the spec's tag points to in the model
 // center, and serves that version.
 func (o *CreateOptions) resolveTag(ctx context.Context) error {
-	closeStore, err := o.S3.Open(ctx, &o.Store)
+	v, err := resolveTag(ctx, &o.S3, &o.Store, o.Spec.Name, o.Spec.ModelName, o.Spec.ModelTag)
 	if err != nil {
-		return fmt.Errorf("resolve %s:%s to a version: %w", o.Spec.ModelName, o.Spec.ModelTag, err)
+		return err
+	}
+	o.Spec.ModelVersion = v
+	fmt.Fprintf(o.Streams.ErrOut, "model %s:%s is version %s: serving %s:%s as revision %s\n",
+		o.Spec.ModelName, o.Spec.ModelTag, v, o.Spec.ModelName, v, o.Spec.RevisionName())
+	return nil
+}
+
+// resolveTag returns the version a model center tag points to now, for the
+// revision of service name (serve create and serve rollout).
+func resolveTag(ctx context.Context, s3 *modelhubcmd.S3Options, store **modelstore.Store, name, model, tag string) (string, error) {
+	closeStore, err := s3.Open(ctx, store)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s:%s to a version: %w", model, tag, err)
 	}
 	defer closeStore()
-	m, err := o.Store.Get(ctx, modelhub.Ref{Model: o.Spec.ModelName, Version: o.Spec.ModelTag})
+	m, err := (*store).Get(ctx, modelhub.Ref{Model: model, Version: tag})
 	if err != nil {
-		return fmt.Errorf("resolve %s:%s to a version: %w", o.Spec.ModelName, o.Spec.ModelTag, err)
+		return "", fmt.Errorf("resolve %s:%s to a version: %w", model, tag, err)
 	}
 	if m.TagOf == "" {
-		return exit.FailedErrorf("%s:%s is a version of its own, not a tag, and a revision serves a fixed version: point %s at a version with `paddlex modelhub tag %s:VERSION %s --force`, or give --model-version",
-			o.Spec.ModelName, o.Spec.ModelTag, o.Spec.ModelTag, o.Spec.ModelName, o.Spec.ModelTag)
+		return "", exit.FailedErrorf("%s:%s is a version of its own, not a tag, and a revision serves a fixed version: point %s at a version with `paddlex modelhub tag %s:VERSION %s --force`, or give --model-version",
+			model, tag, tag, model, tag)
 	}
-	if err := serve.ValidateVersion(o.Spec.Name, m.TagOf); err != nil {
-		return fmt.Errorf("%s:%s points to version %s: %w", o.Spec.ModelName, o.Spec.ModelTag, m.TagOf, err)
+	if err := serve.ValidateVersion(name, m.TagOf); err != nil {
+		return "", fmt.Errorf("%s:%s points to version %s: %w", model, tag, m.TagOf, err)
 	}
-	o.Spec.ModelVersion = m.TagOf
-	fmt.Fprintf(o.Streams.ErrOut, "model %s:%s is version %s: serving %s:%s as revision %s\n",
-		o.Spec.ModelName, o.Spec.ModelTag, m.TagOf, o.Spec.ModelName, m.TagOf, o.Spec.RevisionName())
-	return nil
+	return m.TagOf, nil
 }
 
 // Run renders, applies and waits.

@@ -367,6 +367,56 @@ func TestCreateResolvesLatest(t *testing.T) {
 	}
 }
 
+// rollout --model-version latest rolls out the version latest points to
+// now, looked up with the service's endpoint and Secret, says so and
+// records it.
+func TestRolloutResolvesLatest(t *testing.T) {
+	srv := s3test.Start(t)
+	st, err := modelstore.New(modelstore.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "m.tar.gz")
+	_ = os.WriteFile(archive, []byte("weights"), 0o644)
+	ctx := context.Background()
+	for _, v := range []string{"v1", "v2"} {
+		if _, err := st.Push(ctx, modelhub.Ref{Model: "ocr", Version: v}, archive, modelstore.PushOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Tag(ctx, modelhub.Ref{Model: "ocr", Version: "v2"}, "latest", false); err != nil {
+		t.Fatal(err)
+	}
+	keys := secret()
+	keys.Object["data"] = map[string]any{"access-key": base64.StdEncoding.EncodeToString([]byte(srv.AccessKey)),
+		"secret-key": base64.StdEncoding.EncodeToString([]byte(srv.SecretKey))}
+	fake := kube.NewFake(keys)
+	fake.OnWait = ready(fake, "True", "", "")
+	if r := run(t, fake, "serve", "create", "ocr", "-n", "kubeflow", "--model-version", "v1", "--endpoint", srv.Endpoint); r.code != 0 {
+		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
+	}
+	if r := run(t, fake, "serve", "rollout", "ocr", "-n", "kubeflow", "--model-version", "latest", "--dry-run=client"); r.code != 2 || !strings.Contains(r.stderr, "a client dry run contacts nothing") {
+		t.Errorf("client dry run of latest: exit %d: %s", r.code, r.stderr)
+	}
+	r := run(t, fake, "serve", "rollout", "ocr", "-n", "kubeflow", "--model-version", "latest", "--traffic", "20")
+	if r.code != 0 {
+		t.Fatalf("rollout latest: exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "model ocr:latest is version v2: rolling out ocr:v2 as revision ocr-v2") {
+		t.Errorf("rollout stderr: %s", r.stderr)
+	}
+	obj := fake.Object(kube.ObjectRef{GVK: paddle.KnativeServiceGVK, Namespace: "kubeflow", Name: "ocr"})
+	if got := serve.TrafficOf(obj, "spec").String(); got != "ocr-v1=80%(current),ocr-v2=20%(candidate)" {
+		t.Errorf("traffic: %s", got)
+	}
+	if obj.GetAnnotations()[serve.AnnotationModelTag] != "ocr:latest" || templateName(obj) != "ocr-v2" {
+		t.Errorf("annotations %v, revision %s", obj.GetAnnotations(), templateName(obj))
+	}
+	if spec, _, _ := serve.SpecOf(obj); spec.ModelVersion != "v2" {
+		t.Errorf("recorded spec serves %s", spec.ModelVersion)
+	}
+}
+
 func templateName(obj *unstructured.Unstructured) string {
 	n, _, _ := unstructured.NestedString(obj.Object, "spec", "template", "metadata", "name")
 	return n

@@ -14,8 +14,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	modelhubcmd "github.com/paddleflow/paddlex/pkg/cmd/modelhub"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/modelstore"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/serve"
 )
@@ -32,8 +35,10 @@ type TrafficOptions struct {
 	Mode      string
 	Name      string
 	Namespace string
-	// ModelVersion, Image and Percent are rollout's.
+	// ModelVersion, Image and Percent are rollout's. ModelTag is the
+	// model center tag (latest) Run resolves ModelVersion from.
 	ModelVersion string
+	ModelTag     string
 	Image        string
 	Percent      int64
 	// ImageRegistry is the root's --image-registry: a rollout's candidate
@@ -43,6 +48,11 @@ type TrafficOptions struct {
 	Apply         cmdutil.ApplyFlags
 	Output        cmdutil.OutputFlags
 	cmdutil.Engine
+
+	// S3 reaches the model center, with the service's endpoint and Secret,
+	// where Run resolves latest.
+	S3    modelhubcmd.S3Options
+	Store *modelstore.Store
 
 	Streams cmdutil.IOStreams
 }
@@ -64,11 +74,17 @@ the requests (canary); the current revision keeps the rest. With --traffic 0
 the candidate takes no traffic but answers on its own tag URL (blue-green).
 The candidate keeps every other setting of the service; --image changes its
 runtime image. Run it again to change the candidate's share, then promote or
-roll back.`
+roll back.
+
+--model-version latest is the version the model center's latest tag points
+to at that moment: it is looked up with the service's endpoint and Secret,
+said on stderr and recorded on the Service (annotation paddlex.io/model-tag),
+and the candidate serves that version even after latest moves on.`
 		cmd.Example = `  paddlex serve rollout ppocr-det --model-version v2 --traffic 10
   paddlex serve rollout ppocr-det --model-version v2 --traffic 50
-  paddlex serve rollout ppocr-det --model-version v3 --traffic 0   # blue-green: try it on its tag URL first`
-		cmd.Flags().StringVar(&o.ModelVersion, "model-version", "", "model version the candidate serves (required)")
+  paddlex serve rollout ppocr-det --model-version v3 --traffic 0   # blue-green: try it on its tag URL first
+  paddlex serve rollout ppocr-det --model-version latest           # the version latest points to now`
+		cmd.Flags().StringVar(&o.ModelVersion, "model-version", "", "model version the candidate serves (required); latest means the version latest points to now")
 		cmd.Flags().Int64Var(&o.Percent, "traffic", 10, "percent of the requests the candidate gets, 0-100")
 		cmd.Flags().StringVar(&o.Image, "image", "", "runtime image of the candidate (default: the service's)")
 	case ModePromote:
@@ -108,7 +124,11 @@ func (o *TrafficOptions) Validate() error {
 	if o.Mode != ModeRollout {
 		return nil
 	}
-	if err := serve.ValidateVersion(o.Name, o.ModelVersion); err != nil {
+	if o.ModelTag != "" {
+		if o.Apply.ClientDryRun() {
+			return exit.UsageErrorf("--model-version: %s is resolved against the model center when applied, and a client dry run contacts nothing: give the version itself (list them with `paddlex modelhub versions MODEL`), or use --dry-run=server", o.ModelTag)
+		}
+	} else if err := serve.ValidateVersion(o.Name, o.ModelVersion); err != nil {
 		return err
 	}
 	if o.Percent < 0 || o.Percent > 100 {
@@ -124,6 +144,10 @@ func (o *TrafficOptions) Validate() error {
 func (o *TrafficOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	o.Name, o.Namespace = args[0], f.Namespace()
 	o.ImageRegistry = f.ImageRegistry
+	if o.Mode == ModeRollout && o.ModelVersion == modelhub.DefaultVersion {
+		o.ModelVersion, o.ModelTag = "", modelhub.DefaultVersion
+		o.S3.Complete(f)
+	}
 	return nil
 }
 
@@ -138,6 +162,11 @@ func (o *TrafficOptions) Run(ctx context.Context) error {
 		return exit.FailedErrorf("%s: %s not found: serve the model first with `paddlex serve create %s --model-version VERSION`", o.Mode, ref, o.Name)
 	} else if err != nil {
 		return err
+	}
+	if o.ModelTag != "" {
+		if err := o.resolveTag(ctx, live); err != nil {
+			return err
+		}
 	}
 	next, rev, err := o.transition(live)
 	if err != nil {
@@ -185,6 +214,27 @@ func (o *TrafficOptions) Run(ctx context.Context) error {
 	return printTraffic(o.Streams.Out, ready)
 }
 
+// resolveTag looks up the version --model-version's tag points to, in the
+// model center the service fetches its versions from, with its keys.
+func (o *TrafficOptions) resolveTag(ctx context.Context, live *unstructured.Unstructured) error {
+	spec, ok, err := serve.SpecOf(live)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return exit.FailedErrorf("%s: %s is %v: serve the model with `paddlex serve apply` first", o.Mode, kube.RefOf(live), serve.ErrNotServed)
+	}
+	o.S3.Endpoint, o.S3.Secret, o.S3.Namespace = spec.Endpoint, spec.Secret, o.Namespace
+	v, err := resolveTag(ctx, &o.S3, &o.Store, o.Name, spec.ModelName, o.ModelTag)
+	if err != nil {
+		return err
+	}
+	o.ModelVersion = v
+	fmt.Fprintf(o.Streams.ErrOut, "model %s:%s is version %s: rolling out %s:%s as revision %s\n",
+		spec.ModelName, o.ModelTag, v, spec.ModelName, v, serve.RevisionName(o.Name, v))
+	return nil
+}
+
 // transition computes the Service after the command, and the revision
 // whose template it carries.
 func (o *TrafficOptions) transition(live *unstructured.Unstructured) (*unstructured.Unstructured, string, error) {
@@ -193,7 +243,7 @@ func (o *TrafficOptions) transition(live *unstructured.Unstructured) (*unstructu
 	switch o.Mode {
 	case ModeRollout:
 		var cand serve.Spec
-		next, cand, err = serve.RolloutService(live, o.ModelVersion, o.Image, o.ImageRegistry, o.Percent)
+		next, cand, err = serve.RolloutService(live, o.ModelVersion, o.ModelTag, o.Image, o.ImageRegistry, o.Percent)
 		if err == nil {
 			cand.Action = paddle.ActionApply
 			if verr := cand.Validate(); verr != nil {
