@@ -31,8 +31,11 @@ type simCluster struct {
 // RoleBindings to them grant nothing without the aggregation controller.
 const controllersAPIOnly = "garbagecollector,namespace,clusterrole-aggregation"
 
-// controllersCluster are the controllers of the simulated cluster.
-const controllersCluster = "*,-serviceaccount-token"
+// controllersCluster are the controllers of the simulated cluster and of
+// the real node: all of kube-controller-manager's default ones, with the
+// token controller, which fills the service-account-token Secrets that
+// Argo's executor reads its credentials from.
+const controllersCluster = "*"
 
 func (c *simCluster) start(e *Cluster, name string, args ...string) error {
 	return c.startPath(e, name, filepath.Join(e.Bin, name), nil, args...)
@@ -82,13 +85,22 @@ func startProcess(e *Cluster, name, path string, env []string, appendLog bool, a
 
 // startControllers runs kube-controller-manager with the given controllers.
 func startControllers(e *Cluster, c *simCluster, controllers string) error {
-	return c.start(e, "kube-controller-manager",
-		"--kubeconfig="+e.Kubeconfig, "--leader-elect=false", "--secure-port=0",
-		"--controllers="+controllers,
+	args := []string{"--kubeconfig=" + e.Kubeconfig, "--leader-elect=false", "--secure-port=0",
+		"--controllers=" + controllers,
 		"--use-service-account-credentials=false",
 		"--concurrent-job-syncs=10", "--concurrent-deployment-syncs=10", "--concurrent-gc-syncs=20",
 		"--node-monitor-grace-period=60s",
-	)
+	}
+	if controllers == controllersCluster {
+		// The token controller signs with the key whose public half the
+		// API server verifies service-account tokens with (envtest's).
+		key := filepath.Join(e.env.ControlPlane.GetAPIServer().CertDir, "sa-signer.key")
+		if _, err := os.Stat(key); err != nil {
+			return fmt.Errorf("the API server's service-account signing key: %w", err)
+		}
+		args = append(args, "--service-account-private-key-file="+key)
+	}
+	return c.start(e, "kube-controller-manager", args...)
 }
 
 func startCluster(e *Cluster, stages []string, realNode bool) (*simCluster, error) {
