@@ -33,9 +33,9 @@ testbin:
 	@hack/testbin.sh all >/dev/null
 
 ## test: everything — static checks, unit and golden tests, and integration tests
-## against a real kube-apiserver, etcd, the simulated cluster and an OCI registry
+## against a real kube-apiserver, etcd, the simulated cluster, an OCI registry and MinIO
 test: fmt-check vet tidy-check docs-check deps-check test-tools
-	PADDLEX_TESTBIN="$$(hack/testbin.sh all registry)" PADDLEX_REQUIRE_INTEGRATION=1 \
+	PADDLEX_TESTBIN="$$(hack/testbin.sh all registry minio)" PADDLEX_REQUIRE_INTEGRATION=1 \
 		go test -count=1 -timeout 40m ./...
 
 ## e2e: the real-node tests: pods really run on a real kubelet with containerd,

@@ -9,6 +9,7 @@
 #     all       cluster + the Kubeflow training-operator   (end-to-end training)
 #     registry  api + the OCI registry (CNCF distribution)
 #     kubectl   api + kubectl (the benchmarks compare with it)
+#     minio     api + the MinIO server (tenants' per-user policies, the model center)
 #     node      api + registry, kubelet, kube-proxy, CoreDNS, MinIO and mc, Knative Serving's
 #               controller, webhook, activator, autoscaler and queue-proxy (the real node;
 #               its Debian packages come from hack/node-packages.sh), the .debs of
@@ -134,6 +135,9 @@ case "$set_" in
   kubectl)
     build kubectl kubernetes k8s.io/kubernetes/cmd/kubectl
     ;;
+  minio)
+    buildv minio "$MINIO_VERSION" minio github.com/minio/minio
+    ;;
   node)
     buildv registry "$DISTRIBUTION_VERSION" distribution github.com/distribution/distribution/v3/cmd/registry
     build kubelet kubernetes k8s.io/kubernetes/cmd/kubelet
@@ -167,7 +171,7 @@ case "$set_" in
       build training-operator training-operator github.com/kubeflow/training-operator/cmd/training-operator.v1
     fi
     ;;
-  *) echo "usage: $0 [api|cluster|all|registry|kubectl|node]..." >&2; exit 2 ;;
+  *) echo "usage: $0 [api|cluster|all|registry|kubectl|minio|node]..." >&2; exit 2 ;;
 esac
 done
 echo "$dir"
