@@ -28,6 +28,11 @@ const (
 	// LabelData marks objects that hold data (credentials, volumes):
 	// uninstall keeps them unless --purge.
 	LabelData = "paddlex.io/data"
+	// LabelCopyOf marks a copy of a platform Secret in another namespace
+	// (install --secret-namespace) with NAMESPACE.NAME of the original:
+	// uninstall deletes copies even when it keeps data, as the original
+	// keeps the values.
+	LabelCopyOf = "paddlex.io/copy-of"
 	// PartOf is the value of app.kubernetes.io/part-of.
 	PartOf = "paddlex"
 )

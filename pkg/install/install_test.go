@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/paddleflow/paddlex/internal/golden"
 	"github.com/paddleflow/paddlex/pkg/install"
@@ -429,5 +430,54 @@ spec:
 	}
 	if got, _, _ := unstructured.NestedString(objs[0].Object, "data", "kubernetes.podspec-init-containers"); got != "enabled" {
 		t.Errorf("config-features kubernetes.podspec-init-containers = %q, want enabled", got)
+	}
+}
+
+// Uninstall keeping data keeps the platform's credential Secrets, but
+// deletes the copies of data-center --secret-namespace made, marked or
+// made before copies were marked; --purge deletes all of them.
+func TestUninstallDeletesSecretCopies(t *testing.T) {
+	cat := install.Default()
+	plan, _ := cat.Plan(install.Selection{Components: []string{"prerequisites"}})
+	s := fixedSettings(install.ProfileStandalone, "kourier")
+	s.SecretNamespaces = []string{"team-a"}
+	objs, err := install.RenderComponent(plan[0], nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unmarked *unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Secret" && o.GetNamespace() == "team-a" {
+			if o.GetLabels()[install.LabelCopyOf] != "kubeflow.data-center" {
+				t.Errorf("the copy is not marked: %v", o.GetLabels())
+			}
+			unmarked = o.DeepCopy()
+			l := unmarked.GetLabels()
+			delete(l, install.LabelCopyOf)
+			unmarked.SetLabels(l)
+			unmarked.SetNamespace("team-b")
+		}
+	}
+	objs = append(objs, unmarked)
+	secretGVK := schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
+	for _, keep := range []bool{true, false} {
+		fake := kube.NewFake(objs...)
+		removed, err := install.Uninstall(context.Background(), fake, plan, []schema.GroupVersionKind{secretGVK}, install.UninstallOptions{KeepData: keep}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, o := range objs {
+			if o.GetKind() == "Secret" && fake.Object(kube.RefOf(o)) != nil {
+				left = append(left, o.GetNamespace()+"/"+o.GetName())
+			}
+		}
+		want := "kubeflow/data-center kubeflow/task-center"
+		if !keep {
+			want = ""
+		}
+		if got := strings.Join(left, " "); got != want {
+			t.Errorf("keep data %v: left %q, want %q (removed %+v)", keep, got, want, removed)
+		}
 	}
 }

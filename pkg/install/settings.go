@@ -243,6 +243,9 @@ func generatePrerequisites(s Settings) ([]*unstructured.Unstructured, error) {
 			}
 			u := kube.ToUnstructured(sec)
 			u.SetNamespace(ns)
+			l := u.GetLabels()
+			l[LabelCopyOf] = PlatformNamespace + "." + fs.name
+			u.SetLabels(l)
 			out = append(out, u)
 		}
 	}

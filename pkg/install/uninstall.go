@@ -87,10 +87,27 @@ func Uninstall(ctx context.Context, k kube.Interface, comps []*Component, kinds 
 	return out, nil
 }
 
+// secretCopy reports whether o is a copy install --secret-namespace made
+// of a platform Secret: marked so, or, made before copies were marked, the
+// prerequisites component's data-center outside the platform namespace.
+func secretCopy(o *unstructured.Unstructured) bool {
+	gvk := o.GroupVersionKind()
+	if gvk.Group != "" || gvk.Kind != "Secret" {
+		return false
+	}
+	l := o.GetLabels()
+	if l[LabelCopyOf] != "" {
+		return true
+	}
+	return o.GetNamespace() != PlatformNamespace && o.GetName() == "data-center" && l[LabelComponent] == "prerequisites"
+}
+
 // keepReason says why obj holds data, or "".
 func keepReason(ctx context.Context, k kube.Interface, o *unstructured.Unstructured) string {
 	gvk := o.GroupVersionKind()
 	switch {
+	case secretCopy(o):
+		return ""
 	case o.GetLabels()[LabelData] == "true":
 		return "holds data"
 	case gvk.Group == "" && gvk.Kind == "PersistentVolumeClaim":
@@ -103,8 +120,10 @@ func keepReason(ctx context.Context, k kube.Interface, o *unstructured.Unstructu
 			}
 		}
 		if secrets, err := k.List(ctx, secretGVK, kube.ListOptions{Namespace: o.GetName(), LabelSelector: LabelData + "=true"}); err == nil {
-			for _, s := range secrets {
-				held = append(held, "Secret "+s.GetName())
+			for i := range secrets {
+				if !secretCopy(&secrets[i]) {
+					held = append(held, "Secret "+secrets[i].GetName())
+				}
 			}
 		}
 		if len(held) > 0 {

@@ -46,7 +46,10 @@ reverse dependency order.
 By default data stays: PersistentVolumeClaims, the Secrets holding
 credentials (MinIO keys, data-center and task-center), the namespaces that
 hold them, and CRDs that still have objects (your PaddleJobs, SampleSets).
---purge removes those too.`,
+--purge removes those too. The copies of data-center that install
+--secret-namespace made in other namespaces are removed either way: the
+platform's own data-center keeps the keys, and a new install copies them
+again.`,
 		Example: `  paddlex uninstall
   paddlex uninstall --component jupyterhub
   paddlex uninstall --purge`,
