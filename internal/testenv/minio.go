@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/madmin-go/v3"
 
 	"github.com/paddleflow/paddlex/internal/hermetic"
 )
@@ -74,24 +77,42 @@ func MinIO(t testing.TB) *MinIOServer {
 		}
 		logf.Close()
 	})
+	adm, err := madmin.New(addr, s.RootUser, s.RootPassword, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// Ready when the object layer and the users and policies answer: the
+	// health endpoints say ready before the users do.
+	var last error
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/minio/health/ready", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+		if last = ready(ctx, s.Endpoint); last == nil {
+			if _, last = adm.ListUsers(ctx); last == nil {
 				return s
 			}
 		}
 		select {
 		case <-ctx.Done():
 			log, _ := os.ReadFile(filepath.Join(dir, "minio.log"))
-			t.Fatalf("MinIO did not answer on %s; log:\n%s", addr, log)
+			t.Fatalf("MinIO did not get ready on %s (%v); log:\n%s", addr, last, log)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// ready asks MinIO whether its drives are ready for reads and writes.
+func ready(ctx context.Context, endpoint string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/minio/health/cluster", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", req.URL, resp.Status)
+	}
+	return nil
 }
 
 // freePort returns a loopback address no one listens on now.
