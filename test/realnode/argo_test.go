@@ -140,6 +140,14 @@ func taskVolume(t *testing.T, e *testenv.Env, ns, workflow string) string {
 	t.Helper()
 	claim := workflow + "-" + pipeline.DefaultVolumeName
 	dir := localcluster.VolumeDir(ns, claim)
+	// Writable by the steps' non-root user, as localcluster.BoundClaim's
+	// volumes are.
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	dirOrCreate := corev1.HostPathDirectoryOrCreate
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: claim + "-" + ns},
