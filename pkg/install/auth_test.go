@@ -193,21 +193,14 @@ func TestNoWorkloadAccountGetsSecretsOrPods(t *testing.T) {
 }
 
 // TestNamespacesIsolate: the namespaces the install creates carry Pod
-// Security labels, a tenant namespace denies ingress but for the platform,
-// and MinIO and Redis answer only the namespaces that use them.
+// Security labels, and MinIO and Redis answer only the namespaces that use
+// them. (Tenant namespaces are `paddlex tenant add`'s: pkg/tenant.)
 func TestNamespacesIsolate(t *testing.T) {
 	rs := renderReal(t, install.Default(), install.Selection{Profile: install.ProfileFull}, "")
-	for ns, level := range map[string]string{"kubeflow": "baseline", "argo": "baseline", "jhub": "baseline", "auth": "restricted", "kubeflow-user-example-com": "baseline"} {
+	for ns, level := range map[string]string{"kubeflow": "baseline", "argo": "baseline", "jhub": "baseline", "auth": "restricted"} {
 		if got := find(t, rs, "Namespace", "", ns).GetLabels()["pod-security.kubernetes.io/enforce"]; got != level {
 			t.Errorf("namespace %s enforces %q, want %s", ns, got, level)
 		}
-	}
-	deny := find(t, rs, "NetworkPolicy", "kubeflow-user-example-com", "default-deny-ingress")
-	if sel, _, _ := unstructured.NestedMap(deny.Object, "spec", "podSelector"); len(sel) != 0 {
-		t.Errorf("default-deny selects %v, want every pod", sel)
-	}
-	if _, found, _ := unstructured.NestedSlice(deny.Object, "spec", "ingress"); found {
-		t.Error("default-deny allows some ingress")
 	}
 	for _, name := range []string{"minio", "redis"} {
 		np := find(t, rs, "NetworkPolicy", "kubeflow", name)
@@ -215,5 +208,36 @@ func TestNamespacesIsolate(t *testing.T) {
 		if len(from) != 1 || !strings.Contains(fmt.Sprint(from), "kube-system") || strings.Contains(fmt.Sprint(from), "knative-serving") {
 			t.Errorf("%s accepts %v", name, from)
 		}
+	}
+}
+
+// TestFullProfileMakesNoTenant: the full profile makes no user's namespace,
+// binds no user to any role, and gives dex no user or password; it ships
+// only the role `paddlex tenant add` binds tenants to.
+func TestFullProfileMakesNoTenant(t *testing.T) {
+	rs := renderReal(t, install.Default(), install.Selection{Profile: install.ProfileFull}, "")
+	for _, o := range install.Objects(rs) {
+		if o.GetLabels()["paddlex.io/tenant"] != "" {
+			t.Errorf("%s %s/%s is a tenant's", o.GetKind(), o.GetNamespace(), o.GetName())
+		}
+		switch o.GetKind() {
+		case "RoleBinding", "ClusterRoleBinding":
+			subjects, _, _ := unstructured.NestedSlice(o.Object, "subjects")
+			for _, s := range subjects {
+				if s.(map[string]any)["kind"] == "User" {
+					t.Errorf("%s %s/%s binds user %v", o.GetKind(), o.GetNamespace(), o.GetName(), s.(map[string]any)["name"])
+				}
+			}
+		case "Password":
+			t.Errorf("dex password %s is installed", o.GetName())
+		}
+	}
+	role := find(t, rs, "ClusterRole", "", "paddlex-namespace-user")
+	if role.GetLabels()["paddlex.io/component"] != "tenants" {
+		t.Errorf("ClusterRole paddlex-namespace-user comes from %q, want the tenants component", role.GetLabels()["paddlex.io/component"])
+	}
+	dex, _, _ := unstructured.NestedString(find(t, rs, "ConfigMap", "auth", "dex").Object, "data", "config.yaml")
+	if strings.Contains(dex, "staticPasswords") || strings.Contains(dex, "@") {
+		t.Errorf("dex config names a user:\n%s", dex)
 	}
 }

@@ -227,9 +227,10 @@ func Default() *Catalog {
 				mutate:   mutateAuth,
 			},
 			{
-				Name: "user-namespace", Version: "v1", Manifests: "user-namespace",
-				Description: "a per-user namespace (user@example.com) with its RBAC",
-				Namespaces:  []string{"kubeflow-user-example-com"},
+				// No tenant and no password by default: `paddlex tenant
+				// add` makes each user; this is the role they are bound to.
+				Name: "tenants", Version: "v1", Manifests: "tenants",
+				Description: "the ClusterRole tenants are bound to in their namespace; paddlex tenant add makes the tenants",
 				DependsOn:   []string{"prerequisites", "auth"},
 			},
 		},
@@ -237,7 +238,7 @@ func Default() *Catalog {
 			ProfileStandalone: {"namespaces", "knative-serving", networkingSlot, "argo-workflows", "minio", "redis",
 				"juicefs-csi", "paddle-operator", "jupyterhub", "prerequisites"},
 			ProfileFull: {"namespaces", "istio", "knative-serving", networkingSlot, "argo-workflows", "minio", "redis",
-				"juicefs-csi", "paddle-operator", "jupyterhub", "prerequisites", "auth", "user-namespace"},
+				"juicefs-csi", "paddle-operator", "jupyterhub", "prerequisites", "auth", "tenants"},
 		},
 		Networking: map[string][]string{
 			NetworkingKourier: {"kourier"},

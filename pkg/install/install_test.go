@@ -162,7 +162,7 @@ func TestPlan(t *testing.T) {
 		{"standalone on istio", install.Selection{Profile: "standalone", Networking: "istio"},
 			"namespaces,istio,knative-serving,net-istio,argo-workflows,minio,redis,juicefs-csi,paddle-operator,jupyterhub,prerequisites"},
 		{"full", install.Selection{Profile: "full"},
-			"namespaces,istio,knative-serving,net-istio,argo-workflows,minio,redis,juicefs-csi,paddle-operator,jupyterhub,prerequisites,auth,user-namespace"},
+			"namespaces,istio,knative-serving,net-istio,argo-workflows,minio,redis,juicefs-csi,paddle-operator,jupyterhub,prerequisites,auth,tenants"},
 		{"external redis", install.Selection{Profile: "standalone", ExternalRedis: true},
 			"namespaces,knative-serving,kourier,argo-workflows,minio,juicefs-csi,paddle-operator,jupyterhub,prerequisites"},
 		{"skip", install.Selection{Profile: "standalone", Skip: []string{"jupyterhub", "kourier"}},

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 // read from the component that ships it.
 func namespaceUserRole(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../../manifests/components/user-namespace/user-namespace.yaml")
+	b, err := os.ReadFile("../../manifests/components/tenants/tenants.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func namespaceUserRole(t *testing.T) string {
 			return doc
 		}
 	}
-	t.Fatalf("the user-namespace component has no ClusterRole %s", tenant.NamespaceUserRole)
+	t.Fatalf("the tenants component has no ClusterRole %s", tenant.NamespaceUserRole)
 	return ""
 }
 

@@ -307,7 +307,7 @@ func (o *InstallOptions) Validate() error {
 	}
 	for _, c := range plan {
 		if c.Name == "auth" && o.Domain == "" && !o.Verify {
-			return exit.UsageErrorf("--domain is required with the auth component: the host name users reach the platform at, e.g. --domain paddlex.example.com (or --skip auth,user-namespace)")
+			return exit.UsageErrorf("--domain is required with the auth component: the host name users reach the platform at, e.g. --domain paddlex.example.com (or --skip auth,tenants)")
 		}
 	}
 	if o.Verify && o.Apply.ClientDryRun() {

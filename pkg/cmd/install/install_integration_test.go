@@ -205,12 +205,16 @@ func TestInstallStandaloneEndToEnd(t *testing.T) {
 		t.Errorf("Deployment stuck survived uninstall")
 	}
 
-	// The full profile adds the user namespace on top.
+	// The full profile adds the role tenants are bound to, and no tenant:
+	// `paddlex tenant add` makes them.
 	full := paddlex(t, e, ctx, "install", "--timeout", "2m")
 	if full.Code != 0 {
 		t.Fatalf("install (full): %s", full)
 	}
-	mustGet(t, e, nsGVK, "", "kubeflow-user-example-com")
+	mustGet(t, e, schema.GroupVersionKind{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"}, "", "paddlex-namespace-user")
+	if e.Get(t, kube.ObjectRef{GVK: nsGVK, Name: "kubeflow-user-example-com"}) != nil {
+		t.Error("the full profile made the namespace of a user no one added")
+	}
 
 	// uninstall keeps data by default.
 	u := paddlex(t, e, ctx, "uninstall", "--timeout", "2m")
