@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/exit"
@@ -47,7 +46,8 @@ the file's password (bcrypt; the file's first line, never an argument).
 Without it, the user signs in through the upstream identity provider the
 install configured.
 
-Running it again updates the tenant and keeps their keys.`,
+Running it again updates the tenant and keeps their keys; the quota
+becomes what the --quota-* flags of that run say.`,
 		Example: `  paddlex tenant add alice@example.com --password-file ./alice.pw
   paddlex tenant add bob@example.com --namespace team-bob --quota-gpu 4 --quota-cpu 32 --quota-memory 128Gi`,
 		Args: cobra.ExactArgs(1),
@@ -59,6 +59,7 @@ Running it again updates the tenant and keeps their keys.`,
 	fs.StringVar(&o.Spec.QuotaCPU, "quota-cpu", "", "at most this much CPU requested in the namespace, e.g. 16")
 	fs.StringVar(&o.Spec.QuotaMemory, "quota-memory", "", "at most this much memory requested in the namespace, e.g. 64Gi")
 	fs.StringVar(&o.PasswordFile, "password-file", "", "file whose first line is the user's dex password (at least 8 characters)")
+	o.addMinIOFlag(fs)
 	return cmd
 }
 
@@ -81,6 +82,9 @@ func (o *AddOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []str
 // Validate checks the arguments without the cluster.
 func (o *AddOptions) Validate() error {
 	if err := o.Spec.Validate(); err != nil {
+		return err
+	}
+	if err := o.validateMinIOFlag(); err != nil {
 		return err
 	}
 	if o.PasswordFile != "" && len(o.password) < MinPasswordLength {
@@ -110,7 +114,7 @@ func (o *AddOptions) Run(ctx context.Context) error {
 		}
 		// Dex must be there before anything is made.
 		if _, err := o.Kube.List(ctx, tenant.DexPasswordGVK, kube.ListOptions{Namespace: tenant.DexNamespace}); err != nil {
-			if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			if noKind(err) || apierrors.IsNotFound(err) {
 				return exit.PreconditionErrorf("--password-file: dex's password database (kind Password, dex.coreos.com/v1) is not in the cluster: install the auth component with `paddlex install --domain HOST`, or add the user through your identity provider; nothing was applied")
 			}
 			return err
@@ -142,20 +146,25 @@ func (o *AddOptions) Run(ctx context.Context) error {
 // prepare completes s from the cluster: the tenant's existing keys and
 // database on a re-run, else new keys and a free database.
 func (o *AddOptions) prepare(ctx context.Context, s *tenant.Spec) error {
-	items, err := o.tenants(ctx)
+	// Every namespace a tenant had keeps its Redis database: a tenant
+	// removed without --purge keeps their data sets' metadata there.
+	items, err := o.Kube.List(ctx, namespaceGVK, kube.ListOptions{LabelSelector: tenant.LabelTenant})
 	if err != nil {
 		return err
 	}
 	var used []int
 	for i := range items {
-		t, ok := tenant.FromNamespace(&items[i])
-		if !ok {
-			continue
+		t, current := tenant.FromNamespace(&items[i])
+		if !current {
+			var removed bool
+			if t, removed = tenant.FromRemovedNamespace(&items[i]); !removed {
+				continue
+			}
 		}
-		if strings.EqualFold(t.Email, s.Email) && t.Namespace != s.Namespace {
+		if current && items[i].GetDeletionTimestamp() == nil && strings.EqualFold(t.Email, s.Email) && t.Namespace != s.Namespace {
 			return exit.UsageErrorf("%s is already a tenant, in namespace %s: leave out --namespace, or remove the tenant first", s.Email, t.Namespace)
 		}
-		if t.Namespace != s.Namespace {
+		if t.Namespace != s.Namespace && items[i].GetDeletionTimestamp() == nil {
 			used = append(used, t.RedisDB)
 		}
 	}
@@ -165,6 +174,9 @@ func (o *AddOptions) prepare(ctx context.Context, s *tenant.Spec) error {
 		existing = nil
 	case err != nil:
 		return err
+	}
+	if existing != nil && existing.GetDeletionTimestamp() != nil {
+		return exit.PreconditionErrorf("namespace %s is being deleted: add the tenant once it is gone (kubectl wait --for=delete namespace/%s), or into another --namespace; nothing was applied", s.Namespace, s.Namespace)
 	}
 	if existing != nil {
 		t, ok := tenant.FromNamespace(existing)

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
@@ -42,6 +41,7 @@ are deleted too.`,
 		RunE: cmdutil.PhasedRunE(f, o, runF),
 	}
 	cmd.Flags().BoolVar(&o.Purge, "purge", false, "also delete the namespace with everything in it, and the bucket with every object in it")
+	o.addMinIOFlag(cmd.Flags())
 	return cmd
 }
 
@@ -54,7 +54,10 @@ func (o *RemoveOptions) Complete(_ *cmdutil.Factory, _ *cobra.Command, args []st
 // Validate checks EMAIL.
 func (o *RemoveOptions) Validate() error {
 	s := tenant.Spec{Email: o.Email, Namespace: "x"}
-	return s.Validate()
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	return o.validateMinIOFlag()
 }
 
 // Connect builds the clients.
@@ -83,20 +86,24 @@ func (o *RemoveOptions) Run(ctx context.Context) error {
 		{GVK: rb, Namespace: s.Namespace, Name: "namespace-owner-paddle"},
 		{GVK: corev1.SchemeGroupVersion.WithKind("Secret"), Namespace: s.Namespace, Name: paddle.DataCenterSecret},
 	}
-	if o.Purge {
-		refs = append(refs, kube.ObjectRef{GVK: namespaceGVK, Name: s.Namespace})
-	}
-	if err := o.Kube.Delete(ctx, refs, kube.DeleteOptions{IgnoreNotFound: true}); err != nil {
+	// Deletes are in the foreground: a RoleBinding still grants until it
+	// is gone, so the access is waited for before saying it is removed.
+	if err := o.Kube.Delete(ctx, refs, kube.DeleteOptions{IgnoreNotFound: true, Wait: true}); err != nil {
 		return fmt.Errorf("%w; the MinIO user is removed already: run the command again to finish", err)
 	}
 	// The login goes last: dex may not be installed (an upstream
 	// identity provider signs users in instead).
 	login := kube.ObjectRef{GVK: tenant.DexPasswordGVK, Namespace: tenant.DexNamespace, Name: tenant.DexPasswordName(s.Email)}
-	if err := o.Kube.Delete(ctx, []kube.ObjectRef{login}, kube.DeleteOptions{IgnoreNotFound: true}); err != nil && !noKind(err) {
+	if err := o.Kube.Delete(ctx, []kube.ObjectRef{login}, kube.DeleteOptions{IgnoreNotFound: true, Wait: true}); err != nil && !noKind(err) {
 		return fmt.Errorf("%w; the tenant's access is removed but for the dex login: run the command again", err)
 	}
 	if o.Purge {
-		fmt.Fprintf(o.Streams.Out, "tenant %s removed: namespace %s and bucket %s deleted\n", s.Email, s.Namespace, s.Bucket())
+		// The namespace controller empties the namespace, which may take
+		// a while; it is not listed as a tenant meanwhile.
+		if err := o.Kube.Delete(ctx, []kube.ObjectRef{{GVK: namespaceGVK, Name: s.Namespace}}, kube.DeleteOptions{IgnoreNotFound: true}); err != nil {
+			return fmt.Errorf("%w; the tenant's access and bucket are removed already: run the command again to delete the namespace", err)
+		}
+		fmt.Fprintf(o.Streams.Out, "tenant %s removed: bucket %s deleted, namespace %s deleting with everything in it\n", s.Email, s.Bucket(), s.Namespace)
 		return nil
 	}
 	if err := o.unmark(ctx, s); err != nil {
@@ -117,6 +124,3 @@ func (o *RemoveOptions) unmark(ctx context.Context, s tenant.Spec) error {
 	_, err := o.Kube.Apply(ctx, []*unstructured.Unstructured{ns}, kube.ApplyOptions{})
 	return err
 }
-
-// noKind reports an error saying the cluster does not serve the kind.
-func noKind(err error) bool { return meta.IsNoMatchError(err) }

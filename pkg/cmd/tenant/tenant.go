@@ -4,6 +4,7 @@ package tenant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	modelhubcmd "github.com/paddleflow/paddlex/pkg/cmd/modelhub"
@@ -62,9 +65,30 @@ type platform struct {
 	// NewAdmin opens the object store's admin API with the root keys;
 	// tests replace it.
 	NewAdmin func(endpoint, accessKey, secretKey string) (tenant.Admin, error)
-	// Endpoint is MinIO's in-cluster address.
+	// Endpoint is MinIO's in-cluster address, which tenants' Secrets name.
 	Endpoint string
-	Streams  cmdutil.IOStreams
+	// AdminEndpoint is MinIO's address from this machine (--minio-endpoint);
+	// Endpoint, port-forwarded when it is not reachable, by default.
+	AdminEndpoint string
+	Streams       cmdutil.IOStreams
+}
+
+// addMinIOFlag binds --minio-endpoint, for the commands that reach MinIO's
+// admin API.
+func (p *platform) addMinIOFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&p.AdminEndpoint, "minio-endpoint", "", "MinIO's S3 API as this machine reaches it, e.g. https://minio.example.com (default: "+tenant.DefaultEndpoint+", port-forwarded when not reachable)")
+}
+
+// validateMinIOFlag checks --minio-endpoint.
+func (p *platform) validateMinIOFlag() error {
+	if p.AdminEndpoint == "" {
+		return nil
+	}
+	u, err := url.Parse(p.AdminEndpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return exit.UsageErrorf("--minio-endpoint %q is not an http:// or https:// address of a host (and port), e.g. https://minio.example.com", p.AdminEndpoint)
+	}
+	return nil
 }
 
 // connect wires the platform's clients from the Factory.
@@ -127,20 +151,24 @@ func (p *platform) admin(ctx context.Context) (tenant.Admin, func(), error) {
 		return nil, nil, exit.PreconditionErrorf("Secret %s/minio-credentials lacks accesskey or secretkey: run `paddlex install --components minio`", install.PlatformNamespace)
 	}
 	endpoint, stop := p.Endpoint, func() {}
+	if p.AdminEndpoint != "" {
+		endpoint = strings.TrimRight(p.AdminEndpoint, "/")
+	}
 	if err := modelstore.Reachable(ctx, endpoint, 2*time.Second); err != nil {
 		t, ok := modelhubcmd.ClusterService(endpoint, install.PlatformNamespace)
 		if !ok {
-			return nil, nil, exit.PreconditionErrorf("cannot reach MinIO at %s: %v", endpoint, err)
+			return nil, nil, exit.PreconditionErrorf("cannot reach MinIO at %s: %v; set --minio-endpoint to an address of MinIO this machine reaches, or leave it out to port-forward to %s", endpoint, err, p.Endpoint)
 		}
 		fw, ferr := p.Forward(ctx, t)
 		if ferr != nil {
-			return nil, nil, exit.PreconditionErrorf("cannot reach MinIO at %s from here (%v), and port-forwarding to it failed: %v", endpoint, err, ferr)
+			return nil, nil, exit.PreconditionErrorf("cannot reach MinIO at %s from here (%v), and port-forwarding to it failed: %v; check that MinIO runs (kubectl -n %s get pods -l app=minio), or set --minio-endpoint", endpoint, err, ferr, t.Namespace)
 		}
+		wanted := endpoint
 		u, _ := url.Parse(endpoint)
 		u.Host = net.JoinHostPort(fw.Address, strconv.Itoa(fw.LocalPort))
 		endpoint, stop = u.Scheme+"://"+u.Host, fw.Close
 		fmt.Fprintf(p.Streams.ErrOut, "%s is not reachable from here: port-forwarding %s to pod %s/%s port %d through the API server\n",
-			p.Endpoint, u.Host, t.Namespace, fw.Pod, fw.RemotePort)
+			wanted, u.Host, t.Namespace, fw.Pod, fw.RemotePort)
 	}
 	a, err := p.NewAdmin(endpoint, ak, sk)
 	if err != nil {
@@ -150,9 +178,20 @@ func (p *platform) admin(ctx context.Context) (tenant.Admin, func(), error) {
 	return a, stop, nil
 }
 
-// tenants lists the tenant namespaces.
+// tenants lists the tenant namespaces; one being deleted (removed with
+// --purge) is no longer a tenant's.
 func (p *platform) tenants(ctx context.Context) ([]unstructured.Unstructured, error) {
-	return p.Kube.List(ctx, namespaceGVK, kube.ListOptions{LabelSelector: tenant.LabelTenant + "=true"})
+	items, err := p.Kube.List(ctx, namespaceGVK, kube.ListOptions{LabelSelector: tenant.LabelTenant + "=true"})
+	if err != nil {
+		return nil, err
+	}
+	out := items[:0]
+	for _, it := range items {
+		if it.GetDeletionTimestamp() == nil {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }
 
 // find returns the tenant of email, or ok false.
@@ -167,4 +206,11 @@ func (p *platform) find(ctx context.Context, email string) (tenant.Spec, bool, e
 		}
 	}
 	return tenant.Spec{}, false, nil
+}
+
+// noKind reports an error saying the cluster does not serve the kind, as
+// the engine or the REST mapper says it.
+func noKind(err error) bool {
+	var pe *kube.PreconditionError
+	return meta.IsNoMatchError(err) || errors.As(err, &pe) && pe.Reason == kube.ReasonNoKind
 }
