@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 )
 
 // How users sign in. The Argo server never acts with its own rights for a
@@ -70,9 +71,13 @@ func generateArgo(s Settings) ([]*unstructured.Unstructured, error) {
 	}, true)}, nil
 }
 
-// mutateArgo turns on SSO through dex with SSO RBAC when there is a domain.
-// The kustomize patch has already set --auth-mode=client.
+// mutateArgo runs the executor containers Argo adds to every step (init,
+// wait) restricted, and turns on SSO through dex with SSO RBAC when there
+// is a domain. The kustomize patch has already set --auth-mode=client.
 func mutateArgo(s Settings, objs []*unstructured.Unstructured) error {
+	if err := restrictArgoExecutor(objs); err != nil {
+		return err
+	}
 	if s.Domain == "" {
 		return nil
 	}
@@ -337,4 +342,37 @@ func cullValues(s Settings) map[string]any {
 		"timeout": int64(timeout / time.Second),
 		"every":   int64(every / time.Second),
 	}
+}
+
+// restrictArgoExecutor sets the workflow controller's executor container
+// template (its configmap's executor key), which Argo copies into the init
+// and wait containers of every step, to paddle.ContainerSecurity: the user
+// the steps run as (so they share /var/run/argo), no privilege escalation,
+// no capability, RuntimeDefault seccomp, as Pod Security's restricted
+// profile asks. Argo's own default is no securityContext at all.
+func restrictArgoExecutor(objs []*unstructured.Unstructured) error {
+	for _, o := range objs {
+		if o.GetKind() != "ConfigMap" || o.GetName() != "workflow-controller-configmap" || o.GetNamespace() != "argo" {
+			continue
+		}
+		data, _, _ := unstructured.NestedStringMap(o.Object, "data")
+		if data == nil {
+			data = map[string]string{}
+		}
+		exec := map[string]any{}
+		if cur := data["executor"]; cur != "" {
+			if err := yaml.Unmarshal([]byte(cur), &exec); err != nil {
+				return fmt.Errorf("argo-workflows: the executor of workflow-controller-configmap: %w", err)
+			}
+		}
+		exec["securityContext"] = paddle.ContainerSecurity()
+		b, err := yaml.Marshal(exec)
+		if err != nil {
+			return err
+		}
+		data["executor"] = string(b)
+		return unstructured.SetNestedStringMap(o.Object, data, "data")
+	}
+	// Stand-in artifacts carry no configmap; the real install.yaml does.
+	return nil
 }

@@ -6,10 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/paddleflow/paddlex/pkg/install"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 )
 
 // find returns the rendered object, failing the test when it is missing.
@@ -239,5 +241,36 @@ func TestFullProfileMakesNoTenant(t *testing.T) {
 	dex, _, _ := unstructured.NestedString(find(t, rs, "ConfigMap", "auth", "dex").Object, "data", "config.yaml")
 	if strings.Contains(dex, "staticPasswords") || strings.Contains(dex, "@") {
 		t.Errorf("dex config names a user:\n%s", dex)
+	}
+}
+
+// TestArgoExecutorRestricted: the executor containers Argo adds to every
+// step (init, wait) take the workflow controller's executor template, which
+// the install sets to what Pod Security's restricted profile asks, as the
+// user paddlex's steps run as, in both profiles.
+func TestArgoExecutorRestricted(t *testing.T) {
+	for _, profile := range []string{install.ProfileStandalone, install.ProfileFull} {
+		rs := renderReal(t, install.Default(), install.Selection{Profile: profile}, "")
+		cm := find(t, rs, "ConfigMap", "argo", "workflow-controller-configmap")
+		raw, _, _ := unstructured.NestedString(cm.Object, "data", "executor")
+		var exec corev1.Container
+		if err := yaml.UnmarshalStrict([]byte(raw), &exec); err != nil {
+			t.Fatalf("%s: executor %q: %v", profile, raw, err)
+		}
+		sc := exec.SecurityContext
+		switch {
+		case sc == nil:
+			t.Fatalf("%s: the executor has no securityContext", profile)
+		case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || *sc.RunAsUser != paddle.NonRootID:
+			t.Errorf("%s: executor user %v, non-root %v; want %d, true", profile, sc.RunAsUser, sc.RunAsNonRoot, paddle.NonRootID)
+		case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+			t.Errorf("%s: the executor may escalate privileges", profile)
+		case sc.Privileged != nil && *sc.Privileged:
+			t.Errorf("%s: the executor is privileged", profile)
+		case sc.Capabilities == nil || len(sc.Capabilities.Add) != 0 || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL":
+			t.Errorf("%s: executor capabilities %+v, want every one dropped", profile, sc.Capabilities)
+		case sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
+			t.Errorf("%s: executor seccomp %+v, want RuntimeDefault", profile, sc.SeccompProfile)
+		}
 	}
 }

@@ -145,9 +145,10 @@ func Render(s Spec) []*unstructured.Unstructured {
 	ns := s.Namespace
 	nsMeta := meta(ns, "")
 	// Pod Security: baseline is enforced (no privileged pods, host
-	// namespaces or host paths). paddlex's own pods pass restricted, which
-	// is warned and audited; it is not enforced because Argo's executor
-	// containers, which the install configures, are not yet restricted.
+	// namespaces or host paths). paddlex's own pods and Argo's executor
+	// containers pass restricted, which is warned and audited; it is not
+	// enforced because what a pipeline's own steps and Jobs run is the
+	// user's, and their images may need root.
 	for k, v := range map[string]string{
 		"pod-security.kubernetes.io/enforce": "baseline",
 		"pod-security.kubernetes.io/warn":    "restricted",
