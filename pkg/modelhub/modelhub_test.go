@@ -66,9 +66,11 @@ func TestUploadScript(t *testing.T) {
 		exists   bool
 		force    bool
 		noFile   bool
+		prefix   string // the Secret's model-prefix, a tenant's
 		wantCode int
 	}{
 		{name: "new version"},
+		{name: "a tenant's", prefix: "team-a/"},
 		{name: "exists", exists: true, wantCode: JobExitExists},
 		{name: "exists forced", exists: true, force: true},
 		{name: "no archive", noFile: true, wantCode: JobExitNoArchive},
@@ -104,6 +106,9 @@ func TestUploadScript(t *testing.T) {
 				if m["valueFrom"] != nil {
 					v = "key-of-" + m["name"].(string)
 				}
+				if m["name"] == "MODEL_PREFIX" {
+					v = c.prefix
+				}
 				cmd.Env = append(cmd.Env, m["name"].(string)+"="+v)
 			}
 			out, err := cmd.CombinedOutput()
@@ -135,8 +140,12 @@ func TestUploadScript(t *testing.T) {
 				}
 				return
 			}
-			if !strings.Contains(calls, "cp --quiet "+root+"/ppocr-det.tar.gz model-center/model-center/ppocr-det/v1/ppocr-det.tar.gz") {
+			if !strings.Contains(calls, "cp --quiet "+root+"/ppocr-det.tar.gz model-center/model-center/"+c.prefix+"ppocr-det/v1/ppocr-det.tar.gz") {
 				t.Errorf("archive not copied:\n%s", calls)
+			}
+			// A tenant's keys may not make buckets; the platform's do.
+			if made := strings.Contains(calls, "mb --ignore-existing"); made != (c.prefix == "") {
+				t.Errorf("with prefix %q, mc mb ran: %v\n%s", c.prefix, made, calls)
 			}
 			m, err := ParseMetadata([]byte(readFile(t, dir+"/model.json")))
 			if err != nil {

@@ -154,8 +154,12 @@ if [ ! -f "$archive" ]; then
   exit 4
 fi
 printf '%s\n%s\n' "$ACCESS_KEY" "$SECRET_KEY" | mc alias set --api S3v4 model-center "$ENDPOINT" >/dev/null
-mc mb --ignore-existing "model-center/$BUCKET"
-dest="model-center/$BUCKET/$MODEL_NAME/$MODEL_VERSION"
+prefix="${MODEL_PREFIX:-}"
+case "$prefix" in /*|*..*) echo "model-prefix $prefix of the Secret is not a relative key prefix" >&2; exit 4 ;; esac
+# A tenant's keys reach only their area (MODEL_PREFIX) of a bucket the
+# platform made; the platform's keys make it when it is missing.
+if [ -z "$prefix" ]; then mc mb --ignore-existing "model-center/$BUCKET"; fi
+dest="model-center/$BUCKET/$prefix$MODEL_NAME/$MODEL_VERSION"
 if [ "$FORCE" != true ] && mc stat "$dest/$MODEL_NAME.tar.gz" >/dev/null 2>&1; then
   echo "model $MODEL_NAME:$MODEL_VERSION already exists and versions are immutable: push another version, or overwrite it with --force" >&2
   exit 2
@@ -210,6 +214,8 @@ func RenderJob(s Spec) *unstructured.Unstructured {
 		{Name: "MC_CONFIG_DIR", Value: "/tmp/.mc"},
 		secretEnv("ACCESS_KEY", s.Secret, "access-key"),
 		secretEnv("SECRET_KEY", s.Secret, "secret-key"),
+		// A tenant's Secret names their area of the model center.
+		optionalSecretEnv("MODEL_PREFIX", s.Secret, "model-prefix"),
 	}
 	container := corev1.Container{
 		Name:                     "mc",
@@ -248,6 +254,13 @@ func RenderJob(s Spec) *unstructured.Unstructured {
 func secretEnv(name, secret, key string) corev1.EnvVar {
 	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
 		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}}
+}
+
+func optionalSecretEnv(name, secret, key string) corev1.EnvVar {
+	e := secretEnv(name, secret, key)
+	yes := true
+	e.ValueFrom.SecretKeyRef.Optional = &yes
+	return e
 }
 
 // Render returns the objects a push applies: the upload Job.

@@ -41,6 +41,10 @@ type Config struct {
 	MaxRetries int
 	// Now stamps pushed versions; nil means time.Now.
 	Now func() time.Time
+	// Prefix is where in the bucket this model center's keys live: a
+	// tenant's own area (NAMESPACE/), the only part their keys reach.
+	// Empty: the whole bucket.
+	Prefix string
 }
 
 // Store is the model center.
@@ -49,7 +53,11 @@ type Store struct {
 	endpoint string
 	progress io.Writer
 	now      func() time.Time
+	prefix   string
 }
+
+// key is the object key of a model center key under the store's prefix.
+func (s *Store) key(k string) string { return s.prefix + k }
 
 // New returns a Store for cfg; it makes no request.
 func New(cfg Config) (*Store, error) {
@@ -77,7 +85,10 @@ func New(cfg Config) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{client: c, endpoint: cfg.Endpoint, progress: cfg.Progress, now: now}, nil
+	if cfg.Prefix != "" && !strings.HasSuffix(cfg.Prefix, "/") {
+		cfg.Prefix += "/"
+	}
+	return &Store{client: c, endpoint: cfg.Endpoint, progress: cfg.Progress, now: now, prefix: cfg.Prefix}, nil
 }
 
 // Endpoint is the S3 API's URL the store talks to.
@@ -130,7 +141,7 @@ func (s *Store) Push(ctx context.Context, ref modelhub.Ref, file string, opts Pu
 		// A record may be missing after an interrupted push: the archive
 		// alone does not make a version, but it must not be overwritten
 		// silently either.
-		if _, serr := s.client.StatObject(ctx, modelhub.Bucket, modelhub.ArchiveKey(ref.Model, ref.Version), minio.StatObjectOptions{}); serr == nil && !opts.Force {
+		if _, serr := s.client.StatObject(ctx, modelhub.Bucket, s.key(modelhub.ArchiveKey(ref.Model, ref.Version)), minio.StatObjectOptions{}); serr == nil && !opts.Force {
 			return nil, exit.UsageErrorf("model %s has an archive without a model.json record (an interrupted push?): overwrite it with --force", ref)
 		}
 	}
@@ -141,7 +152,7 @@ func (s *Store) Push(ctx context.Context, ref modelhub.Ref, file string, opts Pu
 		Source:  opts.Source, Framework: opts.Framework, Labels: opts.Labels,
 	}
 	bar := newBar(s.progress, "push "+ref.String(), fi.Size())
-	_, err = s.client.PutObject(ctx, modelhub.Bucket, modelhub.ArchiveKey(ref.Model, ref.Version), f, fi.Size(), minio.PutObjectOptions{
+	_, err = s.client.PutObject(ctx, modelhub.Bucket, s.key(modelhub.ArchiveKey(ref.Model, ref.Version)), f, fi.Size(), minio.PutObjectOptions{
 		ContentType: "application/gzip", Progress: bar, UserMetadata: map[string]string{"Sha256": meta.SHA256},
 	})
 	bar.finish(err == nil)
@@ -181,14 +192,14 @@ func (s *Store) List(ctx context.Context, model string) ([]Version, error) {
 		prefix = modelhub.ModelPrefix(model)
 	}
 	var records []*modelhub.Metadata
-	for obj := range s.client.ListObjects(ctx, modelhub.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+	for obj := range s.client.ListObjects(ctx, modelhub.Bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
 		if obj.Err != nil {
 			if isNoBucket(obj.Err) {
 				return nil, nil
 			}
 			return nil, s.classify(obj.Err, "list "+modelhub.Bucket)
 		}
-		parts := strings.Split(obj.Key, "/")
+		parts := strings.Split(strings.TrimPrefix(obj.Key, s.prefix), "/")
 		if len(parts) != 3 || parts[2] != modelhub.MetadataFile {
 			continue
 		}
@@ -252,7 +263,7 @@ func (s *Store) Pull(ctx context.Context, ref modelhub.Ref, dir string) (string,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, exit.UsageErrorf("-o %s: %v", dir, err)
 	}
-	obj, err := s.client.GetObject(ctx, modelhub.Bucket, modelhub.ArchiveKey(ref.Model, ref.Version), minio.GetObjectOptions{})
+	obj, err := s.client.GetObject(ctx, modelhub.Bucket, s.key(modelhub.ArchiveKey(ref.Model, ref.Version)), minio.GetObjectOptions{})
 	if err != nil {
 		return "", nil, s.classify(err, "download "+ref.String())
 	}
@@ -292,7 +303,7 @@ func (s *Store) Delete(ctx context.Context, ref modelhub.Ref) ([]string, error) 
 	m, err := s.record(ctx, ref)
 	if isNotFound(err) {
 		// An archive without a record (an interrupted push) is removable too.
-		if _, serr := s.client.StatObject(ctx, modelhub.Bucket, modelhub.ArchiveKey(ref.Model, ref.Version), minio.StatObjectOptions{}); serr != nil {
+		if _, serr := s.client.StatObject(ctx, modelhub.Bucket, s.key(modelhub.ArchiveKey(ref.Model, ref.Version)), minio.StatObjectOptions{}); serr != nil {
 			if isNotFound(serr) {
 				return nil, s.notFound(ref)
 			}
@@ -347,8 +358,8 @@ func (s *Store) Tag(ctx context.Context, ref modelhub.Ref, tag string, force boo
 		return nil, s.classify(err, "read "+dst.String())
 	}
 	_, err = s.client.CopyObject(ctx,
-		minio.CopyDestOptions{Bucket: modelhub.Bucket, Object: modelhub.ArchiveKey(dst.Model, dst.Version)},
-		minio.CopySrcOptions{Bucket: modelhub.Bucket, Object: modelhub.ArchiveKey(ref.Model, ref.Version)})
+		minio.CopyDestOptions{Bucket: modelhub.Bucket, Object: s.key(modelhub.ArchiveKey(dst.Model, dst.Version))},
+		minio.CopySrcOptions{Bucket: modelhub.Bucket, Object: s.key(modelhub.ArchiveKey(ref.Model, ref.Version))})
 	if err != nil {
 		return nil, s.classify(err, "tag "+ref.String())
 	}
@@ -362,7 +373,7 @@ func (s *Store) Tag(ctx context.Context, ref modelhub.Ref, tag string, force boo
 
 func (s *Store) remove(ctx context.Context, ref modelhub.Ref) error {
 	// The record goes first: a version without one is not listed.
-	for _, key := range []string{modelhub.MetadataKey(ref.Model, ref.Version), modelhub.ArchiveKey(ref.Model, ref.Version)} {
+	for _, key := range []string{s.key(modelhub.MetadataKey(ref.Model, ref.Version)), s.key(modelhub.ArchiveKey(ref.Model, ref.Version))} {
 		if err := s.client.RemoveObject(ctx, modelhub.Bucket, key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
 			return s.classify(err, "delete "+ref.String())
 		}
@@ -371,7 +382,7 @@ func (s *Store) remove(ctx context.Context, ref modelhub.Ref) error {
 }
 
 func (s *Store) record(ctx context.Context, ref modelhub.Ref) (*modelhub.Metadata, error) {
-	obj, err := s.client.GetObject(ctx, modelhub.Bucket, modelhub.MetadataKey(ref.Model, ref.Version), minio.GetObjectOptions{})
+	obj, err := s.client.GetObject(ctx, modelhub.Bucket, s.key(modelhub.MetadataKey(ref.Model, ref.Version)), minio.GetObjectOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +400,7 @@ func (s *Store) record(ctx context.Context, ref modelhub.Ref) (*modelhub.Metadat
 
 func (s *Store) putRecord(ctx context.Context, m *modelhub.Metadata) error {
 	data := m.Marshal()
-	_, err := s.client.PutObject(ctx, modelhub.Bucket, modelhub.MetadataKey(m.Model, m.Version), bytes.NewReader(data), int64(len(data)),
+	_, err := s.client.PutObject(ctx, modelhub.Bucket, s.key(modelhub.MetadataKey(m.Model, m.Version)), bytes.NewReader(data), int64(len(data)),
 		minio.PutObjectOptions{ContentType: "application/json"})
 	if err != nil {
 		return s.classify(err, "write the record of "+modelhub.Ref{Model: m.Model, Version: m.Version}.String())
@@ -398,6 +409,11 @@ func (s *Store) putRecord(ctx context.Context, m *modelhub.Metadata) error {
 }
 
 func (s *Store) ensureBucket(ctx context.Context) error {
+	if s.prefix != "" {
+		// A tenant's area of the platform's bucket, which `paddlex tenant
+		// add` made; their keys may not look at the bucket itself.
+		return nil
+	}
 	ok, err := s.client.BucketExists(ctx, modelhub.Bucket)
 	if err != nil {
 		return s.classify(err, "check bucket "+modelhub.Bucket)
@@ -416,7 +432,7 @@ func (s *Store) ensureBucket(ctx context.Context) error {
 }
 
 func (s *Store) notFound(ref modelhub.Ref) error {
-	return exit.FailedErrorf("model %s not found in %s/%s: see `paddlex modelhub versions %s`", ref, s.endpoint, modelhub.Bucket, ref.Model)
+	return exit.FailedErrorf("model %s not found in %s/%s: see `paddlex modelhub versions %s`", ref, s.endpoint, modelhub.Bucket+"/"+strings.TrimSuffix(s.prefix, "/"), ref.Model)
 }
 
 func isNotFound(err error) bool {

@@ -8,6 +8,8 @@ import (
 	"github.com/minio/madmin-go/v3"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/paddleflow/paddlex/pkg/modelhub"
 )
 
 // Admin makes and removes tenants' users in the object store.
@@ -45,15 +47,18 @@ func NewMinIO(endpoint, accessKey, secretKey string) (*MinIO, error) {
 	return &MinIO{admin: adm, s3: cl}, nil
 }
 
-// Ensure makes the bucket, the policy and the user, and attaches the policy.
+// Ensure makes the tenant's bucket and the model center's (their keys may
+// not make buckets), the policy and the user, and attaches the policy.
 func (m *MinIO) Ensure(ctx context.Context, s Spec) error {
-	ok, err := m.s3.BucketExists(ctx, s.Bucket())
-	if err != nil {
-		return fmt.Errorf("MinIO: bucket %s: %w", s.Bucket(), err)
-	}
-	if !ok {
-		if err := m.s3.MakeBucket(ctx, s.Bucket(), minio.MakeBucketOptions{}); err != nil {
-			return fmt.Errorf("MinIO: make bucket %s: %w", s.Bucket(), err)
+	for _, b := range []string{s.Bucket(), modelhub.Bucket} {
+		ok, err := m.s3.BucketExists(ctx, b)
+		if err != nil {
+			return fmt.Errorf("MinIO: bucket %s: %w", b, err)
+		}
+		if !ok {
+			if err := m.s3.MakeBucket(ctx, b, minio.MakeBucketOptions{}); err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
+				return fmt.Errorf("MinIO: make bucket %s: %w", b, err)
+			}
 		}
 	}
 	if err := m.admin.AddCannedPolicy(ctx, s.PolicyName(), s.Policy()); err != nil {
@@ -81,6 +86,13 @@ func (m *MinIO) Remove(ctx context.Context, s Spec, purge bool) error {
 	}
 	if !purge {
 		return nil
+	}
+	// Their models go with them.
+	objs := m.s3.ListObjects(ctx, modelhub.Bucket, minio.ListObjectsOptions{Prefix: s.ModelPrefix(), Recursive: true})
+	for e := range m.s3.RemoveObjects(ctx, modelhub.Bucket, objs, minio.RemoveObjectsOptions{}) {
+		if e.Err != nil && !notFound(e.Err) && minio.ToErrorResponse(e.Err).Code != "NoSuchBucket" {
+			return fmt.Errorf("MinIO: remove %s/%s: %w", modelhub.Bucket, e.ObjectName, e.Err)
+		}
 	}
 	ok, err := m.s3.BucketExists(ctx, s.Bucket())
 	if err != nil || !ok {

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +16,8 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/paddleflow/paddlex/internal/testenv"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/modelstore"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/tenant"
 )
@@ -148,6 +152,57 @@ func TestMinIOUsersReachOnlyTheirOwnBucket(t *testing.T) {
 	denied(t, "alice makes a MinIO user", aliceAdmin.AddUser(ctx, "mallory", "secret-of-mallory-0123"))
 	denied(t, "alice widens her policy", aliceAdmin.AddCannedPolicy(ctx, a.PolicyName(), []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*"]}]}`)))
 
+	// The model center: her area (NAMESPACE/) of its bucket through
+	// modelhub's store with her keys; not bob's area, not the bucket's root.
+	if err := put(ctx, root, modelhub.Bucket, "shared.txt", "the platform's"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(ctx, root, modelhub.Bucket, b.ModelPrefix()+"bobs/v1/model.json", "{}"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := modelstore.New(modelstore.Config{Endpoint: srv.Endpoint, AccessKey: a.AccessKey, SecretKey: a.SecretKey, Prefix: a.ModelPrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "ppocr.tar.gz")
+	if err := os.WriteFile(archive, []byte("alice's model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := modelhub.Ref{Model: "ppocr", Version: "v1"}
+	if _, err := st.Push(ctx, ref, archive, modelstore.PushOptions{}); err != nil {
+		t.Fatalf("alice pushes a model: %v", err)
+	}
+	if _, err := st.Tag(ctx, ref, "latest", false); err != nil {
+		t.Fatalf("alice tags her model: %v", err)
+	}
+	if vs, err := st.List(ctx, ""); err != nil || len(vs) != 1 || vs[0].Model != "ppocr" || len(vs[0].Tags) != 1 {
+		t.Fatalf("alice lists her models: %+v, %v", vs, err)
+	}
+	if _, _, err := st.Pull(ctx, modelhub.Ref{Model: "ppocr", Version: "latest"}, t.TempDir()); err != nil {
+		t.Fatalf("alice pulls her model: %v", err)
+	}
+	if keys, err := list(ctx, root, modelhub.Bucket, a.ModelPrefix()); err != nil || len(keys) != 4 {
+		t.Errorf("her area holds %v, %v; want the archive and record of v1 and latest", keys, err)
+	}
+	_, err = list(ctx, alice, modelhub.Bucket, "")
+	denied(t, "alice lists the model center's root", err)
+	_, err = list(ctx, alice, modelhub.Bucket, b.ModelPrefix())
+	denied(t, "alice lists bob's models", err)
+	_, err = get(ctx, alice, modelhub.Bucket, b.ModelPrefix()+"bobs/v1/model.json")
+	denied(t, "alice reads bob's model", err)
+	_, err = get(ctx, alice, modelhub.Bucket, "shared.txt")
+	denied(t, "alice reads the model center's root", err)
+	denied(t, "alice writes bob's models", put(ctx, alice, modelhub.Bucket, b.ModelPrefix()+"evil/v1/model.json", "{}"))
+	denied(t, "alice writes the model center's root", put(ctx, alice, modelhub.Bucket, "evil.txt", "x"))
+	// A store of the whole bucket with her keys is refused, not empty.
+	whole, err := modelstore.New(modelstore.Config{Endpoint: srv.Endpoint, AccessKey: a.AccessKey, SecretKey: a.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs, err := whole.List(ctx, ""); err == nil {
+		t.Errorf("alice lists the whole model center: %+v", vs)
+	}
+
 	// Bob's keys reach his bucket, and not hers.
 	bob := s3As(t, srv.Endpoint, b.AccessKey, b.SecretKey)
 	if got, err := get(ctx, bob, b.Bucket(), "datasets/bob.txt"); err != nil || string(got) != "not alice's" {
@@ -187,6 +242,12 @@ func TestMinIOUsersReachOnlyTheirOwnBucket(t *testing.T) {
 	}
 	if ok, err := root.BucketExists(ctx, b.Bucket()); err != nil || ok {
 		t.Errorf("purged, bob's bucket exists: %v, %v", ok, err)
+	}
+	if keys, err := list(ctx, root, modelhub.Bucket, b.ModelPrefix()); err != nil || len(keys) != 0 {
+		t.Errorf("purged, bob's models remain: %v, %v", keys, err)
+	}
+	if keys, err := list(ctx, root, modelhub.Bucket, a.ModelPrefix()); err != nil || len(keys) != 4 {
+		t.Errorf("removed without purge, her models: %v, %v", keys, err)
 	}
 }
 

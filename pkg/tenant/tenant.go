@@ -23,6 +23,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 )
 
@@ -121,14 +122,23 @@ func (s *Spec) S3User() string { return s.AccessKey }
 // PolicyName is the MinIO policy attached to the tenant's user.
 func (s *Spec) PolicyName() string { return "paddlex-tenant-" + s.Namespace }
 
+// ModelPrefix is the tenant's area of the model center: the key prefix in
+// its bucket (modelhub.Bucket) that their keys reach, NAMESPACE/.
+func (s *Spec) ModelPrefix() string { return s.Namespace + "/" }
+
 // Policy is the tenant's MinIO policy: every S3 action on their bucket and
-// its objects, and nothing on any other bucket (not even listing them).
+// its objects; in the model center's bucket, listing and every object
+// action under their ModelPrefix only; nothing on any other bucket (not
+// even listing them).
 func (s *Spec) Policy() []byte {
-	b := s.Bucket()
+	b, mc, p := s.Bucket(), modelhub.Bucket, s.ModelPrefix()
 	doc := map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []any{
 			map[string]any{"Effect": "Allow", "Action": []string{"s3:*"}, "Resource": []string{"arn:aws:s3:::" + b, "arn:aws:s3:::" + b + "/*"}},
+			map[string]any{"Effect": "Allow", "Action": []string{"s3:ListBucket"}, "Resource": []string{"arn:aws:s3:::" + mc},
+				"Condition": map[string]any{"StringLike": map[string]any{"s3:prefix": []string{p + "*"}}}},
+			map[string]any{"Effect": "Allow", "Action": []string{"s3:*"}, "Resource": []string{"arn:aws:s3:::" + mc + "/" + p + "*"}},
 		},
 	}
 	out, _ := json.Marshal(doc)
@@ -221,6 +231,9 @@ func (s *Spec) secret() *corev1.Secret {
 			"metaurl":    []byte(s.MetaURL),
 			"access-key": []byte(s.AccessKey),
 			"secret-key": []byte(s.SecretKey),
+			// modelhub keeps the tenant's models here (their keys
+			// reach nothing else of the model center).
+			"model-prefix": []byte(s.ModelPrefix()),
 		},
 	}
 }

@@ -52,25 +52,41 @@ func TestValidateNamesTheFlag(t *testing.T) {
 	}
 }
 
-// The policy reaches the tenant's bucket and its objects, and nothing else.
+// The policy reaches the tenant's bucket and its objects, and their area of
+// the model center, and nothing else.
 func TestPolicyReachesOnlyTheTenantsBucket(t *testing.T) {
 	s := spec()
 	var doc struct {
 		Statement []struct {
-			Effect   string
-			Action   []string
-			Resource []string
+			Effect    string
+			Action    []string
+			Resource  []string
+			Condition map[string]map[string][]string
 		}
 	}
 	if err := json.Unmarshal(s.Policy(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Statement) != 1 || doc.Statement[0].Effect != "Allow" {
-		t.Fatalf("policy %s", s.Policy())
+	allowed := map[string]bool{
+		"arn:aws:s3:::" + s.Namespace: true, "arn:aws:s3:::" + s.Namespace + "/*": true,
+		"arn:aws:s3:::model-center/" + s.Namespace + "/*": true,
 	}
-	want := []string{"arn:aws:s3:::" + s.Namespace, "arn:aws:s3:::" + s.Namespace + "/*"}
-	if strings.Join(doc.Statement[0].Resource, " ") != strings.Join(want, " ") {
-		t.Errorf("resources %v, want %v", doc.Statement[0].Resource, want)
+	for _, st := range doc.Statement {
+		if st.Effect != "Allow" {
+			t.Errorf("statement %+v", st)
+		}
+		for _, r := range st.Resource {
+			switch {
+			case allowed[r]:
+			case r == "arn:aws:s3:::model-center":
+				// Listing the model center's bucket, only under the prefix.
+				if strings.Join(st.Action, ",") != "s3:ListBucket" || strings.Join(st.Condition["StringLike"]["s3:prefix"], ",") != s.Namespace+"/*" {
+					t.Errorf("the model center's bucket: %+v", st)
+				}
+			default:
+				t.Errorf("the policy reaches %s", r)
+			}
+		}
 	}
 }
 

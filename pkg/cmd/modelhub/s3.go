@@ -30,6 +30,9 @@ type S3Options struct {
 	Endpoint  string
 	AccessKey string
 	SecretKey string
+	// Prefix is the area of the model center the keys reach (a tenant's
+	// NAMESPACE/); the Secret's model-prefix when the keys come from it.
+	Prefix string
 	// Secret is the cluster Secret read for keys not given otherwise.
 	Secret    string
 	Namespace string
@@ -54,6 +57,7 @@ func (o *S3Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.AccessKey, "s3-access-key", "", "S3 access key (also --access-key or PADDLEX_S3_ACCESS_KEY; default: the cluster Secret's access-key)")
 	fs.StringVar(&o.SecretKey, "s3-secret-key", "", "S3 secret key (also --secret-key or PADDLEX_S3_SECRET_KEY; default: the cluster Secret's secret-key)")
 	fs.StringVar(&o.Secret, "secret", paddle.DataCenterSecret, "Secret in the namespace holding the S3 keys as access-key and secret-key")
+	fs.StringVar(&o.Prefix, "model-prefix", "", "key prefix of your area of the model center, for keys that reach only it (default: the Secret's model-prefix, which a tenant's has)")
 	normalizeKeyFlags(fs)
 }
 
@@ -101,6 +105,9 @@ func (o *S3Options) Validate() error {
 	if (o.AccessKey == "") != (o.SecretKey == "") {
 		return exit.UsageErrorf("--s3-access-key and --s3-secret-key go together: set both, or neither to read them from Secret %s", o.Secret)
 	}
+	if o.Prefix != "" && (strings.HasPrefix(o.Prefix, "/") || strings.Contains(o.Prefix, "..") || strings.Contains(o.Prefix, "//")) {
+		return exit.UsageErrorf("--model-prefix %q must be a relative key prefix such as NAMESPACE/, without .. or //", o.Prefix)
+	}
 	return validate.Subdomain("--secret", o.Secret)
 }
 
@@ -108,11 +115,15 @@ func (o *S3Options) Validate() error {
 // endpoint is a cluster Service this machine cannot reach. The returned
 // function stops the forward.
 func (o *S3Options) Connect(ctx context.Context) (*modelstore.Store, func(), error) {
-	access, secret := o.AccessKey, o.SecretKey
+	access, secret, prefix := o.AccessKey, o.SecretKey, o.Prefix
 	if access == "" {
 		var err error
-		if access, secret, err = o.readKeys(ctx); err != nil {
+		var secretPrefix string
+		if access, secret, secretPrefix, err = o.readKeys(ctx); err != nil {
 			return nil, nil, err
+		}
+		if prefix == "" {
+			prefix = secretPrefix
 		}
 	}
 	endpoint, stop := o.Endpoint, func() {}
@@ -139,7 +150,7 @@ func (o *S3Options) Connect(ctx context.Context) (*modelstore.Store, func(), err
 		fmt.Fprintf(o.Streams.ErrOut, "%s is not reachable from here: port-forwarding %s to pod %s/%s port %d through the API server\n",
 			o.Endpoint, u.Host, t.Namespace, fw.Pod, fw.RemotePort)
 	}
-	cfg := modelstore.Config{Endpoint: endpoint, AccessKey: access, SecretKey: secret}
+	cfg := modelstore.Config{Endpoint: endpoint, AccessKey: access, SecretKey: secret, Prefix: prefix}
 	if o.Streams.ErrTTY {
 		cfg.Progress = o.Streams.ErrOut
 	}
@@ -175,31 +186,31 @@ func (OpensInRun) Connect(*cmdutil.Factory) error { return nil }
 
 // readKeys reads the S3 keys from the cluster Secret through the engine.
 // The keys are returned, never printed: errors name the Secret, not its data.
-func (o *S3Options) readKeys(ctx context.Context) (access, secret string, err error) {
+func (o *S3Options) readKeys(ctx context.Context) (access, secret, prefix string, err error) {
 	const hint = "set --s3-access-key and --s3-secret-key, or PADDLEX_S3_ACCESS_KEY and PADDLEX_S3_SECRET_KEY"
 	ref := kube.ObjectRef{GVK: corev1.SchemeGroupVersion.WithKind("Secret"), Namespace: o.Namespace, Name: o.Secret}
 	k, err := o.Kube()
 	if err != nil {
-		return "", "", fmt.Errorf("no S3 keys: %w; or %s", err, hint)
+		return "", "", "", fmt.Errorf("no S3 keys: %w; or %s", err, hint)
 	}
 	obj, err := k.Get(ctx, ref)
 	if apierrors.IsNotFound(err) {
-		return "", "", exit.PreconditionErrorf("no S3 keys: %s does not exist: %s", ref, hint)
+		return "", "", "", exit.PreconditionErrorf("no S3 keys: %s does not exist: %s", ref, hint)
 	}
 	if err != nil {
 		// The engine's error keeps its exit code (4 for RBAC or an
 		// unreachable cluster).
-		return "", "", fmt.Errorf("no S3 keys: %w; or %s", err, hint)
+		return "", "", "", fmt.Errorf("no S3 keys: %w; or %s", err, hint)
 	}
 	var s corev1.Secret
 	if err := kube.FromUnstructured(obj, &s); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	access, secret = string(s.Data["access-key"]), string(s.Data["secret-key"])
+	access, secret, prefix = string(s.Data["access-key"]), string(s.Data["secret-key"]), string(s.Data["model-prefix"])
 	if access == "" || secret == "" {
-		return "", "", exit.PreconditionErrorf("no S3 keys: %s lacks access-key or secret-key", ref)
+		return "", "", "", exit.PreconditionErrorf("no S3 keys: %s lacks access-key or secret-key", ref)
 	}
-	return access, secret, nil
+	return access, secret, prefix, nil
 }
 
 // ClusterService reports whether endpoint names a Service by its cluster

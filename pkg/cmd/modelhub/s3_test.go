@@ -178,17 +178,17 @@ func TestKeysFromTheSecretThroughTheEngine(t *testing.T) {
 	}
 	o := &S3Options{Secret: "keys", Namespace: "team"}
 	o.Kube = func() (kube.Interface, error) {
-		return secret(map[string][]byte{"access-key": []byte("AKIA-EXAMPLE"), "secret-key": []byte("s3cr3t-value")}), nil
+		return secret(map[string][]byte{"access-key": []byte("AKIA-EXAMPLE"), "secret-key": []byte("s3cr3t-value"), "model-prefix": []byte("team/")}), nil
 	}
-	access, sec, err := o.readKeys(context.Background())
-	if err != nil || access != "AKIA-EXAMPLE" || sec != "s3cr3t-value" {
-		t.Errorf("keys = %q %q, %v", access, sec, err)
+	access, sec, prefix, err := o.readKeys(context.Background())
+	if err != nil || access != "AKIA-EXAMPLE" || sec != "s3cr3t-value" || prefix != "team/" {
+		t.Errorf("keys = %q %q %q, %v", access, sec, prefix, err)
 	}
 
 	o.Kube = func() (kube.Interface, error) {
 		return secret(map[string][]byte{"access-key": []byte("AKIA-EXAMPLE")}), nil
 	}
-	_, _, err = o.readKeys(context.Background())
+	_, _, _, err = o.readKeys(context.Background())
 	if exit.Code(err) != exit.Precondition || !strings.Contains(err.Error(), "Secret team/keys lacks access-key or secret-key") || strings.Contains(err.Error(), "AKIA-EXAMPLE") {
 		t.Errorf("incomplete Secret: %v", err)
 	}
@@ -196,7 +196,7 @@ func TestKeysFromTheSecretThroughTheEngine(t *testing.T) {
 	refusing := kube.NewFake()
 	refusing.Err = &kube.PreconditionError{Reason: kube.ReasonForbidden, Err: errors.New("get Secret team/keys: RBAC forbids get on secrets in namespace team")}
 	o.Kube = func() (kube.Interface, error) { return refusing, nil }
-	_, _, err = o.readKeys(context.Background())
+	_, _, _, err = o.readKeys(context.Background())
 	if exit.Code(err) != exit.Precondition || !kube.IsForbidden(err) || !strings.Contains(err.Error(), "RBAC forbids") || !strings.Contains(err.Error(), "--s3-access-key") {
 		t.Errorf("forbidden: %v", err)
 	}

@@ -303,6 +303,26 @@ func TestTenantLifecycle(t *testing.T) {
 		t.Errorf("bob's keys on alice's bucket: %v, want AccessDenied", err)
 	}
 
+	// The model center with a tenant's keys, read from their Secret:
+	// their own area of it, which bob's keys do not see.
+	model := filepath.Join(t.TempDir(), "ppocr.tar.gz")
+	if err := os.WriteFile(model, []byte("alice's model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, e.Run(t, "modelhub", "push", "ppocr:v1", "--from-file", model, "-n", alice, "--endpoint", p.minio.Endpoint), 0, "model ppocr:v1 pushed")
+	expect(t, e.Run(t, "modelhub", "list", "-n", alice, "--endpoint", p.minio.Endpoint), 0, "ppocr", "v1")
+	pulled := t.TempDir()
+	expect(t, e.Run(t, "modelhub", "pull", "ppocr:v1", "-o", pulled, "-n", alice, "--endpoint", p.minio.Endpoint), 0, "verified")
+	if got, _ := os.ReadFile(filepath.Join(pulled, "ppocr.tar.gz")); string(got) != "alice's model" {
+		t.Errorf("pulled %q", got)
+	}
+	r = e.Run(t, "modelhub", "list", "-n", bob, "--endpoint", p.minio.Endpoint)
+	expect(t, r, 0)
+	if strings.Contains(r.Stdout, "ppocr") {
+		t.Errorf("bob sees alice's model:\n%s", r)
+	}
+	expect(t, e.Run(t, "modelhub", "pull", "ppocr:v1", "-o", t.TempDir(), "-n", bob, "--endpoint", p.minio.Endpoint), 1, "not found")
+
 	// dex's login holds a bcrypt hash of the password, not the password.
 	login := e.Get(t, kube.ObjectRef{GVK: tenant.DexPasswordGVK, Namespace: tenant.DexNamespace, Name: tenant.DexPasswordName("alice@example.com")})
 	if login == nil {
