@@ -119,13 +119,6 @@ func (s *Store) Push(ctx context.Context, ref modelhub.Ref, file string, opts Pu
 	if !fi.Mode().IsRegular() {
 		return nil, exit.UsageErrorf("--from-file %s is not a regular file", file)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("read %s: %w", file, err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
 	if err := s.ensureBucket(ctx); err != nil {
 		return nil, err
 	}
@@ -145,19 +138,32 @@ func (s *Store) Push(ctx context.Context, ref modelhub.Ref, file string, opts Pu
 			return nil, exit.UsageErrorf("model %s has an archive without a model.json record (an interrupted push?): overwrite it with --force", ref)
 		}
 	}
+	// One pass over the file: the bytes are hashed as they are read for
+	// the upload. The reader is sequential, so minio-go reads the parts in
+	// order into NumThreads buffers and uploads them in parallel.
+	_, partSize, _, err := minio.OptimalPartInfo(fi.Size(), 0)
+	if err != nil {
+		return nil, exit.UsageErrorf("--from-file %s: %v", file, err)
+	}
+	h := sha256.New()
+	read := &counter{r: io.TeeReader(f, h)}
+	bar := newBar(s.progress, "push "+ref.String(), fi.Size())
+	_, err = s.client.PutObject(ctx, modelhub.Bucket, s.key(modelhub.ArchiveKey(ref.Model, ref.Version)), read, fi.Size(), minio.PutObjectOptions{
+		ContentType: "application/gzip", Progress: bar,
+		ConcurrentStreamParts: true, NumThreads: pushThreads, PartSize: uint64(partSize),
+	})
+	bar.finish(err == nil)
+	if err != nil {
+		return nil, s.classify(err, "upload "+ref.String())
+	}
+	if read.n != fi.Size() {
+		return nil, fmt.Errorf("read %s: %d bytes uploaded, but it had %d when the push began: was it changed meanwhile? push it again", file, read.n, fi.Size())
+	}
 	meta := &modelhub.Metadata{
 		Model: ref.Model, Version: ref.Version,
 		SHA256: hex.EncodeToString(h.Sum(nil)), Size: fi.Size(),
 		Created: s.now().UTC().Truncate(time.Second),
 		Source:  opts.Source, Framework: opts.Framework, Labels: opts.Labels,
-	}
-	bar := newBar(s.progress, "push "+ref.String(), fi.Size())
-	_, err = s.client.PutObject(ctx, modelhub.Bucket, s.key(modelhub.ArchiveKey(ref.Model, ref.Version)), f, fi.Size(), minio.PutObjectOptions{
-		ContentType: "application/gzip", Progress: bar, UserMetadata: map[string]string{"Sha256": meta.SHA256},
-	})
-	bar.finish(err == nil)
-	if err != nil {
-		return nil, s.classify(err, "upload "+ref.String())
 	}
 	if err := s.putRecord(ctx, meta); err != nil {
 		return nil, err
@@ -514,4 +520,20 @@ func Reachable(ctx context.Context, endpoint string, timeout time.Duration) erro
 		return err
 	}
 	return c.Close()
+}
+
+// pushThreads is how many parts of an archive upload at once; each holds a
+// part-sized buffer (16 MiB up to 160 GiB archives).
+const pushThreads = 4
+
+// counter counts the bytes read through it.
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
