@@ -3,14 +3,21 @@
 package realnode
 
 import (
+	"context"
 	"crypto/sha256"
+	"io"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/internal/testenv"
+	"github.com/paddleflow/paddlex/pkg/cmdutil"
 )
 
 // TestJourney is a model developer's first day, on the real node, in order:
@@ -28,7 +35,10 @@ import (
 //  3. `paddlex modelhub push` uploads it with the real mc Job to the real
 //     MinIO; `paddlex modelhub pull` downloads it through a port-forward to
 //     the MinIO Service and checks its sha256.
-//  4. `paddlex train logs` streams the trainer's real container log.
+//  4. `paddlex train logs` streams the trainer's real container log, and
+//     `paddlex train visualdl` forwards a local port to the training's
+//     board (the VisualDL Deployment paddlex renders, running the stand-in
+//     `visualdl` on the logs the trainer wrote).
 //
 // Serving (Knative) and pipelines (Argo) join the journey as their
 // controllers come up on the node.
@@ -54,7 +64,7 @@ func TestJourney(t *testing.T) {
 	suiteImage(t, e, ocrImage)
 	r := e.Run(t, "train", "create", "ppocr-det", "-n", ns, "--project", "PaddleOCR", "--backend", "training-operator",
 		"--image", ocrImage, "--config-path", "configs/det/det_mv3_db.yml", "--pvc-name", "task-center",
-		"--worker-replicas", "1", "--config-change", "Global.epoch_num=2", "--wait", "--timeout", "10m")
+		"--worker-replicas", "1", "--config-change", "Global.epoch_num=2", "--use-visualdl", "--wait", "--timeout", "10m")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "training ppocr-det succeeded: serving model /mnt/task-center/ppocr-det.tar.gz") {
 		t.Fatalf("train create: %s\ntraining-operator log:\n%s", r, operatorLog(t, e))
 	}
@@ -80,4 +90,75 @@ func TestJourney(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, "[worker-0] ") || !strings.Contains(r.Stdout, "epoch: [2/2]") {
 		t.Fatalf("train logs: %s", r)
 	}
+
+	// The board: the training's VisualDL Deployment runs `visualdl` on the
+	// task volume's logs; `train visualdl` forwards a local port to it
+	// through the API server and the kubelet, and the page lists the run
+	// the trainer logged.
+	waitDeployment(t, e, ns, "ppocr-det-visualdl")
+	url, stop := forward(t, e, "train", "visualdl", "ppocr-det", "-n", ns)
+	code, page := get(t, url)
+	if r := stop(); r.Code != 0 || !strings.Contains(r.Stderr, "ppocr-det-visualdl") {
+		t.Errorf("train visualdl: %s", r)
+	}
+	if code != http.StatusOK || !strings.Contains(page, "<title>VisualDL</title>") || !strings.Contains(page, "<li>.</li>") {
+		t.Errorf("GET %s: %d\n%s", url, code, page)
+	}
+}
+
+// waitDeployment waits until Deployment ns/name has an available replica.
+func waitDeployment(t *testing.T, e *testenv.Env, ns, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for {
+		d, err := e.Clientset.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && d.Status.AvailableReplicas > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("deployment %s/%s never became available (%v)\npods:\n%s", ns, name, err, podsIn(e, ns))
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// forward runs a paddlex command that forwards a local port (train
+// visualdl, open, ...) until stop is called, and returns the URL it printed.
+func forward(t *testing.T, e *testenv.Env, args ...string) (url string, stop func() testenv.Result) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	out := testenv.NewOutput()
+	var r testenv.Result
+	run := testenv.Background(t, func(bg *testenv.T) {
+		r = e.RunWith(ctx, bg, func(f *cmdutil.Factory) { f.Streams.Out = io.MultiWriter(f.Streams.Out, out) }, args...)
+	})
+	stop = func() testenv.Result {
+		cancel()
+		run.Wait()
+		return r
+	}
+	if !out.Await(ctx, run.Done(), "\n") {
+		t.Fatalf("paddlex %s printed no URL: %s", strings.Join(args, " "), stop())
+	}
+	for _, f := range strings.Fields(out.String()) {
+		if strings.HasPrefix(f, "http://") {
+			return f, stop
+		}
+	}
+	t.Fatalf("paddlex %s printed no URL: %q", strings.Join(args, " "), out.String())
+	return "", stop
+}
+
+// get GETs url and returns the status and the body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: time.Minute}).Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

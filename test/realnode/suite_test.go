@@ -58,6 +58,9 @@ func suiteImage(t *testing.T, e *testenv.Env, ref string) {
 	for p, b := range suite.Modules(suite.Standin) {
 		files = append(files, localcluster.File{Path: suite.SitePackages + "/" + p, Mode: 0o644, Content: b})
 	}
+	for name, b := range suite.ConsoleScripts(suite.Standin) {
+		files = append(files, localcluster.File{Path: suite.BinDir + "/" + name, Mode: 0o755, Content: b})
+	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	layer, err := localcluster.Layer(files)
 	if err != nil {

@@ -13,6 +13,7 @@
 //	python3 -m paddle_serving_client.convert --dirname D --model_filename F --params_filename P \
 //	    --serving_server S --serving_client C
 //	python3 -m paddle_serving_server.serve --model NAME/server --port PORT
+//	visualdl --logdir DIR --host HOST --port PORT                  (python -m visualdl)
 //
 // PaddleClas is told from PaddleOCR by the tree in the working directory
 // (ppcls/), as the image's working directory is the suite's checkout.
@@ -50,6 +51,8 @@ func run(args []string) int {
 		err = convert(args[2:])
 	case len(args) >= 2 && args[0] == "-m" && args[1] == "paddle_serving_server.serve":
 		err = serve(args[2:])
+	case len(args) >= 2 && args[0] == "-m" && args[1] == "visualdl":
+		err = visualdl(args[2:])
 	case len(args) >= 2 && args[0] == "-m":
 		err = fmt.Errorf("/usr/bin/python3: No module named %s", args[1])
 	case len(args) >= 1 && strings.HasSuffix(args[0], "tools/export_model.py"):

@@ -68,11 +68,24 @@ func train(script string, args []string) error {
 		rank = "0"
 	}
 	fmt.Printf("train with paddle (stand-in) and device cpu, rank %s of %s\n", rank, envOr("PADDLE_TRAINERS_NUM", "1"))
+	var losses []float64
 	for e := 1; e <= int(epochs); e++ {
-		fmt.Printf("epoch: [%d/%d], global_step: %d, lr: 0.001000, loss: %.6f\n", e, int(epochs), e*10, 1.0/float64(e))
+		losses = append(losses, 1.0/float64(e))
+		fmt.Printf("epoch: [%d/%d], global_step: %d, lr: 0.001000, loss: %.6f\n", e, int(epochs), e*10, losses[e-1])
 	}
 	if rank != "0" {
 		return nil
+	}
+	// With VisualDL on, rank 0 logs to DIR/vdl/ (PaddleOCR's program.py,
+	// PaddleClas's engine: save_model_dir or output_dir, then vdl/).
+	if vdl, _ := global["use_visualdl"].(bool); vdl {
+		out := str(global["save_model_dir"])
+		if clas() {
+			out = str(global["output_dir"])
+		}
+		if err := writeRecords(filepath.Join(out, "vdl"), losses); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

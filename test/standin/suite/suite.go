@@ -27,6 +27,7 @@ var modules = map[string]string{
 	"paddle/distributed/launch/__main__.py": "paddle.distributed.launch",
 	"paddle_serving_client/convert.py":      "paddle_serving_client.convert",
 	"paddle_serving_server/serve.py":        "paddle_serving_server.serve",
+	"visualdl/__main__.py":                  "visualdl",
 }
 
 // Scripts returns the suite's scripts that exec standin, by path relative
@@ -54,6 +55,28 @@ func Modules(standin string) map[string][]byte {
 		for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
 			out[dir+"/__init__.py"] = nil
 		}
+	}
+	return out
+}
+
+// BinDir is where pip puts console scripts.
+const BinDir = "/usr/local/bin"
+
+// consoleScripts are the commands pip installs for the suites' packages,
+// by name, with the module each runs.
+var consoleScripts = map[string]string{
+	"visualdl": "visualdl",
+}
+
+// ConsoleScripts returns the console scripts (by name, for BinDir): Python
+// files, as pip writes them, that run their module's stand-in.
+func ConsoleScripts(standin string) map[string][]byte {
+	out := map[string][]byte{}
+	for name, module := range consoleScripts {
+		out[name] = []byte("#!/usr/bin/python3\n" +
+			"# Stand-in for the " + name + " command (see test/standin/paddle).\n" +
+			"import os, sys\n" +
+			"os.execv(\"" + standin + "\", [sys.executable, \"-m\", \"" + module + "\"] + sys.argv[1:])\n")
 	}
 	return out
 }
