@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -100,7 +101,43 @@ func startControllers(e *Cluster, c *simCluster, controllers string) error {
 		}
 		args = append(args, "--service-account-private-key-file="+key)
 	}
-	return c.start(e, "kube-controller-manager", args...)
+	if err := c.start(e, "kube-controller-manager", args...); err != nil {
+		return err
+	}
+	return waitGarbageCollector(e)
+}
+
+// waitGarbageCollector returns once the garbage collector deletes in the
+// foreground: it removes the finalizer only after its informers have
+// synced, which on a loaded machine takes seconds after the controller
+// manager starts. Until then a foreground delete, the engine's, waits.
+func waitGarbageCollector(e *Cluster) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs, err := kubernetes.NewForConfig(e.Config)
+	if err != nil {
+		return err
+	}
+	cms := cs.CoreV1().ConfigMaps(metav1.NamespaceDefault)
+	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "paddlex-gc-probe"}}
+	if _, err := cms.Create(ctx, probe, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("garbage collector probe: %w", err)
+	}
+	fg := metav1.DeletePropagationForeground
+	if err := cms.Delete(ctx, probe.Name, metav1.DeleteOptions{PropagationPolicy: &fg}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("garbage collector probe: %w", err)
+	}
+	for {
+		if _, err := cms.Get(ctx, probe.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the garbage collector did not delete a ConfigMap in the foreground within 2m; kube-controller-manager log:\n%s",
+				e.Log("kube-controller-manager", 40))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func startCluster(e *Cluster, stages []string, realNode bool) (*simCluster, error) {

@@ -341,7 +341,9 @@ func TestWaitConditionByTypeAndGeneration(t *testing.T) {
 func TestDeleteForegroundAndWaitGone(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The garbage collector removes the foreground finalizer; on a loaded
+	// machine (CI runs the packages' tests side by side) that takes seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	objs := []*unstructured.Unstructured{configMap(ns, "x", "1"), paddleJob(ns, "y")}
 	if _, err := e.Kube().Apply(ctx, objs, kube.ApplyOptions{}); err != nil {
