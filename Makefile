@@ -71,10 +71,11 @@ golden:
 		awk '/paddlex\/internal\/golden( |$$)/ && $$1 !~ /internal\/golden$$/ {print $$1}') -run 'Golden|Render' -update >/dev/null
 	@git status --short -- '*testdata*'
 
-## bench: the engine and compiler benchmarks against a real API server, and
-## the install of Argo and Knative's CRDs against kubectl on the same one
+## bench: the engine and compiler benchmarks against a real API server, the
+## install of Argo and Knative's CRDs against kubectl on the same one, and
+## modelhub push and pull of 1 GiB against minio-go on a real MinIO server
 bench:
-	PADDLEX_TESTBIN="$$(hack/testbin.sh cluster kubectl)" go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/kube/... ./pkg/pipeline/... ./pkg/cmd/install/
+	PADDLEX_TESTBIN="$$(hack/testbin.sh cluster kubectl minio)" go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/kube/... ./pkg/pipeline/... ./pkg/cmd/install/ ./pkg/modelstore/
 
 ## demo: the main job on an embedded local cluster (no cluster needed)
 demo: build
