@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -297,5 +298,9 @@ steps:
 	t.Logf("pipeline run of the broken pipeline:\n%s", r)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "at step evaluate") || !strings.Contains(r.Stderr, "exit code 3") {
 		t.Fatalf("the broken pipeline: %s\npods:\n%s", r, podsIn(e, ns))
+	}
+	// And the end of the step's own log, read from its pod's main container.
+	if !regexp.MustCompile(`the last lines of pod argo-broken-evaluate-\S+ \(container main, exited with code 3[^\n]*\n\s+accuracy below threshold`).MatchString(r.Stderr) {
+		t.Errorf("the broken pipeline's output lacks the step's log:\n%s", r.Stderr)
 	}
 }

@@ -18,6 +18,7 @@ import (
 type ResubmitOptions struct {
 	RerunFlags
 	cmdutil.Engine
+	stepLogs
 
 	Streams cmdutil.IOStreams
 	Now     func() time.Time
@@ -92,5 +93,14 @@ func (o *ResubmitOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Streams.ErrOut, "workflow.argoproj.io/%s submitted\n", created.GetName())
 	}
 	v := newView(o.Streams.Out, o.Streams.OutTTY, o.Output.Output == "json", o.Now)
-	return follow(ctx, o.Kube, kube.RefOf(created), v, o.Streams.ErrOut, o.Apply.Timeout)
+	return follow(ctx, o.Kube, o.Clientset, kube.RefOf(created), v, o.Streams.ErrOut, o.Apply.Timeout)
+}
+
+// Connect takes the engine, and the clientset a failed run's log is read
+// through.
+func (o *ResubmitOptions) Connect(f *cmdutil.Factory) error {
+	if err := o.Engine.Connect(f); err != nil {
+		return err
+	}
+	return o.stepLogs.connect(f)
 }

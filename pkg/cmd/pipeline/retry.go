@@ -21,7 +21,8 @@ type RetryOptions struct {
 
 	Streams cmdutil.IOStreams
 	Kube    kube.Interface
-	Now     func() time.Time
+	stepLogs
+	Now func() time.Time
 }
 
 // NewCmdRetry returns `pipeline retry`.
@@ -52,8 +53,10 @@ func (o *RetryOptions) RunTimeout() time.Duration { return o.Apply.Timeout }
 // dry run.
 func (o *RetryOptions) Connect(f *cmdutil.Factory) error {
 	var err error
-	o.Kube, err = f.Kube()
-	return err
+	if o.Kube, err = f.Kube(); err != nil {
+		return err
+	}
+	return o.stepLogs.connect(f)
 }
 
 // Run plans the retry, removes the leftovers and submits.
@@ -98,7 +101,7 @@ func (o *RetryOptions) Run(ctx context.Context) error {
 		return printRun(o.Output, o.Streams, created, "submitted")
 	}
 	v := newView(o.Streams.Out, o.Streams.OutTTY, o.Output.Output == "json", o.Now)
-	return follow(ctx, o.Kube, kube.RefOf(created), v, o.Streams.ErrOut, o.Apply.Timeout)
+	return follow(ctx, o.Kube, o.Clientset, kube.RefOf(created), v, o.Streams.ErrOut, o.Apply.Timeout)
 }
 
 func orNone(s []string) string {

@@ -41,7 +41,8 @@ type RunOptions struct {
 
 	Streams cmdutil.IOStreams
 	Kube    kube.Interface
-	Now     func() time.Time
+	stepLogs
+	Now func() time.Time
 }
 
 // NewCmdRun returns `pipeline run`; runF replaces Run in tests.
@@ -166,8 +167,10 @@ func (o *RunOptions) Connect(f *cmdutil.Factory) error {
 		return nil
 	}
 	var err error
-	o.Kube, err = f.Kube()
-	return err
+	if o.Kube, err = f.Kube(); err != nil {
+		return err
+	}
+	return o.stepLogs.connect(f)
 }
 
 // Run compiles, applies the runner's RBAC, submits the Workflow and, with
@@ -219,7 +222,7 @@ func (o *RunOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Streams.ErrOut, "workflow.argoproj.io/%s submitted\n", created.GetName())
 	}
 	v := newView(o.Streams.Out, o.Streams.OutTTY, o.Output.Output == "json", o.Now)
-	return follow(ctx, o.Kube, kube.RefOf(created), v, o.Streams.ErrOut, o.Apply.Timeout)
+	return follow(ctx, o.Kube, o.Clientset, kube.RefOf(created), v, o.Streams.ErrOut, o.Apply.Timeout)
 }
 
 // dryRunSteps sends every object the steps create or apply to the API

@@ -15,6 +15,7 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/kube"
@@ -285,7 +286,10 @@ func (v *view) close() {
 // timeout is the --timeout that bounds ctx from the start of the command's
 // Run: a wait that ran out reports it, the time the command waited in all,
 // rather than the part of it spent watching.
-func follow(ctx context.Context, k kube.Interface, ref kube.ObjectRef, v *view, errOut io.Writer, timeout time.Duration) error {
+//
+// A failed run also shows the end of the failed container's log, read
+// through cs (nil: not shown).
+func follow(ctx context.Context, k kube.Interface, cs kubernetes.Interface, ref kube.ObjectRef, v *view, errOut io.Writer, timeout time.Duration) error {
 	obj, err := k.WithReporter(&followReporter{v: v, errOut: errOut}).Wait(ctx, ref, &finished{ref: ref, v: v})
 	v.close()
 	var te *kube.TimeoutError
@@ -302,7 +306,11 @@ func follow(ctx context.Context, k kube.Interface, ref kube.ObjectRef, v *view, 
 	if err != nil {
 		return err
 	}
-	return outcome(wf, errOut)
+	err = outcome(wf, errOut)
+	if err != nil {
+		printFailedStepLog(ctx, cs, wf, errOut)
+	}
+	return err
 }
 
 // finished is the condition of follow: the Workflow reached a final phase.

@@ -25,6 +25,7 @@ type WatchOptions struct {
 	Output    string
 	Timeout   time.Duration
 	cmdutil.Engine
+	stepLogs
 
 	Streams cmdutil.IOStreams
 	Now     func() time.Time
@@ -110,10 +111,10 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	}
 	if !o.Quiet {
 		v := newView(o.Streams.Out, o.Streams.OutTTY, o.Output == "json", o.Now)
-		return follow(ctx, o.Kube, wfRef(wf.Namespace, wf.Name), v, o.Streams.ErrOut, o.Timeout)
+		return follow(ctx, o.Kube, o.Clientset, wfRef(wf.Namespace, wf.Name), v, o.Streams.ErrOut, o.Timeout)
 	}
 	v := newView(io.Discard, false, false, o.Now)
-	err = follow(ctx, o.Kube, wfRef(wf.Namespace, wf.Name), v, o.Streams.ErrOut, o.Timeout)
+	err = follow(ctx, o.Kube, nil, wfRef(wf.Namespace, wf.Name), v, o.Streams.ErrOut, o.Timeout)
 	if code := exit.Code(err); code != exit.OK && code != exit.Failed {
 		return err
 	}
@@ -155,4 +156,13 @@ func printOutcome(w io.Writer, wf *wfv1.Workflow) {
 	}
 	b, _ := json.Marshal(o)
 	fmt.Fprintln(w, string(b))
+}
+
+// Connect takes the engine, and the clientset a failed run's log is read
+// through.
+func (o *WatchOptions) Connect(f *cmdutil.Factory) error {
+	if err := o.Engine.Connect(f); err != nil {
+		return err
+	}
+	return o.stepLogs.connect(f)
 }
