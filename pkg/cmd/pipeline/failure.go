@@ -62,6 +62,11 @@ func failedStepLog(ctx context.Context, cs kubernetes.Interface, wf *wfv1.Workfl
 	var s strings.Builder
 	fmt.Fprintf(&s, "the last lines of pod %s (container %s, %s):\n", f.Pod.Name, f.Container, f)
 	for _, l := range strings.Split(out, "\n") {
+		// Argo's executor logs into the main container's log too, its
+		// lines marked argo=true: they are not the step's.
+		if strings.Contains(l, " argo=true") {
+			continue
+		}
 		s.WriteString("    " + strings.TrimRight(l, " \r\t") + "\n")
 	}
 	return s.String()
