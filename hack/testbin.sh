@@ -42,16 +42,29 @@ mkdir -p "$dir"
 exec 9>"$cache/.lock"
 flock 9
 
-# build NAME MODULE_DIR PACKAGE: go build into $dir/NAME unless already there.
+# build NAME MODULE_DIR PACKAGE [LDFLAGS]: go build into $dir/NAME unless
+# already there. LDFLAGS are added to -s -w; as -trimpath keeps them out of
+# the binary's build information, they are recorded in $dir/.NAME.ldflags,
+# and a binary built with other flags is built again (a link, on a warm Go
+# build cache).
 build() {
-  local name=$1 mod=$2 pkg=$3
-  if [[ -x "$dir/$name" ]]; then return 0; fi
-  echo "testbin: building $name from $pkg (cold cache; cached in $dir)" >&2
+  local name=$1 mod=$2 pkg=$3 ldflags="-s -w${4:+ $4}"
+  if [[ -x "$dir/$name" && "$(cat "$dir/.$name.ldflags" 2>/dev/null || echo '-s -w')" == "$ldflags" ]]; then return 0; fi
+  echo "testbin: building $name from $pkg (cached in $dir)" >&2
   local start=$SECONDS
-  (cd "$here/tools/$mod" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$dir/$name.tmp" "$pkg")
+  (cd "$here/tools/$mod" && CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o "$dir/$name.tmp" "$pkg")
+  echo "$ldflags" >"$dir/.$name.ldflags"
   mv "$dir/$name.tmp" "$dir/$name"
   echo "testbin: built $name in $((SECONDS - start))s" >&2
 }
+
+# K8S_STAMP stamps the Kubernetes components with their version, as
+# Kubernetes' release build does (hack/lib/version.sh): unstamped, the API
+# server reports v0.0.0-master+$Format:%H$ on /version, which clients that
+# check the cluster's version refuse (Knative's controllers exit with
+# "Version check failed").
+k8s_major=${K8S_VERSION#v} k8s_minor=${K8S_VERSION#v*.}
+K8S_STAMP="-X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=${k8s_major%%.*} -X k8s.io/component-base/version.gitMinor=${k8s_minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean"
 
 # buildv NAME VERSION MODULE_DIR PACKAGE: components whose version is not in
 # $dir's name build into a directory of their own, keyed by their version,
@@ -125,7 +138,7 @@ crds training-operator "github.com/kubeflow/training-operator@$TRAINING_OPERATOR
 manifests training-operator "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" manifests
 
 build etcd etcd go.etcd.io/etcd/server/v3
-build kube-apiserver kubernetes k8s.io/kubernetes/cmd/kube-apiserver
+build kube-apiserver kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$K8S_STAMP"
 for set_ in "${sets[@]}"; do
 case "$set_" in
   api) ;;
@@ -133,15 +146,15 @@ case "$set_" in
     buildv registry "$DISTRIBUTION_VERSION" distribution github.com/distribution/distribution/v3/cmd/registry
     ;;
   kubectl)
-    build kubectl kubernetes k8s.io/kubernetes/cmd/kubectl
+    build kubectl kubernetes k8s.io/kubernetes/cmd/kubectl "$K8S_STAMP"
     ;;
   minio)
     buildv minio "$MINIO_VERSION" minio github.com/minio/minio
     ;;
   node)
     buildv registry "$DISTRIBUTION_VERSION" distribution github.com/distribution/distribution/v3/cmd/registry
-    build kubelet kubernetes k8s.io/kubernetes/cmd/kubelet
-    build kube-proxy kubernetes k8s.io/kubernetes/cmd/kube-proxy
+    build kubelet kubernetes k8s.io/kubernetes/cmd/kubelet "$K8S_STAMP"
+    build kube-proxy kubernetes k8s.io/kubernetes/cmd/kube-proxy "$K8S_STAMP"
     buildv coredns "$COREDNS_VERSION" coredns github.com/coredns/coredns
     buildv minio "$MINIO_VERSION" minio github.com/minio/minio
     buildv mc "$MC_VERSION" mc github.com/minio/mc
@@ -154,8 +167,8 @@ case "$set_" in
     for b in workflow-controller argoexec argo; do ln -sfn "$cache/argo-$ARGO_VERSION/$b" "$dir/$b"; done
     ;;
   cluster|all)
-    build kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager
-    build kube-scheduler kubernetes k8s.io/kubernetes/cmd/kube-scheduler
+    build kube-controller-manager kubernetes k8s.io/kubernetes/cmd/kube-controller-manager "$K8S_STAMP"
+    build kube-scheduler kubernetes k8s.io/kubernetes/cmd/kube-scheduler "$K8S_STAMP"
     build kwok kwok sigs.k8s.io/kwok/cmd/kwok
     # kwok's Stage files ship in its module: copy the ones the simulated cluster uses.
     if [[ ! -d "$dir/kwok-stages" ]]; then
