@@ -98,7 +98,7 @@ port-forward, on 127.0.0.1 only, to a running pod of the revision: the one
 tagged current, or --tag's, or --revision's. A service scaled to zero wakes
 on the request (through the gateway, or a port-forward to the gateway's pod
 when it is not reachable from here); the command waits while it does,
-bounded by --timeout, and says when its pod is ready.
+bounded by --timeout, and says which pod woke.
 
 The answer is printed as KEY: VALUE lines, or as it came with -o json. An
 HTTP error, or a pipeline answer with a non-zero err_no, exits 1 with the
@@ -549,13 +549,26 @@ func (o *PredictOptions) watchWake(ctx context.Context, rev string) func() {
 		// readiness: look once more.
 		lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer lcancel()
-		if l, err := o.Clientset.CoreV1().Pods(o.Namespace).List(lctx, metav1.ListOptions{LabelSelector: sel}); err == nil {
-			serve.SortPods(l.Items)
-			for i := range l.Items {
-				if serve.PodReady(&l.Items[i]) {
-					report(l.Items[i].Name)
-					return
-				}
+		l, err := o.Clientset.CoreV1().Pods(o.Namespace).List(lctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return
+		}
+		serve.SortPods(l.Items)
+		for i := range l.Items {
+			if serve.PodReady(&l.Items[i]) {
+				report(l.Items[i].Name)
+				return
+			}
+		}
+		// Knative's activator probes a new pod itself and sends it the
+		// request once that probe passes, before the kubelet's readiness
+		// probe (every 10s unless the revision sets its period) marks it
+		// ready: the pod that woke runs, not ready yet.
+		for i := range l.Items {
+			if p := &l.Items[i]; p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+				fmt.Fprintf(o.Streams.ErrOut, "revision %s woke: pod %s running after %s, not reported ready yet (Knative's activator sends to a new pod once its own probe passes, before the kubelet's)\n",
+					rev, p.Name, time.Since(start).Round(100*time.Millisecond))
+				return
 			}
 		}
 	}

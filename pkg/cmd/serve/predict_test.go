@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,10 @@ type gatewayStandIn struct {
 	mu     sync.Mutex
 	routes map[string]string // host -> revision
 	woken  []string
+	// probeFirst starts a woken pod running but not ready, and answers
+	// through it, as Knative's activator does once its own probe of the
+	// pod passes, before the kubelet's readiness probe.
+	probeFirst bool
 }
 
 func (g *gatewayStandIn) route(host, rev string) {
@@ -95,7 +100,10 @@ func (g *gatewayStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.woken = append(g.woken, rev)
 		g.mu.Unlock()
 		time.Sleep(200 * time.Millisecond) // a pod takes its time to start
-		if err := startServingPod(ctx, g.cs, g.ns, rev, rev+"-deployment-woken"); err != nil {
+		g.mu.Lock()
+		ready := !g.probeFirst
+		g.mu.Unlock()
+		if err := startRevisionPod(ctx, g.cs, g.ns, rev, rev+"-deployment-woken", ready); err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
@@ -107,6 +115,11 @@ func (g *gatewayStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // startServingPod creates a running, ready pod of revision rev of ocr, as
 // Knative's Deployment and the kubelet would.
 func startServingPod(ctx context.Context, cs kubernetes.Interface, ns, rev, name string) error {
+	return startRevisionPod(ctx, cs, ns, rev, name, true)
+}
+
+// startRevisionPod creates a running pod of revision rev of ocr, ready or not yet.
+func startRevisionPod(ctx context.Context, cs kubernetes.Interface, ns, rev, name string, ready bool) error {
 	no := false
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
@@ -116,15 +129,23 @@ func startServingPod(ctx context.Context, cs kubernetes.Interface, ns, rev, name
 			{Name: "queue-proxy", Image: "gcr.io/knative-releases/queue:v1", Ports: []corev1.ContainerPort{{ContainerPort: 8012}}},
 		}},
 	}
+	if !ready {
+		return createRunning(ctx, cs, p, corev1.ConditionFalse)
+	}
 	return createReady(ctx, cs, p)
 }
 
 func createReady(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod) error {
+	return createRunning(ctx, cs, p, corev1.ConditionTrue)
+}
+
+// createRunning creates p running, its Ready condition as given.
+func createRunning(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, ready corev1.ConditionStatus) error {
 	created, err := cs.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
-	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+	created.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}}
 	_, err = cs.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
 	return err
 }
@@ -332,15 +353,20 @@ func predictScenario(t *testing.T, ns string, cs kubernetes.Interface, prepare f
 	}
 
 	// 4. No gateway and the canary scaled to zero again: the request goes
-	// to the gateway's pod, which wakes it.
+	// to the gateway's pod, which wakes it. The answer comes, as with
+	// Knative's activator, before the kubelet reports the new pod ready.
 	if err := cs.CoreV1().Pods(ns).Delete(context.Background(), "ocr-v2-deployment-woken", metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
 		t.Fatal(err)
 	}
+	gw.mu.Lock()
+	gw.probeFirst = true
+	gw.mu.Unlock()
 	r = pe.predict(t, "", "ocr", "-n", ns, "--gateway", "none", "--revision", "v2", "--data", `{"x": [1]}`)
 	if r.code != 0 || r.stdout != "v2_out: [1]\n" {
 		t.Fatalf("wake through the gateway's pod: %+v", r)
 	}
-	if !strings.Contains(r.stderr, "through the gateway's pod kourier-system/3scale-kourier-gateway-0") || !strings.Contains(r.stderr, "revision ocr-v2 woke") {
+	if !strings.Contains(r.stderr, "through the gateway's pod kourier-system/3scale-kourier-gateway-0") ||
+		!regexp.MustCompile(`revision ocr-v2 woke: pod ocr-v2-deployment-woken running after \S+, not reported ready yet`).MatchString(r.stderr) {
 		t.Errorf("wake through the gateway's pod: stderr:\n%s", r.stderr)
 	}
 	if got := fmt.Sprint(kubelet.Requests()); !strings.Contains(got, ns+"/ocr-v1-deployment-a:8040") || !strings.Contains(got, "kourier-system/3scale-kourier-gateway-0:8080") {
