@@ -35,13 +35,19 @@ import (
 //  3. `paddlex modelhub push` uploads it with the real mc Job to the real
 //     MinIO; `paddlex modelhub pull` downloads it through a port-forward to
 //     the MinIO Service and checks its sha256.
+//     `paddlex serve create` serves that version with the real Knative
+//     Serving (installed with `paddlex install-standalone --components
+//     knative-serving`, its networking layer the Kourier stand-in): the
+//     revision's pod fetches the archive from MinIO and verifies its
+//     sha256, which `paddlex serve logs` shows, and `paddlex serve predict`
+//     gets the stand-in server's answer through the route.
 //  4. `paddlex train logs` streams the trainer's real container log, and
 //     `paddlex train visualdl` forwards a local port to the training's
 //     board (the VisualDL Deployment paddlex renders, running the stand-in
 //     `visualdl` on the logs the trainer wrote).
 //
-// Serving (Knative) and pipelines (Argo) join the journey as their
-// controllers come up on the node.
+// Pipelines (Argo) join the journey as their controller comes up on the
+// node.
 func TestJourney(t *testing.T) {
 	e := testenv.Get(t)
 
@@ -85,6 +91,14 @@ func TestJourney(t *testing.T) {
 	if got := readFile(t, filepath.Join(out, "ppocr-det.tar.gz")); sha256.Sum256(got) != sha256.Sum256(archive) {
 		t.Fatalf("pulled %d bytes, pushed %d: they differ", len(got), len(archive))
 	}
+
+	// Serving: the real Knative Serving serves the version just pushed;
+	// its pod fetches the archive from MinIO and verifies its sha256, and
+	// the model answers through the route (the Kourier stand-in).
+	knativeServing(t, e)
+	serveCreate(t, e, ns, "journey")
+	predictThroughGateway(t, e, ns)
+	verifiedInLogs(t, e, ns, "journey", archive)
 
 	r = e.Run(t, "train", "logs", "ppocr-det", "-n", ns)
 	if r.Code != 0 || !strings.Contains(r.Stdout, "[worker-0] ") || !strings.Contains(r.Stdout, "epoch: [2/2]") {
