@@ -34,29 +34,22 @@ func TestVerifyScript(t *testing.T) {
 
 	// The model folder is a subfolder, so that a member escaping it would
 	// land in the test's own temporary folder, where it is looked for.
-	run := func(archive, metadata []byte) (string, string, error) {
+	// prefix plays the Secret's model-prefix ("": the Secret has none).
+	run := func(archive, metadata []byte, prefix string) (string, string, error) {
 		dir := filepath.Join(t.TempDir(), "models")
 		_ = os.Mkdir(dir, 0o755)
 		_ = os.WriteFile(filepath.Join(dir, "ppocr-det.tar.gz"), archive, 0o644)
 		_ = os.WriteFile(filepath.Join(dir, "model.json"), metadata, 0o644)
 		args := verify["command"].([]any)
 		cmd := exec.Command("python3", args[1].(string), args[2].(string))
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		for _, e := range verify["env"].([]any) {
-			m := e.(map[string]any)
-			v := m["value"].(string)
-			if m["name"] == "MODEL_DIR" {
-				v = dir
-			}
-			cmd.Env = append(cmd.Env, m["name"].(string)+"="+v)
-		}
+		cmd.Env = envOf(verify, dir, prefix)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
 		return dir, out.String(), err
 	}
 
-	dir, out, err := run(archive, record(hex.EncodeToString(sum[:])))
+	dir, out, err := run(archive, record(hex.EncodeToString(sum[:])), "")
 	if err != nil {
 		t.Fatalf("valid model: %v\n%s", err, out)
 	}
@@ -73,12 +66,16 @@ func TestVerifyScript(t *testing.T) {
 	for _, c := range []struct {
 		name              string
 		archive, metadata []byte
+		prefix            string
 		want              string
 	}{
-		{"corrupt", append(append([]byte{}, archive...), 0), record(hex.EncodeToString(sum[:])), "is corrupt"},
-		{"no sha256", archive, record(""), "records no sha256"},
-		{"not json", archive, []byte("<html>"), "is not a model record"},
-		{"not converted", tarGz(t, map[string]string{"ppocr-det/inference.pdmodel": "m"}), nil, "has no ppocr-det/server/ folder"},
+		{"corrupt", append(append([]byte{}, archive...), 0), record(hex.EncodeToString(sum[:])), "", "model-center/ppocr-det/v1/ppocr-det.tar.gz is corrupt"},
+		// A tenant's model lives in their area, and the message says so.
+		{"corrupt in a tenant's area", append(append([]byte{}, archive...), 0), record(hex.EncodeToString(sum[:])), "team-a/",
+			"model-center/team-a/ppocr-det/v1/ppocr-det.tar.gz is corrupt"},
+		{"no sha256", archive, record(""), "", "records no sha256"},
+		{"not json", archive, []byte("<html>"), "", "is not a model record"},
+		{"not converted", tarGz(t, map[string]string{"ppocr-det/inference.pdmodel": "m"}), nil, "", "has no ppocr-det/server/ folder"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -87,7 +84,7 @@ func TestVerifyScript(t *testing.T) {
 				s := sha256.Sum256(c.archive)
 				md = record(hex.EncodeToString(s[:]))
 			}
-			if _, out, err := run(c.archive, md); err == nil || !strings.Contains(out, c.want) {
+			if _, out, err := run(c.archive, md, c.prefix); err == nil || !strings.Contains(out, c.want) {
 				t.Errorf("err %v, output %s", err, out)
 			}
 		})
@@ -217,17 +214,31 @@ func runVerify(t *testing.T, verify map[string]any, dir string, archive []byte, 
 		program = withoutDataFilter + program
 	}
 	cmd := exec.Command("python3", args[1].(string), program)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for _, e := range verify["env"].([]any) {
-		m := e.(map[string]any)
-		v := m["value"].(string)
-		if m["name"] == "MODEL_DIR" {
-			v = dir
-		}
-		cmd.Env = append(cmd.Env, m["name"].(string)+"="+v)
-	}
+	cmd.Env = envOf(verify, dir, "")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// envOf is a container's environment as the kubelet gives it, with
+// MODEL_DIR at dir and the Secret's model-prefix, when not "", as
+// MODEL_PREFIX; the other Secret keys are left out.
+func envOf(c map[string]any, dir, prefix string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	for _, e := range c["env"].([]any) {
+		m := e.(map[string]any)
+		name := m["name"].(string)
+		v, ok := m["value"].(string)
+		switch {
+		case name == "MODEL_DIR":
+			v = dir
+		case name == "MODEL_PREFIX" && prefix != "":
+			v, ok = prefix, true
+		}
+		if ok {
+			env = append(env, name+"="+v)
+		}
+	}
+	return env
 }
 
 func dirNames(t *testing.T, dir string) []string {
@@ -296,4 +307,47 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 	_ = tw.Close()
 	_ = gz.Close()
 	return b.Bytes()
+}
+
+// TestFetchScriptReadsTheSecretsArea runs the fetch-model program with sh
+// and a recording stand-in for mc (the real mc runs it in the real-node
+// tests): with the Secret's model-prefix, a tenant's NAMESPACE/, the
+// objects are read from that area of the bucket; a prefix leaving it is
+// refused before mc runs.
+func TestFetchScriptReadsTheSecretsArea(t *testing.T) {
+	sh := hermetic.LookPath(t, "sh")
+	fetch := initContainers(t, Render(spec(nil))[0])[0]
+	run := func(prefix string) (string, string, error) {
+		bin, dir := t.TempDir(), t.TempDir()
+		calls := filepath.Join(bin, "calls")
+		stub := "#!" + sh + "\necho \"$*\" >> " + calls + "\n"
+		if err := os.WriteFile(filepath.Join(bin, "mc"), []byte(stub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		args := fetch["command"].([]any)
+		cmd := exec.Command(sh, args[1].(string), args[2].(string))
+		cmd.Env = append(envOf(fetch, dir, prefix), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		b, _ := os.ReadFile(calls)
+		return string(b), string(out), err
+	}
+	calls, out, err := run("team-a/")
+	if err != nil {
+		t.Fatalf("fetch: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"cp --quiet model-center/model-center/team-a/ppocr-det/v1/ppocr-det.tar.gz ",
+		"cp --quiet model-center/model-center/team-a/ppocr-det/v1/model.json ",
+	} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("mc was not run with %q:\n%s", want, calls)
+		}
+	}
+	if calls, _, err := run(""); err != nil || !strings.Contains(calls, "cp --quiet model-center/model-center/ppocr-det/v1/ppocr-det.tar.gz ") {
+		t.Errorf("without a prefix: %v\n%s", err, calls)
+	}
+	calls, out, err = run("../team-b/")
+	if err == nil || !strings.Contains(out, "model-prefix ../team-b/ of Secret data-center is not a relative key prefix") || strings.Contains(calls, " cp ") {
+		t.Errorf("a prefix out of the area: %v\n%s\nmc: %s", err, out, calls)
+	}
 }

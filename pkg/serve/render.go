@@ -59,8 +59,14 @@ const (
 // and the keys reach mc on its standard input, never in its arguments.
 const fetchScript = `set -eu
 printf '%s\n%s\n' "$ACCESS_KEY" "$SECRET_KEY" | mc alias set --api S3v4 model-center "$ENDPOINT" >/dev/null
-mc cp --quiet "model-center/$ARCHIVE_OBJECT" "$MODEL_DIR/$ARCHIVE" || { echo "cannot download $ARCHIVE_URL: check that the version was pushed (paddlex modelhub versions $MODEL) and that Secret $SECRET holds the model center's keys" >&2; exit 1; }
-mc cp --quiet "model-center/$METADATA_OBJECT" "$MODEL_DIR/model.json" || { echo "cannot download $METADATA_URL: the version has no metadata record; push it again with paddlex modelhub push" >&2; exit 1; }
+# A tenant's Secret names their area of the model center (model-prefix,
+# NAMESPACE/), the only part their keys reach: the objects are there.
+prefix="${MODEL_PREFIX:-}"
+case "$prefix" in /*|*..*) echo "model-prefix $prefix of Secret $SECRET is not a relative key prefix" >&2; exit 1 ;; esac
+archive="${ARCHIVE_OBJECT%%/*}/$prefix${ARCHIVE_OBJECT#*/}"
+metadata="${METADATA_OBJECT%%/*}/$prefix${METADATA_OBJECT#*/}"
+mc cp --quiet "model-center/$archive" "$MODEL_DIR/$ARCHIVE" || { echo "cannot download $ENDPOINT/$archive: check that the version was pushed (paddlex modelhub versions $MODEL) and that Secret $SECRET holds the model center's keys" >&2; exit 1; }
+mc cp --quiet "model-center/$metadata" "$MODEL_DIR/model.json" || { echo "cannot download $ENDPOINT/$metadata: the version has no metadata record; push it again with paddlex modelhub push" >&2; exit 1; }
 `
 
 // verifyScript runs in the serving image, which has Python: it checks the
@@ -75,21 +81,27 @@ def fail(msg):
     sys.stderr.write(msg + "\n")
     sys.exit(1)
 
+def url(name):
+    # The object's address in the Secret's area of the model center
+    # (model-prefix: a tenant's NAMESPACE/), where fetch-model found it.
+    u = os.environ[name].rsplit("/", 3)
+    return u[0] + "/" + os.environ.get("MODEL_PREFIX", "") + "/".join(u[1:])
+
 d, model = os.environ["MODEL_DIR"], os.environ["MODEL"]
 archive = os.path.join(d, os.environ["ARCHIVE"])
 try:
     with open(os.path.join(d, "model.json")) as f:
         want = json.load(f).get("sha256", "")
 except ValueError as e:
-    fail("%s is not a model record: %s" % (os.environ["METADATA_URL"], e))
+    fail("%s is not a model record: %s" % (url("METADATA_URL"), e))
 if not want:
-    fail("%s records no sha256" % os.environ["METADATA_URL"])
+    fail("%s records no sha256" % url("METADATA_URL"))
 h = hashlib.sha256()
 with open(archive, "rb") as f:
     for chunk in iter(lambda: f.read(1 << 20), b""):
         h.update(chunk)
 if h.hexdigest() != want.lower():
-    fail("%s is corrupt: its sha256 is %s, model.json records %s" % (os.environ["ARCHIVE_URL"], h.hexdigest(), want))
+    fail("%s is corrupt: its sha256 is %s, model.json records %s" % (url("ARCHIVE_URL"), h.hexdigest(), want))
 def walk(path, links):
     # The folders path passes through, relative to the model folder; None
     # when it leaves the folder or passes through a link of the archive.
@@ -129,7 +141,7 @@ def check(t):
         elif m.islnk() and (m.linkname.startswith("/") or walk(m.linkname, links) is None):
             why = "is a hard link to %s, outside the model folder or through another link" % m.linkname
         if why:
-            fail("%s is refused: member %s %s; nothing was unpacked: repack the model with paths inside its folder and push it as a new version" % (os.environ["ARCHIVE_URL"], name, why))
+            fail("%s is refused: member %s %s; nothing was unpacked: repack the model with paths inside its folder and push it as a new version" % (url("ARCHIVE_URL"), name, why))
     return members
 
 with tarfile.open(archive) as t:
@@ -140,7 +152,7 @@ with tarfile.open(archive) as t:
         t.extractall(d, members=members)
 os.remove(archive)
 if not os.path.isdir(os.path.join(d, model, "server")):
-    fail("%s has no %s/server/ folder: convert the model for Paddle Serving (train --need-convert)" % (os.environ["ARCHIVE_URL"], model))
+    fail("%s has no %s/server/ folder: convert the model for Paddle Serving (train --need-convert)" % (url("ARCHIVE_URL"), model))
 print("model %s verified: sha256 %s" % (model, want))
 `
 
@@ -218,6 +230,8 @@ func renderTemplate(s Spec) paddle.RevisionTemplateSpec {
 		envVar("ARCHIVE", modelhub.ArchiveName(s.ModelName)),
 		envVar("ARCHIVE_URL", modelhub.ArchiveURL(s.Endpoint, s.ModelName, s.ModelVersion)),
 		envVar("METADATA_URL", MetadataURL(s.Endpoint, s.ModelName, s.ModelVersion)),
+		// A tenant's Secret names their area of the model center.
+		optionalSecretEnv("MODEL_PREFIX", s.Secret, "model-prefix"),
 	}
 	fetchEnv := append([]corev1.EnvVar{}, modelEnv...)
 	fetchEnv = append(fetchEnv,
@@ -324,6 +338,15 @@ func envVar(name, value string) corev1.EnvVar {
 func secretEnv(name, secret, key string) corev1.EnvVar {
 	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
 		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}}
+}
+
+// optionalSecretEnv is secretEnv of a key the Secret may lack: the
+// variable is then unset.
+func optionalSecretEnv(name, secret, key string) corev1.EnvVar {
+	e := secretEnv(name, secret, key)
+	yes := true
+	e.ValueFrom.SecretKeyRef.Optional = &yes
+	return e
 }
 
 // specJSON records a spec without what the Service itself says (name,
