@@ -77,9 +77,17 @@ golden:
 bench:
 	PADDLEX_TESTBIN="$$(hack/testbin.sh cluster kubectl minio)" go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/kube/... ./pkg/pipeline/... ./pkg/cmd/install/ ./pkg/modelstore/
 
-## demo: the main job on an embedded local cluster (no cluster needed)
+## demo: the main job on an embedded local cluster (no cluster needed): the
+## journey on a real node (root on Linux; installs the node's Debian packages
+## when missing); SIM=1 simulates the node with kwok instead (no root), and
+## SIM=1 KEEP=1 keeps that cluster up until Ctrl-C
 demo: build
-	PADDLEX_TESTBIN="$$(hack/testbin.sh all)" go run ./hack/demo
+	@if [[ -z "$${SIM:-}" && "$$(uname -s)" == Linux && "$$(id -u)" == 0 ]]; then \
+		hack/node-packages.sh && PADDLEX_TESTBIN="$$(hack/testbin.sh all node)" go run ./hack/demo; \
+	else \
+		if [[ -z "$${SIM:-}" ]]; then echo "demo: the real node needs root on Linux; running the simulated cluster (SIM=1)"; fi; \
+		PADDLEX_TESTBIN="$$(hack/testbin.sh all)" go run ./hack/demo -simulated; \
+	fi
 
 vet:
 	go vet ./...

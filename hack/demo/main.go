@@ -1,10 +1,16 @@
-// Command demo runs paddlex's main job on an embedded local cluster: a real
-// kube-apiserver, etcd, kube-controller-manager and kube-scheduler, with kwok
-// simulating one node and its pods. No container runs: objects, controllers
-// and status transitions are real; the training containers are not.
+// Command demo runs paddlex's main job on an embedded local cluster.
 //
-//	make demo            # build paddlex, start the cluster, run the job, stop
-//	make demo KEEP=1     # leave the cluster up until Ctrl-C, to try commands
+// By default (root on Linux) the cluster has a real node: a kubelet with
+// containerd, runc and a CNI bridge, kube-proxy and CoreDNS, inside a network
+// namespace of its own, and the journey test (test/realnode TestJourney) runs
+// on it, each paddlex command shown as typed with its output.
+//
+// With -simulated, kwok simulates one node and its pods instead: no
+// container runs; objects, controllers and status transitions are real.
+//
+//	make demo              # the journey on a real node (root, Linux)
+//	make demo SIM=1        # the simulated cluster, no root needed
+//	make demo SIM=1 KEEP=1 # leave the simulated cluster up until Ctrl-C
 package main
 
 import (
@@ -15,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -22,17 +29,71 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/paddleflow/paddlex/internal/localcluster"
+	"github.com/paddleflow/paddlex/internal/testenv"
 )
 
 func main() {
 	bin := flag.String("testbin", os.Getenv("PADDLEX_TESTBIN"), "directory hack/testbin.sh prints")
 	paddlex := flag.String("paddlex", "bin/paddlex", "the paddlex binary to run")
-	keep := flag.Bool("keep", os.Getenv("KEEP") != "", "keep the cluster running until interrupted")
+	keep := flag.Bool("keep", os.Getenv("KEEP") != "", "keep the simulated cluster running until interrupted")
+	simulated := flag.Bool("simulated", os.Getenv("SIM") != "", "simulate the node and its pods with kwok instead of running them")
 	flag.Parse()
-	if err := run(*bin, *paddlex, *keep); err != nil {
+	var err error
+	if *simulated {
+		err = run(*bin, *paddlex, *keep)
+	} else {
+		err = realNode(*bin, *keep)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
+}
+
+// realNode runs the journey on a real node, through the test that checks
+// it: what is shown is what is asserted.
+func realNode(bin string, keep bool) error {
+	if bin == "" {
+		return fmt.Errorf("no binaries: run `make demo` (it builds them with hack/testbin.sh all node)")
+	}
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		return fmt.Errorf("the real node needs root on Linux (a kubelet, containerd and a network namespace): run `sudo make demo`, or `make demo SIM=1` for the simulated cluster")
+	}
+	if keep {
+		return fmt.Errorf("KEEP=1 keeps the simulated cluster only: run `make demo SIM=1 KEEP=1`")
+	}
+	say(`A local cluster with a real node: kube-apiserver, etcd, kube-controller-manager and
+kube-scheduler, a kubelet with containerd, runc and a CNI bridge, kube-proxy and CoreDNS, in a
+network namespace of its own; images are built here and served by a local OCI registry.
+
+Real, built from their releases' Go modules and running as pods: MinIO and mc, the Kubeflow
+training-operator, Knative Serving (controller, webhook, activator, autoscaler, queue-proxy) and
+Argo Workflows (workflow controller, argoexec). Every container paddlex renders runs.
+
+Stand-ins, for what cannot be installed or built here:
+  - the Paddle suites (no Python package index): the suite image is Debian's python3 with small
+    entry points (tools/train.py, export_model.py, paddle_serving_client.convert, the Paddle
+    Serving model server, visualdl) that parse arguments and write files as the real tools do;
+  - Knative's networking layer (Kourier is Envoy): a gateway in this process routes by Host;
+  - paddle-operator (not on the Go module proxy): a controller in this process plays its
+    SampleSet, SampleJob and PaddleJob.
+
+The journey: install-standalone and status, train create (training-operator), train logs and
+visualdl, modelhub push and pull, serve create, predict and logs, pipeline run --builtin ppocr-det.
+The first run builds the images; later runs take a few minutes.`)
+	cmd := exec.Command("go", "test", "-count=1", "-timeout", "40m", "-run", "^TestJourney$")
+	cmd.Dir = filepath.Join("test", "realnode")
+	// Local directory mode (no package argument): the output streams.
+	cmd.Env = append(os.Environ(), "PADDLEX_TESTBIN="+bin, "PADDLEX_REALNODE=1",
+		"PADDLEX_REQUIRE_INTEGRATION=1", testenv.DemoEnv+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("the journey failed after %s: %w", time.Since(start).Round(time.Second), err)
+	}
+	say("Done in %s: every step above ran in real pods on the node and was checked.\n"+
+		"On a real cluster: paddlex install-standalone, then the same commands.", time.Since(start).Round(time.Second))
+	return nil
 }
 
 func run(bin, paddlex string, keep bool) error {

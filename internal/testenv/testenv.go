@@ -13,6 +13,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,17 +218,39 @@ func (e *Env) RunContext(ctx context.Context, t TB, args ...string) Result {
 	return e.RunWith(ctx, t, nil, args...)
 }
 
+// DemoEnv names the environment variable that makes a test a demo: `make
+// demo` sets it, and every paddlex command a test runs is shown as typed,
+// with its output, on the test binary's stdout and stderr.
+const DemoEnv = "PADDLEX_DEMO"
+
 // RunWith is RunContext with a hook that may adjust the Factory first.
 func (e *Env) RunWith(ctx context.Context, t TB, prepare func(*cmdutil.Factory), args ...string) Result {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	f := cmdutil.NewFactory(cmdutil.IOStreams{IOStreams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}})
+	var stdout, stderr io.Writer = &out, &errOut
+	if os.Getenv(DemoEnv) != "" {
+		fmt.Printf("\n$ paddlex %s\n", shellJoin(args))
+		stdout, stderr = io.MultiWriter(&out, os.Stdout), io.MultiWriter(&errOut, os.Stderr)
+	}
+	f := cmdutil.NewFactory(cmdutil.IOStreams{IOStreams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: stdout, ErrOut: stderr}})
 	if prepare != nil {
 		prepare(f)
 	}
 	full := append([]string{"--kubeconfig", e.Kubeconfig, "--cache-dir", filepath.Join(e.Dir, "cache")}, args...)
 	code := cmd.Run(ctx, f, full, cmd.Options{Env: func(string) (string, bool) { return "", false }})
 	return Result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+}
+
+// shellJoin quotes args as a shell would need them typed.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
 }
 
 // Kube returns an engine client for test setup and assertions.
