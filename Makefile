@@ -32,11 +32,14 @@ build:
 testbin:
 	@hack/testbin.sh all >/dev/null
 
-## test: everything — static checks, unit and golden tests, and integration tests
-## against a real kube-apiserver, etcd, the simulated cluster, an OCI registry and MinIO
+## test: everything — static checks, unit and golden tests, integration tests
+## against a real kube-apiserver, etcd, the simulated cluster, an OCI registry and
+## MinIO, then (as root on Linux) the real-node tests of `make e2e`, the journey among them
 test: fmt-check vet tidy-check docs-check deps-check test-tools
 	PADDLEX_TESTBIN="$$(hack/testbin.sh all registry minio)" PADDLEX_REQUIRE_INTEGRATION=1 \
 		go test -count=1 -timeout 40m ./...
+	@if [[ "$$(uname -s)" == Linux && "$$(id -u)" == 0 ]]; then $(MAKE) --no-print-directory e2e; \
+	else echo "test: the real-node tests need root on Linux and did not run: sudo make e2e runs them"; fi
 
 ## e2e: the real-node tests: pods really run on a real kubelet with containerd,
 ## runc and a CNI bridge, kube-proxy and CoreDNS, pulling from a local OCI
