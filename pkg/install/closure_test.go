@@ -211,6 +211,36 @@ func TestPaddleOperatorPinsEveryCRD(t *testing.T) {
 			t.Errorf("paddle-operator's crd.yaml (%s) does not define %s", filepath.Join(dir, "paddle-operator"), gvk)
 		}
 	}
+	// Each of the operator's managers acts only in the namespace its
+	// --namespace names (its controller-runtime cache): the platform's,
+	// where paddlex creates PaddleJobs, SampleSets and SampleJobs. The
+	// release binds all three to paddle-system.
+	managers := 0
+	for _, r := range rs {
+		for _, o := range r.Objects {
+			if o.GetKind() != "Deployment" {
+				continue
+			}
+			managers++
+			cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			args, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
+			found := false
+			for _, a := range args {
+				if ns, ok := strings.CutPrefix(a, "--namespace="); ok {
+					found = true
+					if ns != install.PlatformNamespace {
+						t.Errorf("Deployment %s/%s acts in namespace %s, not %s where paddlex creates its objects: %v", o.GetNamespace(), o.GetName(), ns, install.PlatformNamespace, args)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("Deployment %s/%s has no --namespace: %v", o.GetNamespace(), o.GetName(), args)
+			}
+		}
+	}
+	if managers != 3 {
+		t.Errorf("paddle-operator runs %d Deployments, want its 3 managers", managers)
+	}
 }
 
 func TestMain(m *testing.M) {
