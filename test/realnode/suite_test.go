@@ -19,6 +19,37 @@ import (
 // stand-in suite image under this name.
 const ocrImage = "registry.baidubce.com/paddleflow-public/paddleocr:2.1.3-gpu-cuda10.2-cudnn7"
 
+// detConfig is an excerpt of PaddleOCR release/2.1's
+// configs/det/det_mv3_db.yml: its Global settings and its Train and Eval
+// data sets, which training with a data set overrides key by key (the
+// tool refuses a key under a section the file does not have). The label
+// files and pretrained weights the real file names are left out, so that
+// training without a data set or weights starts.
+const detConfig = `Global:
+  use_gpu: true
+  epoch_num: 1200
+  log_smooth_window: 20
+  print_batch_step: 10
+  save_model_dir: ./output/db_mv3/
+  save_epoch_step: 1200
+  use_visualdl: False
+Train:
+  dataset:
+    name: SimpleDataSet
+    data_dir: ./train_data/icdar2015/text_localization/
+    ratio_list: [1.0]
+  loader:
+    shuffle: True
+    batch_size_per_card: 16
+Eval:
+  dataset:
+    name: SimpleDataSet
+    data_dir: ./train_data/icdar2015/text_localization/
+  loader:
+    shuffle: False
+    batch_size_per_card: 1
+`
+
 // pythonImage is busybox with Debian's python3 on it (python3 and python),
 // unpacked from the packages hack/python-debs.sh fetched.
 func pythonImage(t *testing.T, e *testenv.Env) v1.Image {
@@ -50,7 +81,7 @@ func suiteImage(t *testing.T, e *testenv.Env, ref string) {
 	t.Helper()
 	files := []localcluster.File{
 		{Path: suite.Standin, Mode: 0o755, Content: readFile(t, goBinary(t, "github.com/paddleflow/paddlex/test/standin/paddle", "paddle-standin"))},
-		{Path: "/home/PaddleOCR/configs/det/det_mv3_db.yml", Mode: 0o644, Content: []byte("Global:\n  use_gpu: true\n  epoch_num: 1200\n")},
+		{Path: "/home/PaddleOCR/configs/det/det_mv3_db.yml", Mode: 0o644, Content: []byte(detConfig)},
 	}
 	for p, b := range suite.Scripts(suite.Standin) {
 		files = append(files, localcluster.File{Path: "/home/PaddleOCR/" + p, Mode: 0o644, Content: b})
