@@ -25,8 +25,10 @@ import (
 	"github.com/paddleflow/paddlex/internal/testenv"
 )
 
+// TestMain starts the node with paddle-operator's CRDs, which the
+// paddle-operator stand-in acts on (test/standin/paddleoperator).
 func TestMain(m *testing.M) {
-	os.Exit(testenv.Main(m, testenv.Options{RealNode: true}))
+	os.Exit(testenv.Main(m, testenv.Options{RealNode: true, CRDs: []string{testenv.CRDsPaddle}}))
 }
 
 // busybox pushes the busybox image under an upstream name and returns it.
