@@ -45,6 +45,8 @@ import (
 //     `paddlex train visualdl` forwards a local port to the training's
 //     board (the VisualDL Deployment paddlex renders, running the stand-in
 //     `visualdl` on the logs the trainer wrote).
+//  5. `paddlex pipeline run --builtin ppocr-det --watch` runs the built-in
+//     pipeline from the data set to a served model (builtinPipeline).
 //
 // Pipelines (Argo) join the journey as their controller comes up on the
 // node.
@@ -118,6 +120,8 @@ func TestJourney(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(page, "<title>VisualDL</title>") || !strings.Contains(page, "<li>.</li>") {
 		t.Errorf("GET %s: %d\n%s", url, code, page)
 	}
+
+	builtinPipeline(t, e)
 }
 
 // waitDeployment waits until Deployment ns/name has an available replica.
