@@ -182,14 +182,12 @@ func SampleJobCondition() kube.Condition {
 	return kube.Phases{Success: paddle.SampleJobSuccess, Failure: paddle.SampleJobFailure, Message: SampleJobFailure}.Condition()
 }
 
-// SampleJobFailure says where a failed SampleJob's reason is: the operator
-// reports only the name of the Job that ran it.
+// SampleJobFailure says where a failed SampleJob's reason is: paddle-operator
+// records it as a Warning event of the SampleJob (ErrorDoSyncJob, ...), which
+// the wait reports as it comes. Its status.jobName names the job it posted to
+// the SampleSet's runtime server, not a Kubernetes Job.
 func SampleJobFailure(obj *unstructured.Unstructured) string {
-	sj, err := SampleJobOf(obj)
-	if err != nil || sj.Status.JobName == "" {
-		return ""
-	}
-	return fmt.Sprintf("its Job %s/%s and that Job's pods say why", obj.GetNamespace(), sj.Status.JobName)
+	return fmt.Sprintf("its Warning events say why: kubectl describe samplejobs.batch.paddlepaddle.org %s -n %s", obj.GetName(), obj.GetNamespace())
 }
 
 // SampleSetOf reads a SampleSet through its type.

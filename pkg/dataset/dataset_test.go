@@ -98,11 +98,14 @@ func TestCacheProgress(t *testing.T) {
 	if _, _, err := SampleSetCondition().Check(ss); err == nil || !strings.HasSuffix(err.Error(), "failed: phase SyncFailed: disk full") {
 		t.Errorf("SyncFailed: err %v, want the failure with errorMassage's words", err)
 	}
-	// A SampleJob reports only the Job that ran it: the failure names it.
+	// A failed SampleJob's reason is in its events; its jobName is the
+	// runtime server's job, not a Kubernetes Job.
 	sj := RenderSyncJob(spec())
-	sj.Object["status"] = map[string]any{"phase": "Failed", "jobName": "icdar2015-sync-job"}
-	if _, _, err := SampleJobCondition().Check(sj); err == nil || !strings.Contains(err.Error(), "its Job "+sj.GetNamespace()+"/icdar2015-sync-job") {
-		t.Errorf("failed SampleJob: err %v, want its Job named", err)
+	sj.Object["status"] = map[string]any{"phase": "Failed", "jobName": "0f8e4a3c-5b1d-4c2e-9a7f-6d3b2e1c0a98"}
+	_, _, err = SampleJobCondition().Check(sj)
+	if err == nil || !strings.Contains(err.Error(), "its Warning events say why: kubectl describe samplejobs.batch.paddlepaddle.org icdar2015-sync -n "+sj.GetNamespace()) ||
+		strings.Contains(err.Error(), "0f8e4a3c") {
+		t.Errorf("failed SampleJob: err %v, want its events pointed at", err)
 	}
 }
 

@@ -108,6 +108,8 @@ type PathOptions struct {
 type SampleJobStatus struct {
 	// Phase is "", Pending, Running, Succeeded or Failed.
 	Phase string `json:"phase,omitempty"`
-	// JobName is the batch Job that runs the work: its pods say why it failed.
+	// JobName names the job the operator posted to the SampleSet's runtime
+	// server (not a Kubernetes Job); why it failed is in the SampleJob's
+	// Warning events.
 	JobName string `json:"jobName,omitempty"`
 }
