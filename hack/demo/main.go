@@ -67,18 +67,20 @@ kube-scheduler, a kubelet with containerd, runc and a CNI bridge, kube-proxy and
 network namespace of its own; images are built here and served by a local OCI registry.
 
 Real, built from their releases' Go modules and running as pods: MinIO and mc, the Kubeflow
-training-operator and Knative Serving (controller, webhook, activator, autoscaler, queue-proxy).
-Every container paddlex renders runs.
+training-operator, Knative Serving (controller, webhook, activator, autoscaler, queue-proxy) and
+Argo Workflows (workflow controller, argoexec). Every container paddlex renders runs.
 
 Stand-ins, for what cannot be installed or built here:
   - the Paddle suites (no Python package index): the suite image is Debian's python3 with small
     entry points (tools/train.py, export_model.py, paddle_serving_client.convert, the Paddle
     Serving model server, visualdl) that parse arguments and write files as the real tools do;
-  - Knative's networking layer (Kourier is Envoy): a gateway in this process routes by Host.
+  - Knative's networking layer (Kourier is Envoy): a gateway in this process routes by Host;
+  - paddle-operator (not on the Go module proxy): a controller in this process plays its
+    SampleSet, SampleJob and PaddleJob with real pods.
 
 The journey: install-standalone and status, train create (training-operator) with its export
 and conversion Jobs, modelhub push and pull, serve create, predict and logs, train logs and
-visualdl. (make e2e also runs pipelines on the real Argo Workflows.)
+visualdl, then pipeline run --builtin ppocr-det from the data set to a served model.
 The first run builds the components and images; later runs take a few minutes.`)
 	cmd := exec.Command("go", "test", "-count=1", "-timeout", "40m", "-run", "^TestJourney$")
 	cmd.Dir = filepath.Join("test", "realnode")

@@ -46,10 +46,9 @@ import (
 //     board (the VisualDL Deployment paddlex renders, running the stand-in
 //     `visualdl` on the logs the trainer wrote).
 //  5. `paddlex pipeline run --builtin ppocr-det --watch` runs the built-in
-//     pipeline from the data set to a served model (builtinPipeline).
-//
-// Pipelines (Argo) join the journey as their controller comes up on the
-// node.
+//     pipeline from the data set to a served model (builtinPipeline): the
+//     real Argo Workflows runs the DAG, the paddle-operator stand-in acts
+//     on the SampleSet, SampleJobs and PaddleJob its steps create.
 func TestJourney(t *testing.T) {
 	e := testenv.Get(t)
 
