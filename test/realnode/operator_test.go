@@ -89,7 +89,7 @@ func TestTrainingOperatorRunsPaddleJob(t *testing.T) {
 	// termination message (the end of its log), under the rank and the
 	// pod that failed; `train logs` shows the whole log.
 	r = e.Run(t, append(append([]string{"train", "create", "ppocr-typo"}, args[2:]...), "--config-change", "Globl.epoch_num=3")...)
-	want := "AssertionError: the sub_keys can only be one of global_config: dict_keys(['Global']), but get: Globl, please check your running command"
+	want := "AssertionError: the sub_keys can only be one of global_config: dict_keys(['Eval', 'Global', 'Train']), but get: Globl, please check your running command"
 	if r.Code != 1 || !strings.Contains(r.Stderr, "training ppocr-typo failed: worker-0 exited with code 1") ||
 		!strings.Contains(r.Stderr, "pod ppocr-typo-worker-0 ended with:") || !strings.Contains(r.Stderr, "    "+want) {
 		t.Fatalf("a misspelt config key: %s", r)
