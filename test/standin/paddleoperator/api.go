@@ -16,7 +16,10 @@ var (
 
 // The parts of paddle-operator's API (api/v1 and api/v1alpha1 of its
 // repository) the stand-in reads and writes, with the operator's field
-// names. Anything else in an object is left as it is.
+// names. Anything else in an object is left as it is. They are declared
+// here rather than taken from pkg/paddle on purpose: the stand-in plays the
+// operator, so a field paddlex's own mirror misnames shows up as a pod or
+// status the stand-in never makes, instead of being shared by both sides.
 
 type paddleJob struct {
 	metav1.TypeMeta   `json:",inline"`
