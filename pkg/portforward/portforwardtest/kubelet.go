@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	clientportforward "k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/util/retry"
 	streamhttp "k8s.io/streaming/pkg/httpstream"
 
 	"github.com/paddleflow/paddlex/pkg/portforward"
@@ -102,7 +103,7 @@ func (k *Kubelet) Node(ctx context.Context, cs kubernetes.Interface, name string
 	if err != nil {
 		return err
 	}
-	node, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{
+	_, err = cs.CoreV1().Nodes().Create(ctx, &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
 		// Nothing is scheduled here but the pods a test binds to it.
 		Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "paddlex.test/port-forward-stand-in", Effect: corev1.TaintEffectNoSchedule}}},
@@ -110,11 +111,21 @@ func (k *Kubelet) Node(ctx context.Context, cs kubernetes.Interface, name string
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", name, err)
 	}
-	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: host}}
-	node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
-	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
-		LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+	// The node controllers may write the new node first (a not-ready taint),
+	// so the status goes on the latest version, again after a conflict.
+	err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: host}}
+		node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
+		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+			LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("node %s status: %w", name, err)
 	}
 	return nil
