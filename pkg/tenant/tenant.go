@@ -184,12 +184,14 @@ func Render(s Spec) []*unstructured.Unstructured {
 			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{ingress},
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}}}},
 		// Knative's activator and the ingress gateways in front of model
-		// services; the Argo workflow controller.
+		// services; the Argo workflow controller; paddle-operator, whose
+		// SampleSet controller calls the cache runtime's server in the
+		// SampleSet's namespace.
 		&networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: meta("allow-platform", ns),
 			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{ingress},
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
 					MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn,
-						Values: []string{"knative-serving", "kourier-system", "istio-system", "argo"}}}}}}}}}},
+						Values: []string{"knative-serving", "kourier-system", "istio-system", "argo", "paddle-system"}}}}}}}}}},
 	)
 	if q := s.quota(); q != nil {
 		objs = append(objs, q, s.limits())
