@@ -4,7 +4,9 @@
 package modelstore
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,6 +16,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -301,6 +304,69 @@ func (s *Store) Pull(ctx context.Context, ref modelhub.Ref, dir string) (string,
 		return "", nil, err
 	}
 	return dst, m, nil
+}
+
+// ServingConfigFiles are the files of a converted model that declare its
+// feed and fetch variables, the client's first: paddle_serving_client.convert
+// writes both, with the same variables.
+var ServingConfigFiles = []string{"serving_client_conf.prototxt", "serving_server_conf.prototxt"}
+
+// maxServingConfig bounds a serving configuration file read from an archive.
+const maxServingConfig = 1 << 20
+
+// ServingConfig reads the serving configuration of ref from its archive,
+// reading the archive only as far as that file, which convert writes
+// beside the model's (much larger) parameters.
+func (s *Store) ServingConfig(ctx context.Context, ref modelhub.Ref) ([]byte, *modelhub.Metadata, error) {
+	m, err := s.Get(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	version := ref.Version
+	if m.TagOf != "" {
+		version = m.TagOf
+	}
+	obj, err := s.client.GetObject(ctx, modelhub.Bucket, s.key(modelhub.ArchiveKey(ref.Model, version)), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, nil, s.classify(err, "download "+ref.String())
+	}
+	defer obj.Close()
+	gz, err := gzip.NewReader(obj)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil, exit.FailedErrorf("model %s has a record but no archive: push it again with --force", ref)
+		}
+		return nil, nil, exit.FailedErrorf("model %s: its archive is not a gzip file: %v", ref, err)
+	}
+	defer gz.Close()
+	tr := tar.NewReader(gz)
+	var server []byte
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, exit.FailedErrorf("model %s: reading its archive: %v", ref, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		switch path.Base(h.Name) {
+		case ServingConfigFiles[0]:
+			b, err := io.ReadAll(io.LimitReader(tr, maxServingConfig))
+			return b, m, err
+		case ServingConfigFiles[1]:
+			if server, err = io.ReadAll(io.LimitReader(tr, maxServingConfig)); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if server != nil {
+		return server, m, nil
+	}
+	return nil, nil, exit.FailedErrorf("model %s: its archive holds no %s or %s: it was not converted for Paddle Serving (paddle_serving_client.convert)",
+		ref, ServingConfigFiles[0], ServingConfigFiles[1])
 }
 
 // Delete removes ref's archive and record. Deleting a version also removes

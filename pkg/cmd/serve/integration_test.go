@@ -173,7 +173,7 @@ func modelArchive(t *testing.T, model, content string) string {
 	var b bytes.Buffer
 	gz := gzip.NewWriter(&b)
 	tw := tar.NewWriter(gz)
-	for name, body := range map[string]string{model + "/server/inference.pdmodel": content, model + "/client/serving_client_conf.prototxt": "feed_var {}"} {
+	for name, body := range map[string]string{model + "/server/inference.pdmodel": content, model + "/client/serving_client_conf.prototxt": servingConf("save_infer_model/scale_0.tmp_1")} {
 		_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
 		_, _ = tw.Write([]byte(body))
 	}

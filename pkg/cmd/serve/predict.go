@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
+	modelhubcmd "github.com/paddleflow/paddlex/pkg/cmd/modelhub"
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/kube"
@@ -50,16 +51,31 @@ type PredictOptions struct {
 	// Revision is --revision resolved to the revision's name.
 	Revision string
 	Tag      string
-	// Pipeline names the pipeline web service: POST /PIPELINE/prediction.
-	Pipeline string
-	Gateway  string
-	Output   string
-	Timeout  time.Duration
+	// Fetch names the fetch variables to return (default: all).
+	Fetch []string
+	// ClientConfig is the model's serving_client_conf.prototxt, or a
+	// directory holding it (default: read from the model center).
+	ClientConfig string
+	Gateway      string
+	Output       string
+	Timeout      time.Duration
 	// DialTimeout bounds the check that the gateway answers (default 2s).
 	DialTimeout time.Duration
 
-	// Body is the request, read and checked by Complete.
+	// input is the request as the user gave it (-f, --data), checked by
+	// Complete; image is --image's bytes.
+	input     map[string]json.RawMessage
+	inputName string
+	raw       []byte
+	image     []byte
+	// Body is the request sent, built by Run from the input and the
+	// model's signature.
 	Body []byte
+	// S3 reaches the model center for the model's signature.
+	S3 modelhubcmd.S3Options
+	// CacheDir keeps signatures read from the model center, by archive
+	// sha256 (default: the user's cache directory).
+	CacheDir string
 
 	Streams   cmdutil.IOStreams
 	Kube      kube.Interface
@@ -80,14 +96,21 @@ func NewCmdPredict(f *cmdutil.Factory, runF func(*PredictOptions) error) *cobra.
 		Short: "Send a request to a served model and print its answer",
 		Long: `Send a request to a served model and print its answer.
 
-The request is the one Paddle Serving's pipeline web service takes: POST
-/PIPELINE/prediction with {"key": [...], "value": [...]}, parallel lists of
-feed names and string values. -f (a file, or - for stdin) and --data take
-such a request as it is, or any JSON object, which becomes one key per field
-with its value as a string (a list of numbers becomes "[1, 2]"). --image
-sends an image file base64-encoded under the key "image", as PaddleOCR's,
-PaddleClas's and PaddleDetection's web services read it. --pipeline is the
-web service's name (PaddleOCR's is ocr); it defaults to the model's name.
+A served model runs Paddle Serving's C++ server, which answers POST
+/GeneralModelService/inference with its request as JSON: one tensor per
+feed, typed and shaped as the model's serving configuration says. -f (a
+file, or - for stdin) and --data take the feeds as a JSON object, one field
+per feed alias: {"x": [0.5, 1.5, 2.5]}. A list (nested or flat) becomes a
+tensor of the feed's shape with a batch of one, as Paddle Serving's HTTP
+client builds it; its values must be of the feed's type (integers for
+int64 and int32, strings for string feeds). The feeds' types and shapes
+come from the served version's serving_client_conf.prototxt, read from its
+archive in the model center with the service's Secret (only as far as
+that file; kept in the cache by the archive's sha256), or from
+--client-config. --image sends an image file base64-encoded to a model
+whose one feed is a string. An object with "tensor" and
+"fetch_var_names" is a whole request, sent as it is. Every fetch variable
+is returned unless --fetch names some.
 
 The request goes through the cluster's ingress gateway (Kourier or Istio,
 found from Knative's config-network, or --gateway URL) with the Host header
@@ -100,13 +123,14 @@ on the request (through the gateway, or a port-forward to the gateway's pod
 when it is not reachable from here); the command waits while it does,
 bounded by --timeout, and says which pod woke.
 
-The answer is printed as KEY: VALUE lines, or as it came with -o json. An
-HTTP error, or a pipeline answer with a non-zero err_no, exits 1 with the
-status and the body.`,
-		Example: `  paddlex serve predict ppocr-det --image doc/imgs/1.jpg --pipeline ocr
+The answer is printed as NAME: VALUES lines, one fetch variable a line, or
+as it came with -o json. An HTTP error, or an answer with a non-zero
+err_no, exits 1 with the status and the body; input that does not fit the
+model's feeds exits 2 before anything is sent.`,
+		Example: `  paddlex serve predict uci-housing --data '{"x": [0.0137, -0.1136, 0.2553, -0.0692, 0.0582, -0.0727, -0.1583, -0.0584, 0.6283, 0.4919, 0.1856, 0.0795, -0.0332]}'
   paddlex serve predict ppocr-det --tag candidate -f request.json -o json
-  echo '{"x": [0.5, 1.5]}' | paddlex serve predict wide-deep -f -
-  paddlex serve predict ppocr-det --gateway http://192.168.1.20:31080 --data '{"key": ["image"], "value": ["..."]}'`,
+  echo '{"x": [0.5, 1.5, 2.5]}' | paddlex serve predict ppocr-det -f - --fetch save_infer_model/scale_0.tmp_1
+  paddlex serve predict ppocr-det --client-config ppocr-det/client --data '{"x": [1, 2, 3]}' --gateway http://192.168.1.20:31080`,
 		ValidArgsFunction: cmdutil.CompleteNames(f, paddle.KnativeServiceGVK, paddle.LabelServe),
 		Args:              cobra.ExactArgs(1),
 		RunE:              cmdutil.PhasedRunE(f, o, runF),
@@ -114,12 +138,13 @@ status and the body.`,
 	fs := cmd.Flags()
 	fs.StringVarP(&o.File, "filename", "f", "", "file holding the request as JSON (- for stdin)")
 	fs.StringVar(&o.Data, "data", "", "the request as JSON")
-	fs.StringVar(&o.Image, "image", "", "image file to send base64-encoded as the key \"image\"")
+	fs.StringVar(&o.Image, "image", "", "image file to send base64-encoded to the model's one string feed")
 	fs.StringVar(&o.Tag, "tag", "", "send to the revision of this traffic tag, e.g. candidate")
 	fs.StringVar(&o.Revision, "revision", "", "send to this revision: NAME-VERSION, or the model version")
-	fs.StringVar(&o.Pipeline, "pipeline", "", "name of the pipeline web service, in /NAME/prediction (default: the model's name)")
+	fs.StringSliceVar(&o.Fetch, "fetch", nil, "fetch variables to return, by alias (default: all the model's)")
+	fs.StringVar(&o.ClientConfig, "client-config", "", "the model's serving_client_conf.prototxt, or its client directory (default: read from the model center)")
 	fs.StringVar(&o.Gateway, "gateway", GatewayAuto, "ingress gateway URL, e.g. http://192.168.1.20:31080; auto finds Knative's; none uses a port-forward")
-	fs.StringVarP(&o.Output, "output", "o", "", "json prints the answer as it came (default: KEY: VALUE lines)")
+	fs.StringVarP(&o.Output, "output", "o", "", "json prints the answer as it came (default: NAME: VALUES lines)")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for the answer, waking included")
 	_ = cmd.RegisterFlagCompletionFunc("output", cmdutil.CompleteFlagFixed("json"))
 	_ = cmd.RegisterFlagCompletionFunc("tag", cmdutil.CompleteFlagFixed(serve.TagCurrent, serve.TagCandidate, serve.TagPrevious))
@@ -142,7 +167,6 @@ func (o *PredictOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args [
 	case given > 1:
 		return exit.UsageErrorf("-f, --data and --image are exclusive: give the request one way")
 	}
-	var req serve.PipelineRequest
 	switch {
 	case o.Image != "":
 		b, err := os.ReadFile(o.Image)
@@ -152,31 +176,33 @@ func (o *PredictOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args [
 		if len(b) == 0 {
 			return exit.UsageErrorf("--image %s is empty", o.Image)
 		}
-		req = serve.ImageRequest(b)
+		o.image = b
+		return o.completeS3(f)
 	case o.Data != "":
-		r, err := serve.ParseRequest("--data", []byte(o.Data))
-		if err != nil {
-			return exit.UsageErrorf("%v", err)
-		}
-		req = r
+		o.raw, o.inputName = []byte(o.Data), "--data"
 	default:
-		var b []byte
 		var err error
 		if o.File == "-" {
-			b, err = io.ReadAll(o.Streams.In)
+			o.raw, err = io.ReadAll(o.Streams.In)
 		} else {
-			b, err = os.ReadFile(o.File)
+			o.raw, err = os.ReadFile(o.File)
 		}
 		if err != nil {
 			return exit.UsageErrorf("-f %s: %v", o.File, err)
 		}
-		r, err := serve.ParseRequest("-f "+o.File, b)
-		if err != nil {
-			return exit.UsageErrorf("%v", err)
-		}
-		req = r
+		o.inputName = "-f " + o.File
 	}
-	o.Body, _ = json.Marshal(req)
+	in, err := serve.CheckInput(o.inputName, o.raw)
+	if err != nil {
+		return exit.UsageErrorf("%v", err)
+	}
+	o.input = in
+	return o.completeS3(f)
+}
+
+// completeS3 wires the model center, read for the model's signature.
+func (o *PredictOptions) completeS3(f *cmdutil.Factory) error {
+	o.S3.Complete(f)
 	return nil
 }
 
@@ -201,8 +227,13 @@ func (o *PredictOptions) Validate() error {
 			return err
 		}
 	}
-	if o.Pipeline != "" {
-		if err := validate.Name("--pipeline", o.Pipeline); err != nil {
+	for _, f := range o.Fetch {
+		if strings.TrimSpace(f) == "" {
+			return exit.UsageErrorf("--fetch: an empty name")
+		}
+	}
+	if o.ClientConfig != "" {
+		if _, err := o.readClientConfig(); err != nil {
 			return err
 		}
 	}
@@ -269,13 +300,10 @@ func (o *PredictOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pipeline := o.Pipeline
-	if pipeline == "" {
-		if pipeline = serve.StatusOf(obj).ModelName; pipeline == "" {
-			pipeline = o.Name
-		}
+	if err := o.request(ctx, obj, t.revision); err != nil {
+		return err
 	}
-	path := serve.PredictionPath(pipeline)
+	path := serve.InferencePath
 
 	gw, gwErr := o.gateway(ctx, t.host)
 	if t.host != "" {
@@ -610,11 +638,11 @@ func (o *PredictOptions) send(ctx context.Context, base, path, host string) erro
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return exit.FailedErrorf("POST %s: HTTP %s\n%s", path, resp.Status, strings.TrimRight(string(body), "\n"))
 	}
-	answer, isPipeline := serve.ParseResponse(body)
-	if isPipeline && answer.ErrNo != 0 {
+	answer, ok := serve.ParseResponse(body)
+	if ok && answer.ErrNo != 0 {
 		return exit.FailedErrorf("POST %s: HTTP %s, but the model answered err_no %d: %s\n%s", path, resp.Status, answer.ErrNo, answer.ErrMsg, strings.TrimRight(string(body), "\n"))
 	}
-	if o.Output == "json" || !isPipeline {
+	if o.Output == "json" || !ok {
 		if len(body) > 0 && body[len(body)-1] != '\n' {
 			body = append(body, '\n')
 		}

@@ -1,7 +1,9 @@
 package serve_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,18 +37,70 @@ import (
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
 	"github.com/paddleflow/paddlex/pkg/exit"
 	"github.com/paddleflow/paddlex/pkg/kube"
+	"github.com/paddleflow/paddlex/pkg/modelhub"
+	"github.com/paddleflow/paddlex/pkg/modelstore"
+	"github.com/paddleflow/paddlex/pkg/modelstore/s3test"
 	"github.com/paddleflow/paddlex/pkg/portforward"
 	"github.com/paddleflow/paddlex/pkg/portforward/portforwardtest"
 	"github.com/paddleflow/paddlex/pkg/serve"
 	"github.com/paddleflow/paddlex/test/standin/paddleserving"
 )
 
+// servingConf is the serving configuration paddle_serving_client.convert
+// writes for a model that feeds x, float32 of any length, and fetches
+// fetch.
+func servingConf(fetch string) string {
+	return "feed_var {\n  name: \"x\"\n  alias_name: \"x\"\n  is_lod_tensor: false\n  feed_type: 1\n  shape: -1\n}\n" +
+		"fetch_var {\n  name: \"" + fetch + "\"\n  alias_name: \"" + fetch + "\"\n  is_lod_tensor: false\n  fetch_type: 1\n  shape: 1\n}\n"
+}
+
 // modelServer runs the Paddle Serving stand-in in-process on loopback,
 // answering for a model that feeds x and fetches fetch.
 func modelServer(t *testing.T, fetch string) *httptest.Server {
-	srv := httptest.NewServer(&paddleserving.Model{Feeds: []string{"x"}, Fetches: []string{fetch}})
+	srv := httptest.NewServer(paddleserving.MustLoad(servingConf(fetch)))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// pushVersions puts versions v1 and v2 of model ocr into the model center
+// srv, converted models whose fetch variables are v1_out and v2_out.
+func pushVersions(t *testing.T, srv *s3test.Server) {
+	t.Helper()
+	st, err := modelstore.New(modelstore.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"v1", "v2"} {
+		archive := tarGz(t, map[string]string{"ocr/server/inference.pdiparams": strings.Repeat("w", 4096), "ocr/server/serving_server_conf.prototxt": servingConf(v + "_out"),
+			"ocr/client/serving_client_conf.prototxt": servingConf(v + "_out")})
+		if _, err := st.Push(context.Background(), modelhub.Ref{Model: "ocr", Version: v}, archive, modelstore.PushOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tarGz writes files, in the order of their names, as a .tar.gz.
+func tarGz(t *testing.T, files map[string]string) string {
+	t.Helper()
+	var b bytes.Buffer
+	gz := gzip.NewWriter(&b)
+	tw := tar.NewWriter(gz)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		_ = tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg})
+		_, _ = tw.Write([]byte(files[n]))
+	}
+	_ = tw.Close()
+	_ = gz.Close()
+	p := filepath.Join(t.TempDir(), "ocr.tar.gz")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // gatewayStandIn plays Knative's data plane behind the Kourier gateway:
@@ -211,6 +266,8 @@ type predictEnv struct {
 	cs      kubernetes.Interface
 	prepare func(*cmdutil.Factory)
 	kubelet *portforwardtest.Kubelet
+	// cache keeps the signatures read from the model center.
+	cache string
 }
 
 // predict runs `serve predict` with its port-forwards going through the
@@ -245,6 +302,7 @@ func (pe *predictEnv) predict(t *testing.T, stdin string, args ...string) result
 		return portforward.Start(ctx, nil, cs, tg, portforward.Options{Dialer: pe.kubelet.Dialer()})
 	}
 	o.DialTimeout = time.Second
+	o.CacheDir = pe.cache
 	err := cmdutil.RunBounded(context.Background(), o)
 	if err != nil {
 		errOut.WriteString("error: " + err.Error() + "\n")
@@ -260,8 +318,10 @@ func TestPredict(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)
 	startKnative(t, e, ns, noFailures)
-	modelCenterKeys(t, e, ns)
-	must(t, e.Run(t, "serve", "create", "ocr", "-n", ns, "--model-version", "v1", "--timeout", "30s"), "create")
+	srv := s3test.Start(t)
+	keys(t, e, ns, srv.AccessKey, srv.SecretKey)
+	pushVersions(t, srv)
+	must(t, e.Run(t, "serve", "create", "ocr", "-n", ns, "--model-version", "v1", "--endpoint", srv.Endpoint, "--timeout", "30s"), "create")
 	must(t, e.Run(t, "serve", "rollout", "ocr", "-n", ns, "--model-version", "v2", "--traffic", "10", "--timeout", "30s"), "rollout")
 	kc := e.Kubeconfig
 	predictScenario(t, ns, e.Clientset, func(f *cmdutil.Factory) { f.ConfigFlags.KubeConfig = &kc })
@@ -272,10 +332,14 @@ func TestPredict(t *testing.T) {
 // it, so the paths run where no API server is built.
 func TestPredictWithFakeClients(t *testing.T) {
 	const ns = "ml"
-	s := serve.Spec{Name: "ocr", Namespace: ns, ModelVersion: "v1"}
+	srv := s3test.Start(t)
+	pushVersions(t, srv)
+	s := serve.Spec{Name: "ocr", Namespace: ns, ModelVersion: "v2", Endpoint: srv.Endpoint}
 	s.Defaults()
-	svc := serve.Render(s)[0]
+	s1 := s
+	s1.ModelVersion = "v1"
 	traffic := serve.Traffic{{Revision: "ocr-v1", Percent: 90, Tag: serve.TagCurrent}, {Revision: "ocr-v2", Percent: 10, Tag: serve.TagCandidate}}
+	svc := serve.RenderService(s, traffic, map[string]serve.Spec{"ocr-v1": s1})
 	_ = unstructured.SetNestedSlice(svc.Object, []any{
 		map[string]any{"revisionName": "ocr-v1", "percent": int64(90), "tag": "current"},
 		map[string]any{"revisionName": "ocr-v2", "percent": int64(10), "tag": "candidate"}}, "spec", "traffic")
@@ -285,7 +349,9 @@ func TestPredictWithFakeClients(t *testing.T) {
 	}
 	_ = unstructured.SetNestedField(svc.Object, map[string]any{"url": "http://ocr." + ns + ".example.com", "traffic": st,
 		"latestReadyRevisionName": "ocr-v2", "latestCreatedRevisionName": "ocr-v2"}, "status")
-	k := kube.NewFake(svc)
+	secret := kube.ToUnstructured(&corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: metav1.ObjectMeta{Name: "data-center", Namespace: ns},
+		Data: map[string][]byte{"access-key": []byte(srv.AccessKey), "secret-key": []byte(srv.SecretKey)}})
+	k := kube.NewFake(svc, secret)
 	cs := fake.NewClientset()
 	predictScenario(t, ns, cs, func(f *cmdutil.Factory) { f.KubeOverride, f.ClientsetOverride = k, cs })
 }
@@ -309,7 +375,7 @@ func predictScenario(t *testing.T, ns string, cs kubernetes.Interface, prepare f
 	kubelet.Route("kourier-system", "3scale-kourier-gateway-0", 8080, gwSrv.Listener.Addr().String())
 	kubelet.Route(ns, "ocr-v1-deployment-a", serve.DefaultPort, v1.Listener.Addr().String())
 	kubelet.Route(ns, "ocr-v2-deployment-woken", serve.DefaultPort, v2.Listener.Addr().String())
-	pe := &predictEnv{cs: cs, prepare: prepare, kubelet: kubelet}
+	pe := &predictEnv{cs: cs, prepare: prepare, kubelet: kubelet, cache: t.TempDir()}
 	// ocr-v1 has a pod; ocr-v2 scaled to zero.
 	if err := startServingPod(context.Background(), cs, ns, "ocr-v1", "ocr-v1-deployment-a"); err != nil {
 		t.Fatal(err)
@@ -327,9 +393,11 @@ func predictScenario(t *testing.T, ns string, cs kubernetes.Interface, prepare f
 	}
 
 	// 2. The canary by tag, scaled to zero: the request wakes it.
-	r = pe.predict(t, `{"key": ["x"], "value": ["[4]"]}`, "ocr", "-n", ns, "--tag", "candidate", "-f", "-", "-o", "json")
-	var answer serve.PipelineResponse
-	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &answer) != nil || answer.ErrNo != 0 || strings.Join(answer.Value, ",") != "[4]" || answer.Key[0] != "v2_out" {
+	// Its feeds come from its own version's archive (v2 fetches v2_out).
+	r = pe.predict(t, `{"x": [[4]]}`, "ocr", "-n", ns, "--tag", "candidate", "-f", "-", "-o", "json")
+	var answer serve.Response
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &answer) != nil || answer.ErrNo != 0 || len(answer.Outputs) != 1 ||
+		fmt.Sprint(answer.Outputs[0].Tensor[0].FloatData) != "[4]" || answer.Outputs[0].Tensor[0].AliasName != "v2_out" {
 		t.Fatalf("candidate: %+v", r)
 	}
 	for _, w := range []string{"(Host: candidate-ocr." + ns + ".example.com)", "revision ocr-v2 is scaled to zero: the request wakes it",
@@ -340,11 +408,8 @@ func predictScenario(t *testing.T, ns string, cs kubernetes.Interface, prepare f
 	}
 
 	// 3. No gateway: a port-forward to the current revision's pod.
-	img := filepath.Join(t.TempDir(), "1.jpg")
-	if err := os.WriteFile(img, []byte("\xff\xd8\xff\xe0 not really a JPEG"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r = pe.predict(t, "", "ocr", "-n", ns, "--gateway", "none", "--image", img)
+	// The signature is the one read before, from the cache.
+	r = pe.predict(t, "", "ocr", "-n", ns, "--gateway", "none", "--data", `{"x": [10, 12]}`)
 	if r.code != 0 || r.stdout != "v1_out: [22]\n" {
 		t.Fatalf("port-forward: %+v", r)
 	}
@@ -379,9 +444,42 @@ func predictScenario(t *testing.T, ns string, cs kubernetes.Interface, prepare f
 	gw.mu.Unlock()
 
 	// 5. Errors of the model and of HTTP exit 1 with what came back.
+	// Input that does not fit the model's feeds is refused before it is
+	// sent (exit 2); what the server refuses exits 1 with its answer.
 	r = pe.predict(t, "", "ocr", "-n", ns, "--data", `{"y": [1]}`)
-	if r.code != 1 || !strings.Contains(r.stderr, "the model answered err_no 3: key y is not in the model's feed vars [x]") {
+	if r.code != 2 || !strings.Contains(r.stderr, `--data: "y" is not a feed of the model; its feeds: x (float32 [-1])`) {
+		t.Errorf("unknown feed: %+v", r)
+	}
+	r = pe.predict(t, "", "ocr", "-n", ns, "--data", `{"x": ["a"]}`)
+	if r.code != 2 || !strings.Contains(r.stderr, `--data: feed x (float32 [-1]): takes numbers, got "a"`) {
+		t.Errorf("a string for a float32 feed: %+v", r)
+	}
+	img := filepath.Join(t.TempDir(), "1.jpg")
+	if err := os.WriteFile(img, []byte("\xff\xd8\xff\xe0 not really a JPEG"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = pe.predict(t, "", "ocr", "-n", ns, "--image", img)
+	if r.code != 2 || !strings.Contains(r.stderr, "--image: the model takes x (float32 [-1]), not one string feed") {
+		t.Errorf("an image for a tensor model: %+v", r)
+	}
+	r = pe.predict(t, "", "ocr", "-n", ns, "--data", `{"tensor": [{"int64_data": [1], "elem_type": 0, "name": "x", "alias_name": "x", "shape": [1, 1]}], "fetch_var_names": ["v1_out"]}`)
+	if r.code != 1 || !strings.Contains(r.stderr, "HTTP 500") || !strings.Contains(r.stderr, "feed var x is float32, but the tensor's elem_type is 0") {
 		t.Errorf("model error: %+v", r)
+	}
+	// --client-config gives the feeds without the model center.
+	conf := filepath.Join(t.TempDir(), "client")
+	if err := os.MkdirAll(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(conf, "serving_client_conf.prototxt"), []byte(servingConf("v1_out")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = pe.predict(t, "", "ocr", "-n", ns, "--client-config", conf, "--data", `{"x": 2}`)
+	if r.code != 0 || r.stdout != "v1_out: [2]\n" {
+		t.Errorf("--client-config: %+v", r)
+	}
+	if entries, _ := os.ReadDir(pe.cache); len(entries) != 2 {
+		t.Errorf("cache holds %d signatures, want v1's and v2's", len(entries))
 	}
 	gw.route("ocr."+ns+".example.com", "")
 	r = pe.predict(t, "", "ocr", "-n", ns, "--gateway", gwURL, "--data", `{"x": [1]}`)
@@ -416,7 +514,9 @@ func TestPredictRefusesBadInput(t *testing.T) {
 		{[]string{"--data", `{"x":1}`, "--gateway", "ftp://gw"}, `--gateway "ftp://gw"`},
 		{[]string{"--data", `{"x":1}`, "--gateway", "http://gw:80/path"}, `--gateway "http://gw:80/path"`},
 		{[]string{"--data", `{"x":1}`, "-o", "yaml"}, `--output "yaml"`},
-		{[]string{"--data", `{"x":1}`, "--pipeline", "Bad_Name"}, "--pipeline"},
+		{[]string{"--data", `{"x":1}`, "--client-config", filepath.Join(dir, "missing")}, "--client-config: open"},
+		{[]string{"--data", `{"x":1}`, "--client-config", img}, "not a Paddle Serving model configuration"},
+		{[]string{"--data", `{"tensor": []}`}, `a request with "tensor" needs "fetch_var_names"`},
 	} {
 		r := run(t, nil, append([]string{"serve", "predict", "ocr"}, c.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) {

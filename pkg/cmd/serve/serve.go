@@ -39,7 +39,7 @@ to "enabled" in the config-features ConfigMap of knative-serving
 		Example: `  paddlex serve create ppocr-det --model-version v1
   paddlex serve rollout ppocr-det --model-version v2 --traffic 10
   paddlex serve get ppocr-det
-  paddlex serve predict ppocr-det --image doc/imgs/1.jpg --pipeline ocr
+  paddlex serve predict ppocr-det --data '{"x": [1, 2, 3]}'
   paddlex serve logs ppocr-det -f
   paddlex serve promote ppocr-det
   paddlex serve rollback ppocr-det

@@ -145,7 +145,7 @@ func convert(args []string) error {
 	if err != nil {
 		return fmt.Errorf("ValueError: The params file (%s) is not exists.", filepath.Join(*dirname, *paramsFile))
 	}
-	conf := "feed_var {\n  name: \"x\"\n  is_lod_tensor: false\n  feed_type: 1\n  shape: 3\n}\nfetch_var {\n  name: \"save_infer_model/scale_0.tmp_1\"\n  is_lod_tensor: false\n  fetch_type: 1\n  shape: 1\n}\n"
+	conf := "feed_var {\n  name: \"x\"\n  alias_name: \"x\"\n  is_lod_tensor: false\n  feed_type: 1\n  shape: 3\n}\nfetch_var {\n  name: \"save_infer_model/scale_0.tmp_1\"\n  alias_name: \"save_infer_model/scale_0.tmp_1\"\n  is_lod_tensor: false\n  fetch_type: 1\n  shape: 1\n}\n"
 	out := map[string][]byte{
 		filepath.Join(*server, *modelFile):                            model,
 		filepath.Join(*server, *paramsFile):                           params,

@@ -81,7 +81,7 @@ func serve(args []string) error {
 		fmt.Println("You must specify your serving model")
 		os.Exit(255)
 	}
-	m := &paddleserving.Model{}
+	var confs []string
 	for _, dir := range models {
 		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 			return fmt.Errorf("ValueError: The input of --model should be a dir not file.")
@@ -91,13 +91,12 @@ func serve(args []string) error {
 		if err != nil {
 			return fmt.Errorf("FileNotFoundError: [Errno 2] No such file or directory: '%s'", conf)
 		}
-		if len(m.Feeds) == 0 { // the first model takes the feed
-			m.Feeds = paddleserving.Vars(string(b), "feed_var")
-		}
-		m.Fetches = paddleserving.Vars(string(b), "fetch_var") // the last model answers
+		confs = append(confs, string(b))
 	}
-	if len(m.Feeds) == 0 || len(m.Fetches) == 0 {
-		return fmt.Errorf("google.protobuf.text_format.ParseError: %s declares no feed_var or fetch_var", models[0])
+	// The first model takes the feed, the last one answers.
+	m, err := paddleserving.Load(confs[0], confs[len(confs)-1])
+	if err != nil {
+		return fmt.Errorf("google.protobuf.text_format.ParseError: %s: %v", models[0], err)
 	}
 	l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
 	if err != nil {
