@@ -1,6 +1,7 @@
 package install_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/paddleflow/paddlex/internal/testenv"
 )
@@ -86,7 +91,38 @@ profiles:
 	for _, f := range files[1:] {
 		cleanArgs = append(cleanArgs, "-f", f)
 	}
+	// The apiextensions server refuses to list a custom resource while
+	// its storage initializes, and a CRD deleted then stays Terminating
+	// ("could not list instances: storage is (re)initializing") for
+	// minutes: clean once every CRD serves lists.
+	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	settle := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		crds, err := e.Dynamic.Resource(crdGVR).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, crd := range crds.Items {
+			group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+			plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+			versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+			for _, v := range versions {
+				name, _, _ := unstructured.NestedString(v.(map[string]any), "name")
+				gvr := schema.GroupVersionResource{Group: group, Version: name, Resource: plural}
+				for {
+					if _, err := e.Dynamic.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1}); err == nil {
+						break
+					} else if ctx.Err() != nil {
+						b.Fatalf("%s never served a list: %v", gvr, err)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}
+	}
 	clean := func() {
+		settle()
 		run(kubectl, append([]string{"--kubeconfig", e.Kubeconfig, "delete", "--ignore-not-found", "--wait=true", "--timeout=5m"}, cleanArgs...)...)
 	}
 	objects := 0
