@@ -178,15 +178,24 @@ func (in *Installer) versions(ctx context.Context, comp string, objs []*unstruct
 		kinds[o.GroupVersionKind()] = true
 	}
 	sel := labels.Set{LabelComponent: comp}.String()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for gvk := range kinds {
-		items, err := in.Kube.List(ctx, gvk, kube.ListOptions{LabelSelector: sel})
-		if err != nil {
-			continue // a kind this component's CRDs are about to define
-		}
-		for i := range items {
-			out[kube.RefOf(&items[i])] = items[i].GetResourceVersion()
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			items, err := in.Kube.List(ctx, gvk, kube.ListOptions{LabelSelector: sel})
+			if err != nil {
+				return // a kind this component's CRDs are about to define
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range items {
+				out[kube.RefOf(&items[i])] = items[i].GetResourceVersion()
+			}
+		}()
 	}
+	wg.Wait()
 	return out
 }
 

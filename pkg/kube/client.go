@@ -53,8 +53,10 @@ func (c *Client) reporter() Reporter {
 	return c.Reporter
 }
 
-// mapping resolves ref's kind, refreshing discovery once if it is unknown.
-func (c *Client) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+// mapping resolves ref's kind, refreshing discovery once if it is unknown,
+// and waiting for the CustomResourceDefinition that defines it when that
+// exists but is not served yet (applied moments ago without a wait).
+func (c *Client) mapping(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	if m, ok := c.mappings.Load(gvk); ok {
 		return m.(*meta.RESTMapping), nil
 	}
@@ -74,13 +76,51 @@ func (c *Client) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error)
 			c.mappings.Store(gvk, m)
 			return m, nil
 		}
+		if c.awaitCRD(ctx, gvk) {
+			c.resetOnce.Lock()
+			r.Reset()
+			c.resetOnce.Unlock()
+			if m, err2 := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err2 == nil {
+				c.mappings.Store(gvk, m)
+				return m, nil
+			}
+		}
 	}
 	return nil, NoKindError(gvk)
 }
 
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// definesKind reports the group and kind a CustomResourceDefinition defines.
+func definesKind(crd *unstructured.Unstructured) schema.GroupKind {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	return schema.GroupKind{Group: group, Kind: kind}
+}
+
+// awaitCRD waits until the CustomResourceDefinition that defines gvk's
+// kind is established, and reports whether there is one that now is.
+// Those who may not list CRDs get false, as when there is none.
+func (c *Client) awaitCRD(ctx context.Context, gvk schema.GroupVersionKind) bool {
+	if gvk.Group == "" || c.Dynamic == nil {
+		return false
+	}
+	list, err := c.Dynamic.Resource(crdGVR).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for i := range list.Items {
+		if definesKind(&list.Items[i]) == gvk.GroupKind() {
+			_, err := c.Wait(ctx, RefOf(&list.Items[i]), CRDEstablished())
+			return err == nil
+		}
+	}
+	return false
+}
+
 // resource returns the dynamic client for ref and the resource's name for messages.
-func (c *Client) resource(ref ObjectRef) (dynamic.ResourceInterface, string, error) {
-	m, err := c.mapping(ref.GVK)
+func (c *Client) resource(ctx context.Context, ref ObjectRef) (dynamic.ResourceInterface, string, error) {
+	m, err := c.mapping(ctx, ref.GVK)
 	if err != nil {
 		return nil, "", err
 	}
@@ -103,6 +143,10 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 		opts.FieldManager = FieldManager
 	}
 	out := make([]*unstructured.Unstructured, len(objs))
+	used := map[schema.GroupKind]bool{}
+	for _, o := range objs {
+		used[o.GroupVersionKind().GroupKind()] = true
+	}
 	for _, wave := range Waves(objs) {
 		if err := c.forEach(ctx, wave, func(i int) error {
 			applied, err := c.applyOne(ctx, objs[i], opts)
@@ -111,11 +155,12 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 		}); err != nil {
 			return out, err
 		}
-		// Kinds that the CRDs of this wave define must be served before the
-		// next wave applies objects of them.
+		// Kinds that the CRDs of this wave define must be served before a
+		// later wave applies objects of them; a CRD no object here uses is
+		// not waited for (a later call that uses it waits then).
 		if opts.DryRun == DryRunNone {
 			if err := c.forEach(ctx, wave, func(i int) error {
-				if !IsCRD(objs[i]) {
+				if !IsCRD(objs[i]) || !used[definesKind(objs[i])] {
 					return nil
 				}
 				_, err := c.Wait(ctx, RefOf(objs[i]), CRDEstablished())
@@ -157,7 +202,7 @@ func (c *Client) forEach(ctx context.Context, idx []int, fn func(i int) error) e
 
 func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (*unstructured.Unstructured, error) {
 	ref := RefOf(obj)
-	ri, resource, err := c.resource(ref)
+	ri, resource, err := c.resource(ctx, ref)
 	if err != nil {
 		return nil, classify(err, "apply", ref, resource)
 	}
@@ -194,7 +239,7 @@ func (c *Client) Create(ctx context.Context, obj *unstructured.Unstructured, opt
 	if ref.Name == "" {
 		ref.Name = obj.GetGenerateName() + "*"
 	}
-	ri, resource, err := c.resource(ref)
+	ri, resource, err := c.resource(ctx, ref)
 	if err != nil {
 		return nil, classify(err, "create", ref, resource)
 	}
@@ -226,7 +271,7 @@ func (c *Client) WithReporter(r Reporter) Interface {
 
 // Get implements Interface.
 func (c *Client) Get(ctx context.Context, ref ObjectRef) (*unstructured.Unstructured, error) {
-	ri, resource, err := c.resource(ref)
+	ri, resource, err := c.resource(ctx, ref)
 	if err != nil {
 		return nil, classify(err, "get", ref, resource)
 	}
@@ -245,7 +290,7 @@ func (c *Client) Get(ctx context.Context, ref ObjectRef) (*unstructured.Unstruct
 // List implements Interface.
 func (c *Client) List(ctx context.Context, gvk schema.GroupVersionKind, opts ListOptions) ([]unstructured.Unstructured, error) {
 	ref := ObjectRef{GVK: gvk, Namespace: opts.Namespace}
-	m, err := c.mapping(gvk)
+	m, err := c.mapping(ctx, gvk)
 	if err != nil {
 		return nil, classify(err, "list", ref, "")
 	}
@@ -294,7 +339,7 @@ func (c *Client) Delete(ctx context.Context, refs []ObjectRef, opts DeleteOption
 }
 
 func (c *Client) deleteOne(ctx context.Context, ref ObjectRef, opts DeleteOptions) error {
-	ri, resource, err := c.resource(ref)
+	ri, resource, err := c.resource(ctx, ref)
 	if err != nil {
 		if opts.IgnoreNotFound && errors.As(err, new(*PreconditionError)) {
 			// The kind itself is gone, so its objects are too.

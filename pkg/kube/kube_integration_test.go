@@ -83,6 +83,48 @@ func TestApplyOrdersCRDsNamespacesAndObjects(t *testing.T) {
 	})
 }
 
+// A CRD applied alone is not waited for (nothing in that call uses it);
+// a custom resource of it applied by the next call, at once, waits for the
+// CRD to be served instead of failing as an unknown kind.
+func TestApplyWaitsForACRDWhenItsKindIsUsed(t *testing.T) {
+	e := testenv.Get(t)
+	ctx := context.Background()
+	ns := e.Namespace(t)
+	group := ns + ".test.paddlex.io" // a CRD of its own each run
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "gadgets." + group},
+		"spec": map[string]any{
+			"group": group, "scope": "Namespaced",
+			"names": map[string]any{"kind": "Gadget", "plural": "gadgets", "singular": "gadget", "listKind": "GadgetList"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+	t.Cleanup(func() {
+		_ = e.Kube().Delete(ctx, []kube.ObjectRef{kube.RefOf(crd)}, kube.DeleteOptions{IgnoreNotFound: true})
+	})
+	var rep recorder
+	k := e.Kube().WithReporter(&rep)
+	if _, err := k.Apply(ctx, []*unstructured.Unstructured{crd}, kube.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep.mu.Lock()
+	got := strings.Join(rep.done, "\n")
+	rep.mu.Unlock()
+	if strings.Contains(got, "gadgets."+group) {
+		t.Errorf("the CRD was waited for though nothing in the call used it:\n%s", got)
+	}
+	gadget := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": group + "/v1", "kind": "Gadget",
+		"metadata": map[string]any{"name": "g", "namespace": ns}, "spec": map[string]any{"size": int64(1)},
+	}}
+	out, err := k.Apply(ctx, []*unstructured.Unstructured{gadget}, kube.ApplyOptions{})
+	if err != nil || out[0].GetResourceVersion() == "" {
+		t.Fatalf("a Gadget right after its CRD: %v", err)
+	}
+}
+
 func TestApplyIsIdempotent(t *testing.T) {
 	e := testenv.Get(t)
 	ns := e.Namespace(t)

@@ -21,7 +21,7 @@ import (
 // meanwhile watches the object's Warning events and reports them.
 func (c *Client) Wait(ctx context.Context, ref ObjectRef, cond Condition) (*unstructured.Unstructured, error) {
 	start := time.Now()
-	ri, resource, err := c.resource(ref)
+	ri, resource, err := c.resource(ctx, ref)
 	if err != nil {
 		if errors.As(err, new(*PreconditionError)) {
 			if done, _, _ := cond.Check(nil); done {

@@ -1,8 +1,10 @@
 package install_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/paddleflow/paddlex/internal/testenv"
 )
@@ -126,13 +130,68 @@ profiles:
 		run(kubectl, append([]string{"--kubeconfig", e.Kubeconfig, "delete", "--ignore-not-found", "--wait=true", "--timeout=5m"}, cleanArgs...)...)
 	}
 	objects := 0
+	var all []*unstructured.Unstructured
 	for _, f := range files[1:] {
 		data, _ := os.ReadFile(f)
 		objects += strings.Count("\n"+string(data), "\nkind: ")
+		dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		for {
+			var o unstructured.Unstructured
+			if err := dec.Decode(&o.Object); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+			if len(o.Object) > 0 {
+				all = append(all, &o)
+			}
+		}
 	}
+	// floor applies the same objects from this process with discovery
+	// warm, every one at once (16 at a time) and nothing waited for: the
+	// API server's own work, which neither command can go below.
+	k := e.Kube()
+	force := true
+	floor := func() time.Duration {
+		ctx := context.Background()
+		start := time.Now()
+		errs := make(chan error, len(all))
+		sem := make(chan struct{}, 16)
+		for _, o := range all {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				m, err := k.Mapper.RESTMapping(o.GroupVersionKind().GroupKind(), o.GroupVersionKind().Version)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, _ := o.MarshalJSON()
+				ri := e.Dynamic.Resource(m.Resource)
+				var err2 error
+				if o.GetNamespace() != "" {
+					_, err2 = ri.Namespace(o.GetNamespace()).Patch(ctx, o.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "floor", Force: &force})
+				} else {
+					_, err2 = ri.Patch(ctx, o.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "floor", Force: &force})
+				}
+				errs <- err2
+			}()
+		}
+		for range all {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start)
+	}
+	run(kubectl, "--kubeconfig", e.Kubeconfig, "apply", "--server-side", "-f", ns)
 	clean()
-	var pd, kd []time.Duration
+	var pd, kd, fd []time.Duration
 	for i := 0; i < b.N; i++ {
+		for range 3 {
+			fd = append(fd, floor())
+			clean()
+		}
 		for round := range 3 {
 			// Alternate who goes first, so neither always meets a warmer server.
 			steps := []func(){
@@ -159,10 +218,12 @@ profiles:
 		slices.Sort(s)
 		return s[len(s)/2]
 	}
-	p, k := med(pd), med(kd)
+	p, kt, fl := med(pd), med(kd), med(fd)
 	b.ReportMetric(float64(p.Milliseconds()), "paddlex-ms")
-	b.ReportMetric(float64(k)/float64(p), "x-faster-than-kubectl")
+	b.ReportMetric(float64(kt)/float64(p), "x-faster-than-kubectl")
 	fmt.Printf("\nArgo install.yaml + Knative Serving CRDs (%d objects and a namespace), median of %d runs each, from a clean state\n", objects, len(pd))
-	fmt.Printf("  %-52s %9s\n  %-52s %9s\n", "paddlex install --components argo,knative-crds", p.Round(time.Millisecond), "kubectl apply --server-side -f (the same files)", k.Round(time.Millisecond))
-	fmt.Printf("  kubectl / paddlex: %.1f× (target ≥ 5×)\n", float64(k)/float64(p))
+	fmt.Printf("  %-52s %9s\n  %-52s %9s\n  %-52s %9s\n", "paddlex install --components argo,knative-crds", p.Round(time.Millisecond),
+		"kubectl apply --server-side -f (the same files)", kt.Round(time.Millisecond),
+		"the server's floor (all at once, warm, in-process)", fl.Round(time.Millisecond))
+	fmt.Printf("  kubectl / paddlex: %.1f× (target ≥ 5×); kubectl / floor: %.1f× (the most any client could reach)\n", float64(kt)/float64(p), float64(kt)/float64(fl))
 }
