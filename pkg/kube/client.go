@@ -69,19 +69,23 @@ func (c *Client) mapping(ctx context.Context, gvk schema.GroupVersionKind) (*met
 		return nil, err
 	}
 	if r, ok := c.Mapper.(meta.ResettableRESTMapper); ok {
-		c.resetOnce.Lock()
-		r.Reset()
-		c.resetOnce.Unlock()
-		if m, err2 := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err2 == nil {
-			c.mappings.Store(gvk, m)
-			return m, nil
-		}
-		if c.awaitCRD(ctx, gvk) {
+		// refresh rediscovers the kinds and looks gvk up again.
+		refresh := func() (*meta.RESTMapping, bool) {
 			c.resetOnce.Lock()
 			r.Reset()
 			c.resetOnce.Unlock()
-			if m, err2 := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err2 == nil {
-				c.mappings.Store(gvk, m)
+			m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			if err != nil {
+				return nil, false
+			}
+			c.mappings.Store(gvk, m)
+			return m, true
+		}
+		if m, ok := refresh(); ok {
+			return m, nil
+		}
+		if c.awaitCRD(ctx, gvk) {
+			if m, ok := refresh(); ok {
 				return m, nil
 			}
 		}
