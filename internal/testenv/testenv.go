@@ -24,8 +24,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -82,6 +84,9 @@ var (
 // cluster), with clients for test setup. Config, Kubeconfig, Bin, Dir,
 // UpstreamCRDs and Log come from the embedded local cluster.
 type Env struct {
+	// stopTokens stops the token controller stand-in, when there is one.
+	stopTokens context.CancelFunc
+
 	*localcluster.Cluster
 	Dynamic   dynamic.Interface
 	Clientset kubernetes.Interface
@@ -175,10 +180,61 @@ func start(bin string, opts Options) (*Env, error) {
 		return e, err
 	}
 	e.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	if !opts.Cluster && !opts.RealNode {
+		ctx, cancel := context.WithCancel(context.Background())
+		e.stopTokens = cancel
+		go tokenStandIn(ctx, e.Clientset)
+	}
 	return e, nil
 }
 
-func (e *Env) stop() { e.Cluster.Stop() }
+func (e *Env) stop() {
+	if e.stopTokens != nil {
+		e.stopTokens()
+	}
+	e.Cluster.Stop()
+}
+
+// tokenStandIn plays kube-controller-manager's token controller where the
+// environment runs no kube-controller-manager (a bare API server): it
+// writes a placeholder token into every service account token Secret, as
+// the controller writes a signed one.
+func tokenStandIn(ctx context.Context, cs kubernetes.Interface) {
+	sel := fields.OneTermEqualSelector("type", string(corev1.SecretTypeServiceAccountToken)).String()
+	fill := func(s *corev1.Secret) {
+		if len(s.Data["token"]) > 0 {
+			return
+		}
+		s = s.DeepCopy()
+		if s.Data == nil {
+			s.Data = map[string][]byte{}
+		}
+		s.Data["token"] = []byte("token-controller-stand-in")
+		s.Data["namespace"] = []byte(s.Namespace)
+		_, _ = cs.CoreV1().Secrets(s.Namespace).Update(ctx, s, metav1.UpdateOptions{})
+	}
+	for ctx.Err() == nil {
+		l, err := cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{FieldSelector: sel})
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		for i := range l.Items {
+			fill(&l.Items[i])
+		}
+		w, err := cs.CoreV1().Secrets("").Watch(ctx, metav1.ListOptions{FieldSelector: sel, ResourceVersion: l.ResourceVersion})
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		for ev := range w.ResultChan() {
+			if s, ok := ev.Object.(*corev1.Secret); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
+				fill(s)
+			}
+		}
+		w.Stop()
+	}
+}
 
 // Namespace creates a namespace for one test, removed when it ends.
 func (e *Env) Namespace(t testing.TB) string {

@@ -174,7 +174,48 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 			}
 		}
 	}
+	// A service account's token Secret is of use once the token controller
+	// has written the token into it: a pod that mounts it before then finds
+	// no token (Argo's executor then fails "no configuration has been
+	// provided").
+	if opts.DryRun == DryRunNone {
+		all := make([]int, len(objs))
+		for i := range all {
+			all[i] = i
+		}
+		if err := c.forEach(ctx, all, func(i int) error {
+			if !IsTokenSecret(objs[i]) {
+				return nil
+			}
+			_, err := c.Wait(ctx, RefOf(objs[i]), TokenIssued())
+			return err
+		}); err != nil {
+			return out, err
+		}
+	}
 	return out, nil
+}
+
+// IsTokenSecret reports whether obj is a service account's token Secret.
+func IsTokenSecret(obj *unstructured.Unstructured) bool {
+	if obj.GetKind() != "Secret" || obj.GroupVersionKind().Group != "" {
+		return false
+	}
+	t, _, _ := unstructured.NestedString(obj.Object, "type")
+	return t == string(corev1.SecretTypeServiceAccountToken)
+}
+
+// TokenIssued waits for the token controller to write a token Secret's token.
+func TokenIssued() Condition {
+	return NewCondition("its token issued by the token controller", func(obj *unstructured.Unstructured) (bool, string, error) {
+		if obj == nil {
+			return false, "not there yet", nil
+		}
+		if tok, _, _ := unstructured.NestedString(obj.Object, "data", "token"); tok != "" {
+			return true, "token issued", nil
+		}
+		return false, "waiting for the token controller (kube-controller-manager) to write the token", nil
+	})
 }
 
 // forEach runs fn for every index concurrently, at most Concurrency at a
