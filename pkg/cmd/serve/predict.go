@@ -155,6 +155,8 @@ model's feeds exits 2 before anything is sent.`,
 func (o *PredictOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args []string) error {
 	o.Name, o.Namespace = args[0], f.Namespace()
 	o.Revision = RevisionOf(o.Name, o.Revision)
+	// The model center, read for the model's signature.
+	o.S3.Complete(f)
 	given := 0
 	for _, s := range []string{o.File, o.Data, o.Image} {
 		if s != "" {
@@ -177,7 +179,7 @@ func (o *PredictOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args [
 			return exit.UsageErrorf("--image %s is empty", o.Image)
 		}
 		o.image = b
-		return o.completeS3(f)
+		return nil
 	case o.Data != "":
 		o.raw, o.inputName = []byte(o.Data), "--data"
 	default:
@@ -197,12 +199,6 @@ func (o *PredictOptions) Complete(f *cmdutil.Factory, cmd *cobra.Command, args [
 		return exit.UsageErrorf("%v", err)
 	}
 	o.input = in
-	return o.completeS3(f)
-}
-
-// completeS3 wires the model center, read for the model's signature.
-func (o *PredictOptions) completeS3(f *cmdutil.Factory) error {
-	o.S3.Complete(f)
 	return nil
 }
 
