@@ -120,12 +120,22 @@ func (f *Factory) RESTConfig() (*rest.Config, error) {
 
 // Namespace resolves the namespace: -n, then PADDLEX_NAMESPACE and the config
 // file (mapped onto -n at the root), then the kubeconfig context's namespace
-// when it sets one, then kubeflow.
+// when it sets one, then, in a pod without a kubeconfig (a tenant's
+// notebook server, a CI job), the pod's own namespace, as kubectl does;
+// then kubeflow.
 func (f *Factory) Namespace() string {
 	if f.ConfigFlags.Namespace != nil && *f.ConfigFlags.Namespace != "" {
 		return *f.ConfigFlags.Namespace
 	}
-	raw, err := f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	loader := f.ConfigFlags.ToRawKubeConfigLoader()
+	raw, err := loader.RawConfig()
+	if err == nil && len(raw.Contexts) == 0 {
+		// No kubeconfig: client-go's in-cluster namespace (POD_NAMESPACE,
+		// else the service account's namespace file) when in a pod.
+		if ns, _, err := loader.Namespace(); err == nil && ns != "" {
+			return ns
+		}
+	}
 	if err == nil {
 		ctxName := raw.CurrentContext
 		if f.ConfigFlags.Context != nil && *f.ConfigFlags.Context != "" {

@@ -1,7 +1,9 @@
 package install
 
 import (
+	_ "embed"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
+	"github.com/paddleflow/paddlex/pkg/tenant"
 )
 
 // How users sign in. The Argo server never acts with its own rights for a
@@ -316,11 +319,63 @@ func jupyterhubValues(s Settings) map[string]any {
 		config["SharedPasswordAuthenticator"] = map[string]any{"admin_password": s.Secrets[SeedHubAdminPassword]}
 		config["Authenticator"] = map[string]any{"admin_users": []any{HubAdminUser}}
 	}
-	return map[string]any{
+	// Each tenant's notebook runs in the tenant's namespace, as its
+	// notebook service account (notebook_spawn.py); the hub admits their
+	// servers' API calls from those namespaces.
+	hub["extraConfig"] = map[string]any{"paddlex-tenants": NotebookSpawnConfig(s.Domain != "")}
+	hub["networkPolicy"] = map[string]any{"ingress": []any{map[string]any{
+		"from": []any{map[string]any{
+			"namespaceSelector": map[string]any{"matchLabels": map[string]any{tenant.LabelTenant: "true"}},
+			"podSelector":       map[string]any{"matchLabels": map[string]any{"hub.jupyter.org/network-access-hub": "true"}},
+		}},
+		"ports": []any{map[string]any{"protocol": "TCP", "port": int64(8081)}},
+	}}}
+	values := map[string]any{
 		"proxy": map[string]any{"secretToken": s.Secrets[SeedHubProxyToken]},
 		"hub":   hub,
 		"cull":  cullValues(s),
 	}
+	if s.NotebookImage != "" {
+		name, tag := splitImage(s.NotebookImage)
+		values["singleuser"] = map[string]any{"image": map[string]any{"name": name, "tag": tag}}
+	}
+	return values
+}
+
+// NotebookSpawnHook is the hub configuration that starts a tenant's
+// notebook in the tenant's namespace as its notebook service account
+// (Python, run by JupyterHub with PADDLEX_REQUIRE_TENANT set before it).
+//
+//go:embed notebook_spawn.py
+var NotebookSpawnHook string
+
+// NotebookSpawnConfig is the hub's extraConfig entry: NotebookSpawnHook,
+// refusing users who are no tenant when requireTenant (with dex, where
+// every user is one), else starting their notebook in the hub's namespace
+// without API access (the standalone profile's admin).
+func NotebookSpawnConfig(requireTenant bool) string {
+	flag := "False"
+	if requireTenant {
+		flag = "True"
+	}
+	return "PADDLEX_REQUIRE_TENANT = " + flag + "\n" + NotebookSpawnHook
+}
+
+// splitImage splits a reference into the chart's image name and tag; a
+// digest stays in the tag (the chart joins them with ":"), so a reference
+// without a tag gets "latest" only if it has no digest either.
+func splitImage(ref string) (name, tag string) {
+	if at := strings.Index(ref, "@"); at >= 0 {
+		name, digest := ref[:at], ref[at:]
+		if colon := strings.LastIndex(name, ":"); colon > strings.LastIndex(name, "/") {
+			return name[:colon], name[colon+1:] + digest
+		}
+		return name, "latest" + digest
+	}
+	if colon := strings.LastIndex(ref, ":"); colon > strings.LastIndex(ref, "/") {
+		return ref[:colon], ref[colon+1:]
+	}
+	return ref, "latest"
 }
 
 // DefaultNotebookIdleTimeout is how long a notebook may sit idle before it

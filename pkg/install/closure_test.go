@@ -100,7 +100,7 @@ func upstreamArtifacts(t *testing.T) (string, string) {
 
 // renderReal renders a profile from the manifests directory, through the
 // Fetcher, so the catalog's checksums are verified against the real files.
-func renderReal(t *testing.T, cat *install.Catalog, sel install.Selection, networking string) []install.Rendered {
+func renderReal(t *testing.T, cat *install.Catalog, sel install.Selection, networking string, mods ...func(*install.Settings)) []install.Rendered {
 	t.Helper()
 	dir, note := upstreamArtifacts(t)
 	if note != "" && cat.Component("paddle-operator") != nil {
@@ -117,7 +117,11 @@ func renderReal(t *testing.T, cat *install.Catalog, sel install.Selection, netwo
 	if networking == "" {
 		networking = cat.DefaultNetworking[sel.Profile]
 	}
-	rs, err := install.Render(plan, arts, fixedSettings(sel.Profile, networking))
+	settings := fixedSettings(sel.Profile, networking)
+	for _, m := range mods {
+		m(&settings)
+	}
+	rs, err := install.Render(plan, arts, settings)
 	if err != nil {
 		t.Fatal(err)
 	}

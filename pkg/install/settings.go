@@ -40,6 +40,9 @@ type Settings struct {
 	// before JupyterHub's idle culler stops it (--notebook-idle-timeout);
 	// zero means DefaultNotebookIdleTimeout.
 	NotebookIdleTimeout time.Duration
+	// NotebookImage is the image notebook servers run (--notebook-image),
+	// with its tag or digest; empty keeps the chart's.
+	NotebookImage string
 	// Secrets holds the seed values by key (see Seed).
 	Secrets map[string]string
 	// SecretNamespaces are namespaces besides kubeflow where the

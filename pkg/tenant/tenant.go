@@ -46,6 +46,19 @@ const (
 // namespace's user needs beyond admin: the paddle kinds and Argo's.
 const NamespaceUserRole = "paddlex-namespace-user"
 
+// Notebooks: JupyterHub starts a tenant's notebook server in their
+// namespace as NotebookAccount, which holds the tenant's own rights there
+// (the same bindings), so paddlex in the notebook acts as the tenant in
+// their namespace and nowhere else. The hub's service account
+// (HubNamespace/HubAccount) is bound to NotebookSpawnerRole there, which
+// the jupyterhub component provides.
+const (
+	NotebookAccount     = "notebook"
+	NotebookSpawnerRole = "paddlex-notebook-spawner"
+	HubNamespace        = "jhub"
+	HubAccount          = "hub"
+)
+
 // DefaultEndpoint is MinIO's in-cluster address, which the tenant's
 // data-center Secret names.
 const DefaultEndpoint = "http://minio-service.kubeflow:9000"
@@ -150,7 +163,8 @@ func meta(name, ns string) metav1.ObjectMeta {
 }
 
 // Render returns the tenant's objects in apply order: the namespace, its
-// network policies, quota and limits, RoleBindings and data-center Secret.
+// network policies, quota and limits, the notebook service account, the
+// RoleBindings and the data-center Secret.
 func Render(s Spec) []*unstructured.Unstructured {
 	ns := s.Namespace
 	nsMeta := meta(ns, "")
@@ -186,25 +200,32 @@ func Render(s Spec) []*unstructured.Unstructured {
 		// Knative's activator and the ingress gateways in front of model
 		// services; the Argo workflow controller; paddle-operator, whose
 		// SampleSet controller calls the cache runtime's server in the
-		// SampleSet's namespace.
+		// SampleSet's namespace; JupyterHub's hub and proxy, in front of
+		// the tenant's notebook server.
 		&networkingv1.NetworkPolicy{TypeMeta: typeMeta("networking.k8s.io/v1", "NetworkPolicy"), ObjectMeta: meta("allow-platform", ns),
 			Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{ingress},
 				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
 					MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn,
-						Values: []string{"knative-serving", "kourier-system", "istio-system", "argo", "paddle-system"}}}}}}}}}},
+						Values: []string{"knative-serving", "kourier-system", "istio-system", "argo", "paddle-system", HubNamespace}}}}}}}}}},
 	)
 	if q := s.quota(); q != nil {
 		objs = append(objs, q, s.limits())
 	}
-	user := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: s.Email}}
+	// The tenant and their notebooks hold the same rights.
+	owners := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: s.Email},
+		{Kind: rbacv1.ServiceAccountKind, Name: NotebookAccount, Namespace: ns}}
 	objs = append(objs,
+		&corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: meta(NotebookAccount, ns)},
 		// admin, namespaced: everything in the namespace, and the Roles a
 		// pipeline run creates for its own account (which grant only what
 		// the user holds). Nothing outside the namespace.
 		&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta("namespace-owner", ns),
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"}, Subjects: user},
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"}, Subjects: owners},
 		&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta("namespace-owner-paddle", ns),
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: NamespaceUserRole}, Subjects: user},
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: NamespaceUserRole}, Subjects: owners},
+		&rbacv1.RoleBinding{TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta("jupyterhub-spawner", ns),
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: NotebookSpawnerRole},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: HubAccount, Namespace: HubNamespace}}},
 		s.secret(),
 	)
 	out := make([]*unstructured.Unstructured, 0, len(objs))

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -101,7 +102,7 @@ func TestRender(t *testing.T) {
 			t.Errorf("%s %s is in namespace %q, not the tenant's", o.GetKind(), o.GetName(), o.GetNamespace())
 		}
 	}
-	for kind, n := range map[string]int{"Namespace": 1, "NetworkPolicy": 3, "ResourceQuota": 1, "LimitRange": 1, "RoleBinding": 2, "Secret": 1} {
+	for kind, n := range map[string]int{"Namespace": 1, "NetworkPolicy": 3, "ResourceQuota": 1, "LimitRange": 1, "RoleBinding": 3, "ServiceAccount": 1, "Secret": 1} {
 		if kinds[kind] != n {
 			t.Errorf("%d %s objects, want %d", kinds[kind], kind, n)
 		}
@@ -120,8 +121,18 @@ func TestRender(t *testing.T) {
 		switch o.GetKind() {
 		case "RoleBinding":
 			subj, _, _ := unstructuredSlice(o.Object, "subjects")
-			if len(subj) != 1 || subj[0].(map[string]any)["name"] != s.Email || subj[0].(map[string]any)["kind"] != "User" {
-				t.Errorf("RoleBinding %s subjects %v; want user %s", o.GetName(), subj, s.Email)
+			if o.GetName() == "jupyterhub-spawner" {
+				// The hub starts notebooks here, with the spawner role only.
+				role, _, _ := unstructured.NestedString(o.Object, "roleRef", "name")
+				if len(subj) != 1 || subj[0].(map[string]any)["name"] != HubAccount || subj[0].(map[string]any)["namespace"] != HubNamespace || role != NotebookSpawnerRole {
+					t.Errorf("RoleBinding %s: subjects %v, role %s; want the hub's account and %s", o.GetName(), subj, role, NotebookSpawnerRole)
+				}
+				continue
+			}
+			// The tenant and their notebooks' account, the same rights.
+			if len(subj) != 2 || subj[0].(map[string]any)["name"] != s.Email || subj[0].(map[string]any)["kind"] != "User" ||
+				subj[1].(map[string]any)["name"] != NotebookAccount || subj[1].(map[string]any)["kind"] != "ServiceAccount" || subj[1].(map[string]any)["namespace"] != s.Namespace {
+				t.Errorf("RoleBinding %s subjects %v; want user %s and service account %s/%s", o.GetName(), subj, s.Email, s.Namespace, NotebookAccount)
 			}
 		case "Secret":
 			data := o.Object["data"].(map[string]any)

@@ -299,3 +299,116 @@ func has(list []string, s string) bool {
 	}
 	return false
 }
+
+// manifestDocs returns the documents of one of the install's manifests.
+func manifestDocs(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../manifests/components/" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(string(b), "\n---\n")
+}
+
+// A tenant's notebook runs as their namespace's notebook account, which
+// holds exactly the tenant's rights: everything they may do in their
+// namespace, nothing in another tenant's. JupyterHub's account finds
+// tenants' namespaces and starts notebook pods in them, and nowhere else;
+// it reads no Secret.
+func TestNotebookAccountsHoldTheTenantsRights(t *testing.T) {
+	e := testenv.Get(t)
+	ctx := context.Background()
+	waitAggregated(t, e, "admin")
+	e.Apply(t, "", namespaceUserRole(t))
+	for _, doc := range manifestDocs(t, "jupyterhub/notebooks.yaml") {
+		e.Apply(t, "", doc)
+	}
+	a := addTenant(t, e, "carol@example.com", 4)
+	b := addTenant(t, e, "dave@example.com", 5)
+	platform := e.Namespace(t)
+
+	review := func(user, group, resource, verb, namespace string) bool {
+		t.Helper()
+		cs, _ := as(t, e, user)
+		r, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Group: group, Resource: resource, Verb: verb, Namespace: namespace}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("SelfSubjectAccessReview: %v", err)
+		}
+		return r.Status.Allowed
+	}
+	notebook := "system:serviceaccount:" + a.Namespace + ":" + tenant.NotebookAccount
+	hub := "system:serviceaccount:" + tenant.HubNamespace + ":" + tenant.HubAccount
+	// (Knative's services come to admin through Knative's own aggregated
+	// ClusterRole, which this API server lacks: the real node's
+	// TestTenantTrainsAndServes serves in a tenant's namespace.)
+	verbs := []struct{ group, resource, verb string }{
+		{"", "secrets", "get"}, {"", "pods", "create"}, {"", "pods/log", "get"}, {"batch", "jobs", "create"},
+		{paddle.PaddleJobGVK.Group, "paddlejobs", "create"}, {paddle.PaddleJobGVK.Group, "samplesets", "create"},
+		{"argoproj.io", "workflows", "create"}, {"rbac.authorization.k8s.io", "roles", "create"},
+		{paddle.TrainingOperatorJobGVK.Group, "paddlejobs", "create"},
+	}
+	checked := 0
+	for _, v := range verbs {
+		tenantMay := review(a.Email, v.group, v.resource, v.verb, a.Namespace)
+		if got := review(notebook, v.group, v.resource, v.verb, a.Namespace); got != tenantMay || !got {
+			t.Errorf("in %s, %s may %s %s.%s: %v; the tenant: %v (want both allowed)", a.Namespace, notebook, v.verb, v.resource, v.group, got, tenantMay)
+		}
+		if review(notebook, v.group, v.resource, v.verb, b.Namespace) {
+			t.Errorf("%s may %s %s.%s in %s's namespace", notebook, v.verb, v.resource, v.group, b.Email)
+		}
+		checked += 2
+	}
+	if review(notebook, "", "namespaces", "list", "") {
+		t.Errorf("%s may list namespaces", notebook)
+	}
+
+	// The hub: find tenants, start and stop notebooks in their namespace.
+	for _, v := range []struct{ group, resource, verb, namespace string }{
+		{"", "namespaces", "list", ""}, {"", "pods", "create", a.Namespace}, {"", "pods", "delete", a.Namespace},
+		{"", "pods", "watch", a.Namespace}, {"", "persistentvolumeclaims", "create", a.Namespace}, {"", "events", "list", a.Namespace},
+	} {
+		if !review(hub, v.group, v.resource, v.verb, v.namespace) {
+			t.Errorf("the hub may not %s %s in %q, which starting a notebook needs", v.verb, v.resource, v.namespace)
+		}
+		checked++
+	}
+	for _, v := range []struct{ group, resource, verb, namespace string }{
+		{"", "pods", "create", platform}, {"", "pods", "create", ""}, {"", "secrets", "get", a.Namespace}, {"", "secrets", "list", ""},
+		{"", "pods/exec", "create", a.Namespace}, {"", "serviceaccounts/token", "create", a.Namespace}, {"", "namespaces", "create", ""},
+	} {
+		if review(hub, v.group, v.resource, v.verb, v.namespace) {
+			t.Errorf("the hub may %s %s in %q", v.verb, v.resource, v.namespace)
+		}
+		checked++
+	}
+
+	// What the spawn hook asks, as the hub: the tenant namespaces, each
+	// with its tenant's e-mail; then a notebook pod as KubeSpawner makes
+	// it (the chart's user 1000, no privilege), admitted in carol's
+	// namespace under its Pod Security, with the notebook account.
+	hubCS, _ := as(t, e, hub)
+	list, err := hubCS.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: tenant.LabelTenant + "=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]string{}
+	for _, ns := range list.Items {
+		found[ns.Annotations[tenant.AnnotationEmail]] = ns.Name
+	}
+	if found[a.Email] != a.Namespace || found[b.Email] != b.Namespace {
+		t.Errorf("the hub finds tenants %v; want %s in %s and %s in %s", found, a.Email, a.Namespace, b.Email, b.Namespace)
+	}
+	uid, no := int64(1000), false
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "jupyter-carol-40example-2ecom", Labels: map[string]string{"component": "singleuser-server", "hub.jupyter.org/network-access-hub": "true"}},
+		Spec: corev1.PodSpec{ServiceAccountName: tenant.NotebookAccount, Containers: []corev1.Container{{Name: "notebook", Image: "quay.io/jupyterhub/k8s-singleuser-sample:4.2.0",
+			SecurityContext: &corev1.SecurityContext{RunAsUser: &uid, AllowPrivilegeEscalation: &no}}}}}
+	if _, err := hubCS.CoreV1().Pods(a.Namespace).Create(ctx, pod, dryRun); err != nil {
+		t.Errorf("the hub starts carol's notebook in her namespace: %v", err)
+	}
+	if _, err := hubCS.CoreV1().Pods(platform).Create(ctx, pod, dryRun); !apierrors.IsForbidden(err) {
+		t.Errorf("the hub starts a notebook outside a tenant's namespace: err = %v; want Forbidden", err)
+	}
+	t.Logf("%d access reviews of the notebook and hub accounts", checked)
+}

@@ -30,7 +30,8 @@ import (
 // pods fetch from it with the tenant's keys and pass admission; `serve
 // predict` reads the model's feeds from it and gets the answer through the
 // route. The tenant's keys neither list nor pull a version of the
-// platform's area.
+// platform's area. Their notebook, started where JupyterHub's spawn hook
+// says, runs paddlex in their namespace with their rights.
 func TestTenantTrainsAndServes(t *testing.T) {
 	e := testenv.Get(t)
 	knativeServing(t, e)
@@ -112,6 +113,9 @@ func TestTenantTrainsAndServes(t *testing.T) {
 	t.Logf("serving in tenant namespace %s took %s", ns, time.Since(start).Round(time.Second))
 	verifiedInLogs(t, e, ns, "tenant", archive)
 	predictThroughGateway(t, e, ns)
+
+	// The tenant's notebook: paddlex in it acts in their namespace, as them.
+	notebookActsAsTheTenant(t, e, ns, email)
 }
 
 // waitServiceAccount waits for the namespace's default ServiceAccount,

@@ -15,15 +15,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paddleflow/paddlex/pkg/exit"
-	"github.com/paddleflow/paddlex/pkg/image"
-
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/paddleflow/paddlex/pkg/cmdutil"
+	"github.com/paddleflow/paddlex/pkg/exit"
+	"github.com/paddleflow/paddlex/pkg/image"
 	"github.com/paddleflow/paddlex/pkg/install"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/validate"
@@ -139,6 +139,8 @@ type InstallOptions struct {
 	SecretNamespaces []string
 	// NotebookIdleTimeout is when JupyterHub stops an idle notebook server.
 	NotebookIdleTimeout time.Duration
+	// NotebookImage is the image notebook servers run.
+	NotebookImage string
 	// ImageRegistry is the root's --image-registry: every image of the
 	// rendered components is moved onto it.
 	ImageRegistry image.Registry
@@ -223,6 +225,7 @@ Components: ` + strings.Join(install.Default().Names(), ", ") + `.`,
 	fs.BoolVar(&o.InClusterRedis, "in-cluster-redis", false, "after an install with --redis-url, point JuiceFS at the in-cluster Redis instead (the metadata already in the external Redis is not moved)")
 	fs.StringVar(&o.Domain, "domain", "", "host name users reach the platform at over https (the full profile's sign-in through dex and oauth2-proxy); required with the auth component")
 	fs.DurationVar(&o.NotebookIdleTimeout, "notebook-idle-timeout", install.DefaultNotebookIdleTimeout, "stop a notebook server after it has been idle this long (JupyterHub's idle culler), at least 1m")
+	fs.StringVar(&o.NotebookImage, "notebook-image", "", "image notebook servers run, with its tag or digest, e.g. one built from images/notebook (PaddlePaddle and paddlex); default the JupyterHub chart's")
 	fs.StringVar(&o.MinIOAccessKey, "minio-access-key", "", "MinIO access key (default: the installed one, else random); prefer PADDLEX_MINIO_ACCESS_KEY")
 	fs.StringSliceVar(&o.SecretNamespaces, "secret-namespace", nil, "also create the data-center Secret (the model center's keys and JuiceFS settings) in these existing namespaces, where dataset, train, modelhub and serve then run (comma-separated; prerequisites component)")
 	fs.StringVar(&o.MinIOSecretKey, "minio-secret-key", "", "MinIO secret key (default: the installed one, else random); prefer PADDLEX_MINIO_SECRET_KEY")
@@ -281,6 +284,14 @@ func (o *InstallOptions) Validate() error {
 	if o.MinIOSecretKey != "" && len(o.MinIOSecretKey) < 8 {
 		return exit.UsageErrorf("--minio-secret-key must be at least 8 characters")
 	}
+	if o.NotebookIdleTimeout < time.Minute {
+		return exit.UsageErrorf("--notebook-idle-timeout must be at least 1m (the idle culler checks every minute at most), not %s", o.NotebookIdleTimeout)
+	}
+	if o.NotebookImage != "" {
+		if _, err := name.ParseReference(o.NotebookImage, name.StrictValidation); err != nil {
+			return exit.UsageErrorf("--notebook-image %q: %v: name the image with its tag or digest, e.g. registry.example.com/paddlex-notebook:3.0.0", o.NotebookImage, err)
+		}
+	}
 	if len(o.Components) > 0 && len(o.Skip) > 0 {
 		return exit.UsageErrorf("--components and --skip are exclusive")
 	}
@@ -312,9 +323,6 @@ func (o *InstallOptions) Validate() error {
 	}
 	if o.Verify && o.Apply.ClientDryRun() {
 		return exit.UsageErrorf("--verify and --dry-run=client are exclusive")
-	}
-	if o.NotebookIdleTimeout < time.Minute {
-		return exit.UsageErrorf("--notebook-idle-timeout must be at least 1m (the idle culler checks every minute at most), not %s", o.NotebookIdleTimeout)
 	}
 	return nil
 }
@@ -368,7 +376,7 @@ func (o *InstallOptions) Run(ctx context.Context) error {
 		return err
 	}
 	settings := install.Settings{Networking: o.networking(), RedisURL: o.RedisURL, TaskCenterRedisURL: o.TaskCenterRedisURL, Domain: o.Domain,
-		SecretNamespaces: o.SecretNamespaces, NotebookIdleTimeout: o.NotebookIdleTimeout}
+		SecretNamespaces: o.SecretNamespaces, NotebookIdleTimeout: o.NotebookIdleTimeout, NotebookImage: o.NotebookImage}
 	if settings.Secrets, err = o.seeds(ctx); err != nil {
 		return err
 	}

@@ -30,8 +30,9 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Co
 		Use:     "remove EMAIL",
 		Aliases: []string{"rm", "delete"},
 		Short:   "Take a tenant's access away; with --purge, their namespace and bucket too",
-		Long: `Remove a tenant's access: their RoleBindings, their dex login, their MinIO
-user and policy, and their data-center Secret. Their namespace, what runs in
+		Long: `Remove a tenant's access: their RoleBindings, their notebooks' service
+account, their dex login, their MinIO user and policy, and their data-center
+Secret. Their namespace, what runs in
 it and their bucket stay, for an admin to look at or hand over. With --purge
 the namespace (and everything in it) and the bucket (and every object in it)
 are deleted too.`,
@@ -85,6 +86,9 @@ func (o *RemoveOptions) Run(ctx context.Context) error {
 		{GVK: rb, Namespace: s.Namespace, Name: "namespace-owner"},
 		{GVK: rb, Namespace: s.Namespace, Name: "namespace-owner-paddle"},
 		{GVK: corev1.SchemeGroupVersion.WithKind("Secret"), Namespace: s.Namespace, Name: paddle.DataCenterSecret},
+		// Its tokens die with it, also in a notebook still running (which
+		// the hub may still stop: its own binding stays).
+		{GVK: corev1.SchemeGroupVersion.WithKind("ServiceAccount"), Namespace: s.Namespace, Name: tenant.NotebookAccount},
 	}
 	// Deletes are in the foreground: a RoleBinding still grants until it
 	// is gone, so the access is waited for before saying it is removed.

@@ -368,6 +368,9 @@ func TestTenantLifecycle(t *testing.T) {
 	if _, err := cs.CoreV1().Secrets(bob).Get(ctx, paddle.DataCenterSecret, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("bob's data-center Secret after remove: %v", err)
 	}
+	if _, err := cs.CoreV1().ServiceAccounts(bob).Get(ctx, tenant.NotebookAccount, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("bob's notebook service account after remove: %v", err)
+	}
 	if ns, err := cs.CoreV1().Namespaces().Get(ctx, bob, metav1.GetOptions{}); err != nil || ns.Labels[tenant.LabelTenant] != tenant.Removed {
 		t.Errorf("bob's namespace after remove: %v, %v", ns.Labels, err)
 	}
