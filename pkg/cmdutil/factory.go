@@ -129,9 +129,9 @@ func (f *Factory) Namespace() string {
 	}
 	loader := f.ConfigFlags.ToRawKubeConfigLoader()
 	raw, err := loader.RawConfig()
-	if err == nil && len(raw.Contexts) == 0 {
-		// No kubeconfig: client-go's in-cluster namespace (POD_NAMESPACE,
-		// else the service account's namespace file) when in a pod.
+	if err == nil && len(raw.Contexts) == 0 && inCluster() {
+		// No kubeconfig in a pod: client-go's in-cluster namespace
+		// (POD_NAMESPACE, else the service account's namespace file).
 		if ns, _, err := loader.Namespace(); err == nil && ns != "" {
 			return ns
 		}
@@ -146,6 +146,13 @@ func (f *Factory) Namespace() string {
 		}
 	}
 	return DefaultNamespace
+}
+
+// inCluster says whether this process runs in a pod with a service account
+// token, as client-go's in-cluster configuration needs.
+func inCluster() bool {
+	_, err := rest.InClusterConfig()
+	return err == nil
 }
 
 // Reporter returns the progress reporter writing to stderr.
