@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,12 +105,7 @@ func classifyObject(err error, verb string, ref ObjectRef, resource string, obj 
 		return NoKindError(ref.GVK)
 	}
 	if apierrors.IsForbidden(err) {
-		where := "cluster-wide"
-		if ref.Namespace != "" {
-			where = "in namespace " + ref.Namespace
-		}
-		return &PreconditionError{Reason: ReasonForbidden, Err: fmt.Errorf("%s %s: RBAC forbids %s on %s %s: ask a cluster admin for that permission: %w",
-			verb, ref, verb, resource, where, err)}
+		return classifyForbidden(err, verb, ref, resource)
 	}
 	if apierrors.IsConflict(err) && verb == "apply" {
 		return fmt.Errorf("apply %s: conflict: %s; rerun with --force-conflicts to take ownership of them: %w",
@@ -119,6 +115,30 @@ func classifyObject(err error, verb string, ref ObjectRef, resource string, obj 
 		return &PreconditionError{Reason: ReasonUnreachable, Err: fmt.Errorf("%s %s: cannot reach the cluster: %w (check --kubeconfig and --context)", verb, ref, err)}
 	}
 	return fmt.Errorf("%s %s: %w", verb, ref, err)
+}
+
+// rbacDenial is how the API server's authorizer words a refusal. Admission
+// refuses with 403 too (Pod Security, a ResourceQuota, a namespace being
+// deleted), and those are not a permission to ask an admin for.
+var rbacDenial = regexp.MustCompile(`\bUser "[^"]*" cannot `)
+
+// classifyForbidden tells an RBAC refusal from admission's.
+func classifyForbidden(err error, verb string, ref ObjectRef, resource string) error {
+	msg := err.Error()
+	switch {
+	case rbacDenial.MatchString(msg):
+		where := "cluster-wide"
+		if ref.Namespace != "" {
+			where = "in namespace " + ref.Namespace
+		}
+		return &PreconditionError{Reason: ReasonForbidden, Err: fmt.Errorf("%s %s: RBAC forbids %s on %s %s: ask a cluster admin for that permission: %w",
+			verb, ref, verb, resource, where, err)}
+	case strings.Contains(msg, "exceeded quota"):
+		return &PreconditionError{Reason: ReasonOther, Err: fmt.Errorf("%s %s: the namespace's ResourceQuota has no room for it: %w: wait for what runs there to finish, delete what is done (trainings, services), or ask a cluster admin for a larger quota",
+			verb, ref, err)}
+	default:
+		return fmt.Errorf("%s %s: the API server's admission refuses it: %w", verb, ref, err)
+	}
 }
 
 // conflictFields lists the fields and managers of a server-side apply conflict.

@@ -177,7 +177,9 @@ func TestThrottledRequestIsNotRetriedTwice(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	ref := ObjectRef{GVK: schema.GroupVersionKind{Group: "batch.paddlepaddle.org", Version: "v1", Kind: "PaddleJob"}, Namespace: "kubeflow", Name: "j"}
-	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "batch.paddlepaddle.org", Resource: "paddlejobs"}, "j", errors.New("no"))
+	// As the API server's authorizer words it.
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Group: "batch.paddlepaddle.org", Resource: "paddlejobs"}, "j",
+		errors.New(`User "alice@example.com" cannot patch resource "paddlejobs" in API group "batch.paddlepaddle.org" in the namespace "kubeflow"`))
 	err := classify(forbidden, "apply", ref, "paddlejobs.batch.paddlepaddle.org")
 	var pe *PreconditionError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "RBAC forbids apply on paddlejobs.batch.paddlepaddle.org in namespace kubeflow") {
@@ -185,6 +187,16 @@ func TestClassify(t *testing.T) {
 	}
 	if !IsForbidden(fmt.Errorf("wrapped: %w", err)) || IsNoKind(err) {
 		t.Errorf("forbidden: IsForbidden %v, IsNoKind %v", IsForbidden(err), IsNoKind(err))
+	}
+	// Admission refuses with 403 too: not a permission to ask for.
+	pods := schema.GroupResource{Resource: "pods"}
+	quota := classify(apierrors.NewForbidden(pods, "w", errors.New("exceeded quota: tenant-quota, requested: requests.cpu=4, used: requests.cpu=14, limited: requests.cpu=16")), "apply", ref, "pods")
+	if IsForbidden(quota) || !errors.As(quota, &pe) || !strings.Contains(quota.Error(), "ResourceQuota has no room") || strings.Contains(quota.Error(), "RBAC") {
+		t.Errorf("quota exceeded: %v", quota)
+	}
+	pss := classify(apierrors.NewForbidden(pods, "w", errors.New(`violates PodSecurity "baseline:latest": privileged (container "c" must not set securityContext.privileged=true)`)), "apply", ref, "pods")
+	if IsForbidden(pss) || errors.As(pss, &pe) || !strings.Contains(pss.Error(), "admission refuses it") || !strings.Contains(pss.Error(), "violates PodSecurity") {
+		t.Errorf("Pod Security: %v", pss)
 	}
 	if err := classify(syscall.ECONNREFUSED, "get", ref, ""); !errors.As(err, &pe) || pe.Reason != ReasonUnreachable {
 		t.Errorf("refused connection: %v, want a PreconditionError for an unreachable cluster", err)

@@ -190,6 +190,26 @@ func TestTenantIsolation(t *testing.T) {
 	if _, err := csA.CoreV1().Pods(a.Namespace).Create(ctx, plain, dryRun); err != nil {
 		t.Errorf("alice creates an ordinary pod in her namespace: %v", err)
 	}
+
+	// What paddlex says of each refusal: RBAC's is a permission to ask
+	// for (exit 4); Pod Security's is not.
+	privileged := kube.ToUnstructured(&corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: a.Namespace},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}})
+	_, err = e.Kube().Apply(ctx, []*unstructured.Unstructured{privileged}, kube.ApplyOptions{DryRun: kube.DryRunServer})
+	if err == nil || kube.IsForbidden(err) || strings.Contains(err.Error(), "RBAC") || !strings.Contains(err.Error(), "admission refuses it") || !strings.Contains(err.Error(), "violates PodSecurity") {
+		t.Errorf("a privileged pod applied with paddlex's engine: %v; want Pod Security's refusal, not RBAC's", err)
+	}
+	cfgA := rest.CopyConfig(e.Config)
+	cfgA.Impersonate = rest.ImpersonationConfig{UserName: a.Email}
+	dynAlice, _ := dynamic.NewForConfig(cfgA)
+	engineA := &kube.Client{Dynamic: dynAlice, Clientset: csA, Mapper: e.Kube().Mapper}
+	intoB := plain.DeepCopy()
+	intoB.GenerateName, intoB.Name, intoB.Namespace = "", "probe", b.Namespace
+	intoB.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
+	_, err = engineA.Apply(ctx, []*unstructured.Unstructured{kube.ToUnstructured(intoB)}, kube.ApplyOptions{DryRun: kube.DryRunServer})
+	if !kube.IsForbidden(err) || !strings.Contains(err.Error(), "RBAC forbids") {
+		t.Errorf("alice applies a pod into bob's namespace with paddlex's engine: %v; want RBAC's refusal", err)
+	}
 }
 
 // The account a pipeline run executes as may do exactly what its steps
