@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import ssl
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -45,10 +46,21 @@ def paddlex_api_get(path, account_dir=PADDLEX_ACCOUNT_DIR):
         return json.load(response)
 
 
+class PaddlexHubAccess(Exception):
+    """The hub cannot look up tenants."""
+
+
 def paddlex_tenant_namespace(user, account_dir=PADDLEX_ACCOUNT_DIR):
     """The namespace of the tenant who signs in as user, or None."""
     selector = urllib.parse.quote(PADDLEX_TENANT_LABEL + "=true")
-    namespaces = paddlex_api_get("/api/v1/namespaces?labelSelector=" + selector, account_dir)
+    try:
+        namespaces = paddlex_api_get("/api/v1/namespaces?labelSelector=" + selector, account_dir)
+    except urllib.error.HTTPError as e:
+        raise PaddlexHubAccess(
+            "the hub cannot list namespaces to find %s's (HTTP %d %s): "
+            "run `paddlex install --components jupyterhub` to give it the ClusterRole paddlex-notebook-hub"
+            % (user, e.code, e.reason)
+        ) from e
     want = user.strip().lower()
     for ns in namespaces.get("items") or []:
         meta = ns.get("metadata") or {}

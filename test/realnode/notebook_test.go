@@ -142,6 +142,17 @@ func notebookActsAsTheTenant(t *testing.T, e *testenv.Env, ns, email string) {
 	}
 	t.Logf("spawn hook: %s", strings.TrimSpace(log))
 
+	// A hub whose account lacks the install's ClusterRole is told so.
+	phase, log = runPodSpec(t, e, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "spawn-hook-unbound", Namespace: tenant.HubNamespace},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, ServiceAccountName: "default", AutomountServiceAccountToken: &[]bool{true}[0],
+			Containers: []corev1.Container{{Name: "hub", Image: notebookImage, Command: []string{"python3", "/srv/spawn.py", email}, SecurityContext: restricted}}},
+	})
+	if phase != corev1.PodSucceeded || !strings.Contains(log, "PaddlexHubAccess") || !strings.Contains(log, "HTTP 403") ||
+		!strings.Contains(log, "paddlex install --components jupyterhub") {
+		t.Errorf("the hook without the hub's ClusterRole: %s\n%s", phase, log)
+	}
+
 	// The notebook, started by the hub where the hook said, runs paddlex
 	// with the notebook account's token and no kubeconfig.
 	hubCfg := rest.CopyConfig(e.Config)
