@@ -112,9 +112,18 @@ var imageConfigKeys = map[string]bool{"queue-sidecar-image": true}
 // Visit calls fn with every image an object runs, wherever it sits: the
 // containers of any pod template (Deployments, Jobs, PaddleJobs, Knative
 // Services), Argo templates' container and script, an image flag of a
-// controller and a ConfigMap key naming one. fn returns the value to keep,
+// controller, a ConfigMap key naming one and Knative's image cache. fn returns the value to keep,
 // so Visit rewrites as well as lists.
 func Visit(obj *unstructured.Unstructured, fn func(string) string) {
+	// Knative's image cache entry (queue-proxy's): the node pre-pulls it.
+	if obj.GetKind() == "Image" && obj.GroupVersionKind().Group == "caching.internal.knative.dev" {
+		if spec, ok := obj.Object["spec"].(map[string]any); ok {
+			if s, ok := spec["image"].(string); ok && IsImage(s) {
+				spec["image"] = fn(s)
+			}
+		}
+		return
+	}
 	if obj.GetKind() == "ConfigMap" && obj.GroupVersionKind().Group == "" {
 		if data, ok := obj.Object["data"].(map[string]any); ok {
 			for k, v := range data {

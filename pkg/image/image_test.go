@@ -62,6 +62,10 @@ const objects = `
   data:
     queue-sidecar-image: gcr.io/knative-releases/queue@sha256:` + sha + `
     _example: "queue-sidecar-image: not/this:1"
+- apiVersion: caching.internal.knative.dev/v1alpha1
+  kind: Image
+  metadata: {name: queue-proxy}
+  spec: {image: gcr.io/knative-releases/queue@sha256:` + sha + `}
 - apiVersion: argoproj.io/v1alpha1
   kind: Workflow
   metadata: {name: wf}
@@ -106,5 +110,8 @@ func TestListAndRewriteObjects(t *testing.T) {
 	}
 	if ex := objs[1].Object["data"].(map[string]any)["_example"]; ex != "queue-sidecar-image: not/this:1" {
 		t.Errorf("the _example block was rewritten: %v", ex)
+	}
+	if cached := objs[2].Object["spec"].(map[string]any)["image"]; cached != "r.example/knative-releases/queue@sha256:"+sha {
+		t.Errorf("Knative's image cache entry: %v", cached)
 	}
 }
