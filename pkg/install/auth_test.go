@@ -37,20 +37,8 @@ func containerArgs(t *testing.T, o *unstructured.Unstructured) []string {
 // hub Secret.
 func hubConfig(t *testing.T, rs []install.Rendered) map[string]any {
 	t.Helper()
-	v, _, _ := unstructured.NestedString(find(t, rs, "Secret", "jhub", "hub").Object, "data", "values.yaml")
-	b, err := base64.StdEncoding.DecodeString(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var values struct {
-		Hub struct {
-			Config map[string]any `json:"config"`
-		} `json:"hub"`
-	}
-	if err := yaml.Unmarshal(b, &values); err != nil {
-		t.Fatal(err)
-	}
-	return values.Hub.Config
+	config, _, _ := unstructured.NestedMap(hubValues(t, rs), "hub", "config")
+	return config
 }
 
 // TestSignInFullProfile renders the full profile from the real Argo

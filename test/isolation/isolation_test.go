@@ -254,16 +254,9 @@ func TestPipelineRunnerCanDoExactlyItsSteps(t *testing.T) {
 		t.Fatal("the run's Role has no rules")
 	}
 	account := "system:serviceaccount:" + ns + ":" + c.Workflow.Spec.ServiceAccountName
-	cs, _ := as(t, e, account)
 	review := func(group, resource, verb, namespace string) bool {
 		t.Helper()
-		r, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Group: group, Resource: resource, Verb: verb, Namespace: namespace}}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("SelfSubjectAccessReview: %v", err)
-		}
-		return r.Status.Allowed
+		return mayDo(t, e, account, group, resource, verb, namespace)
 	}
 	allowed, denied := 0, 0
 	other := e.Namespace(t)
@@ -300,6 +293,21 @@ func TestPipelineRunnerCanDoExactlyItsSteps(t *testing.T) {
 		denied++
 	}
 	t.Logf("%s: %d verbs allowed in its namespace (each denied in another), %d denials checked", account, allowed, denied)
+}
+
+// mayDo asks the API server, as user, whether they may do verb on
+// resource.group in namespace (empty: cluster-wide), as `kubectl auth
+// can-i --as` does.
+func mayDo(t *testing.T, e *testenv.Env, user, group, resource, verb, namespace string) bool {
+	t.Helper()
+	cs, _ := as(t, e, user)
+	r, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(context.Background(), &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Group: group, Resource: resource, Verb: verb, Namespace: namespace}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("SelfSubjectAccessReview: %v", err)
+	}
+	return r.Status.Allowed
 }
 
 func granted(role rbacv1.Role, group, resource, verb string) bool {
@@ -349,14 +357,7 @@ func TestNotebookAccountsHoldTheTenantsRights(t *testing.T) {
 
 	review := func(user, group, resource, verb, namespace string) bool {
 		t.Helper()
-		cs, _ := as(t, e, user)
-		r, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Group: group, Resource: resource, Verb: verb, Namespace: namespace}}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("SelfSubjectAccessReview: %v", err)
-		}
-		return r.Status.Allowed
+		return mayDo(t, e, user, group, resource, verb, namespace)
 	}
 	notebook := "system:serviceaccount:" + a.Namespace + ":" + tenant.NotebookAccount
 	hub := "system:serviceaccount:" + tenant.HubNamespace + ":" + tenant.HubAccount
