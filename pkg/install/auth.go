@@ -3,7 +3,6 @@ package install
 import (
 	_ "embed"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
+	"github.com/paddleflow/paddlex/pkg/image"
 	"github.com/paddleflow/paddlex/pkg/kube"
 	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/tenant"
@@ -336,8 +336,16 @@ func jupyterhubValues(s Settings) map[string]any {
 		"cull":  cullValues(s),
 	}
 	if s.NotebookImage != "" {
-		name, tag := splitImage(s.NotebookImage)
-		values["singleuser"] = map[string]any{"image": map[string]any{"name": name, "tag": tag}}
+		// The chart joins name and tag with ":"; a digest rides in the tag.
+		ref := image.Parse(s.NotebookImage)
+		tag := ref.Tag
+		if tag == "" {
+			tag = "latest"
+		}
+		if ref.Digest != "" {
+			tag += "@" + ref.Digest
+		}
+		values["singleuser"] = map[string]any{"image": map[string]any{"name": ref.Host + "/" + ref.Path, "tag": tag}}
 	}
 	return values
 }
@@ -359,23 +367,6 @@ func NotebookSpawnConfig(requireTenant bool) string {
 		flag = "True"
 	}
 	return "PADDLEX_REQUIRE_TENANT = " + flag + "\n" + NotebookSpawnHook
-}
-
-// splitImage splits a reference into the chart's image name and tag; a
-// digest stays in the tag (the chart joins them with ":"), so a reference
-// without a tag gets "latest" only if it has no digest either.
-func splitImage(ref string) (name, tag string) {
-	if at := strings.Index(ref, "@"); at >= 0 {
-		name, digest := ref[:at], ref[at:]
-		if colon := strings.LastIndex(name, ":"); colon > strings.LastIndex(name, "/") {
-			return name[:colon], name[colon+1:] + digest
-		}
-		return name, "latest" + digest
-	}
-	if colon := strings.LastIndex(ref, ":"); colon > strings.LastIndex(ref, "/") {
-		return ref[:colon], ref[colon+1:]
-	}
-	return ref, "latest"
 }
 
 // DefaultNotebookIdleTimeout is how long a notebook may sit idle before it

@@ -91,6 +91,7 @@ func TestNotebooksRunInTheTenantsNamespace(t *testing.T) {
 	for ref, want := range map[string][2]string{
 		"registry.example.com:5000/paddlex-notebook:3.0.0":                {"registry.example.com:5000/paddlex-notebook", "3.0.0"},
 		"registry.example.com/nb:3.0.0@sha256:" + strings.Repeat("a", 64): {"registry.example.com/nb", "3.0.0@sha256:" + strings.Repeat("a", 64)},
+		"paddlex-notebook:3.0.0":                                          {"docker.io/library/paddlex-notebook", "3.0.0"},
 	} {
 		rs := renderReal(t, install.Default(), install.Selection{Profile: install.ProfileStandalone, Components: []string{"jupyterhub"}}, "",
 			func(s *install.Settings) { s.NotebookImage = ref })

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -19,6 +20,7 @@ import (
 	"github.com/paddleflow/paddlex/internal/localcluster"
 	"github.com/paddleflow/paddlex/internal/testenv"
 	"github.com/paddleflow/paddlex/pkg/install"
+	"github.com/paddleflow/paddlex/pkg/paddle"
 	"github.com/paddleflow/paddlex/pkg/tenant"
 )
 
@@ -89,7 +91,7 @@ func notebookActsAsTheTenant(t *testing.T, e *testenv.Env, ns, email string) {
 		e.Apply(t, "", string(b))
 	}
 	hubSA := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: tenant.HubAccount, Namespace: tenant.HubNamespace}}
-	if _, err := e.Clientset.CoreV1().ServiceAccounts(tenant.HubNamespace).Create(ctx, hubSA, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+	if _, err := e.Clientset.CoreV1().ServiceAccounts(tenant.HubNamespace).Create(ctx, hubSA, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	waitServiceAccount(t, e, tenant.HubNamespace)
@@ -112,9 +114,9 @@ func notebookActsAsTheTenant(t *testing.T, e *testenv.Env, ns, email string) {
 	}
 
 	// The hook, as the hub runs it.
-	no, uid := false, int64(1000)
-	restricted := &corev1.SecurityContext{RunAsUser: &uid, RunAsNonRoot: &[]bool{true}[0], AllowPrivilegeEscalation: &no,
-		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	// As the chart runs notebooks (user 1000), within Pod Security's restricted.
+	restricted := paddle.ContainerSecurity()
+	yes := true
 	const stranger = "mallory@example.com"
 	phase, log := runPodSpec(t, e, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "spawn-hook", Namespace: tenant.HubNamespace},
@@ -145,7 +147,7 @@ func notebookActsAsTheTenant(t *testing.T, e *testenv.Env, ns, email string) {
 	// A hub whose account lacks the install's ClusterRole is told so.
 	phase, log = runPodSpec(t, e, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "spawn-hook-unbound", Namespace: tenant.HubNamespace},
-		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, ServiceAccountName: "default", AutomountServiceAccountToken: &[]bool{true}[0],
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, ServiceAccountName: "default", AutomountServiceAccountToken: &yes,
 			Containers: []corev1.Container{{Name: "hub", Image: notebookImage, Command: []string{"python3", "/srv/spawn.py", email}, SecurityContext: restricted}}},
 	})
 	if phase != corev1.PodSucceeded || !strings.Contains(log, "PaddlexHubAccess") || !strings.Contains(log, "HTTP 403") ||
@@ -161,7 +163,6 @@ func notebookActsAsTheTenant(t *testing.T, e *testenv.Env, ns, email string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	yes := true
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "jupyter-notebook", Namespace: s.Namespace,
 			Labels: map[string]string{"component": "singleuser-server", "hub.jupyter.org/network-access-hub": "true"}},
